@@ -1,0 +1,71 @@
+"""Atomic file outputs: write beside the target, fsync, then rename over it.
+
+A reader never sees a half-written manifest, archive or checkpoint; a killed writer leaves
+at most a ``.tmp-*`` file that the next run overwrites or removes.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+PathLike = Union[str, os.PathLike]
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    The temporary name keeps the target's suffixes (``x.jsonl.gz`` -> ``.tmp-abc.x.jsonl.gz``)
+    so writers that look at the extension (lhotse, torch) behave as for the real file.
+    On an exception the temporary file is removed and the target is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + path.name, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if tmp_path.exists():
+            with open(tmp_path, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+
+
+def atomic_torch_save(obj, path: PathLike) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def atomic_save_manifest(manifest, path: PathLike) -> None:
+    """Write a lhotse manifest (CutSet, RecordingSet, ...) atomically."""
+    with atomic_path(path) as tmp:
+        manifest.to_file(tmp)
