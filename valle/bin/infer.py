@@ -1,0 +1,199 @@
+"""Synthesize speech with a trained (or published VALL-E X) checkpoint.
+
+One sentence:
+    python -m valle.bin.infer --checkpoint exp/valle/best.pt --text-prompt "prompt words" \
+        --audio-prompt me.mp3 --text "Text to say." --output out.wav
+Stages trained apart: ``--ar-checkpoint A.pt --nar-checkpoint N.pt`` instead of ``--checkpoint``.
+Batch: ``--tsv list.tsv`` with lines ``prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav``
+(relative paths are resolved against the TSV's folder; a header line starting with
+``prompt_text`` is skipped).
+
+Each output ``X.wav`` (24 kHz mono, 16-bit) gets a sidecar ``X.json`` with the options, the
+frames, the real-time factor and which Encodec weights decoded it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+log = logging.getLogger("valle.infer")
+
+BANNER = "=" * 78
+
+
+def str2bool(v: str) -> bool:
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ("true", "yes", "1", "on"):
+        return True
+    if v.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {v!r}")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m valle.bin.infer",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("model")
+    g.add_argument("--checkpoint", type=Path, default=None,
+                   help="checkpoint with a trained AR and NAR (train stage 0, or a published VALL-E X file)")
+    g.add_argument("--ar-checkpoint", type=Path, default=None, help="checkpoint of --train-stage 1 (AR)")
+    g.add_argument("--nar-checkpoint", type=Path, default=None, help="checkpoint of --train-stage 2 (NAR)")
+    g.add_argument("--model-preset", default=None,
+                   help="preset for checkpoints without a stored model_config (published VALL-E X: vallex)")
+    g.add_argument("--text-tokenizer", default="auto", choices=["auto", "espeak", "pinyin", "openjtalk", "vallex"],
+                   help="text frontend; auto = vallex for the 70-symbol table, else the one training used")
+    g.add_argument("--codec-weights", default=None,
+                   help="Encodec weights: unset = the pretrained 24 kHz model (torch hub cache, download if "
+                        "online), a PATH to a state dict, or 'random' (seeded; plumbing only, not speech)")
+    g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
+
+    g = p.add_argument_group("input")
+    g.add_argument("--text", default=None, help="text to say (long text is split into sentences)")
+    g.add_argument("--text-prompt", default="", help="transcript of --audio-prompt")
+    g.add_argument("--audio-prompt", type=Path, default=None,
+                   help="prompt recording of the voice (any format, rate, channels)")
+    g.add_argument("--prompt-seconds", type=float, default=3.0,
+                   help="cut the audio prompt to its first N seconds (0 = keep it whole)")
+    g.add_argument("--language", default="en-us",
+                   help="language of --text (espeak voice code such as en-us, de; zh, ja); inline "
+                        "[EN]..[EN] tags override it with the vallex tokenizer")
+    g.add_argument("--prompt-language", default=None, help="language of --text-prompt (default: --language)")
+    g.add_argument("--output", type=Path, default=Path("out.wav"), help="output wav (24 kHz mono)")
+    g.add_argument("--tsv", type=Path, default=None,
+                   help="batch mode: prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav per line")
+
+    g = p.add_argument_group("decoding")
+    g.add_argument("--top-k", type=int, default=0, help="sample from the k most likely codes (0 = all)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1.0 = off)")
+    g.add_argument("--temperature", type=float, default=1.0, help="AR sampling temperature")
+    g.add_argument("--seed", type=int, default=42, help="random seed for sampling (reproducible outputs)")
+    g.add_argument("--best-of", type=int, default=1,
+                   help="sample N AR continuations and keep the one with the highest likelihood")
+    g.add_argument("--use-kv-cache", type=str2bool, default=True, help="cache AR keys/values (true|false)")
+    g.add_argument("--continual", type=str2bool, default=False,
+                   help="continue the prompt audio: the output starts with the prompt itself (true|false)")
+    g.add_argument("--max-len-ratio", type=float, default=16.0,
+                   help="length guard: stop after this many frames per text token (prompt + target)")
+    g.add_argument("--max-sentence-chars", type=int, default=200,
+                   help="split text into sentence chunks of at most this many characters (0 = no split)")
+    g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def read_tsv(path: Path) -> List[dict]:
+    """Rows of a batch TSV with paths resolved against its folder; bad lines name their number."""
+    if not path.is_file():
+        raise ValueError(f"--tsv {path} does not exist")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if n == 1 and cols[0].strip().lower() == "prompt_text":
+            continue
+        if len(cols) != 4:
+            raise ValueError(
+                f"--tsv {path} line {n} has {len(cols)} tab-separated columns, expected 4: "
+                "prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav (leave prompt columns empty for none)"
+            )
+        prompt_text, prompt_audio, text, out = (c.strip() for c in cols)
+        if not text or not out:
+            raise ValueError(f"--tsv {path} line {n}: the text and out_wav columns must not be empty")
+        rows.append({
+            "prompt_text": prompt_text,
+            "prompt_audio": (path.parent / prompt_audio) if prompt_audio else None,
+            "text": text,
+            "output": path.parent / out,
+            "line": n,
+        })
+    if not rows:
+        raise ValueError(f"--tsv {path} has no rows")
+    return rows
+
+
+def write_outputs(synth, result, options, output: Path, **extra) -> dict:
+    import soundfile as sf
+
+    from valle.utils.atomic import atomic_path, atomic_write_text
+
+    output = Path(output)
+    with atomic_path(output) as tmp:
+        sf.write(str(tmp), result.wav.clamp(-1, 1).numpy(), 24000, subtype="PCM_16", format="WAV")
+    meta = synth.metadata(result, options, output=str(output), **extra)
+    atomic_write_text(output.with_suffix(".json"), json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+    return meta
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from valle.infer.synthesizer import SamplingOptions, Synthesizer
+
+    if (args.text is None) == (args.tsv is None):
+        raise SystemExit("error: pass exactly one of --text (one output) or --tsv (batch)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda but no CUDA device is visible: use --device cpu")
+    options = SamplingOptions(top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
+                              best_of=args.best_of, use_kv_cache=args.use_kv_cache,
+                              max_len_ratio=args.max_len_ratio, seed=args.seed)
+    try:
+        options.validate()
+        rows = read_tsv(args.tsv) if args.tsv else [{
+            "prompt_text": args.text_prompt, "prompt_audio": args.audio_prompt,
+            "text": args.text, "output": args.output, "line": None,
+        }]
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
+    try:
+        synth = Synthesizer.from_checkpoints(
+            checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint, nar_checkpoint=args.nar_checkpoint,
+            model_preset=args.model_preset, codec_weights=args.codec_weights, device=args.device,
+            tokenizer=args.text_tokenizer,
+        )
+    except (ValueError, RuntimeError, OSError) as e:
+        raise SystemExit(f"error: {e}")
+    if synth.codec_is_random:
+        print(f"{BANNER}\nWARNING: Encodec runs with RANDOM weights (--codec-weights {synth.codec_weights}).\n"
+              f"The wav is plumbing output, not speech; the sidecar .json records this.\n{BANNER}",
+              file=sys.stderr, flush=True)
+    total_audio = total_compute = 0.0
+    for row in rows:
+        where = f" (--tsv line {row['line']})" if row["line"] else ""
+        try:
+            result = synth.synthesize(
+                row["text"], prompt_text=row["prompt_text"], prompt_audio=row["prompt_audio"],
+                language=args.language, prompt_language=args.prompt_language, options=options,
+                continual=args.continual, max_sentence_chars=args.max_sentence_chars,
+                prompt_seconds=args.prompt_seconds,
+            )
+        except (ValueError, KeyError, RuntimeError, OSError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise SystemExit(f"error{where}: {msg}")
+        write_outputs(synth, result, options, row["output"], text=row["text"],
+                      prompt_text=row["prompt_text"],
+                      prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
+                      language=args.language, prompt_language=args.prompt_language or args.language,
+                      continual=args.continual)
+        total_audio += result.seconds
+        total_compute += result.compute_seconds
+        guard = (f", LENGTH GUARD HIT in chunk(s) {result.length_guard_hits}"
+                 if result.length_guard_hits else "")
+        print(f"wrote {row['output']}: {result.seconds:.2f} s audio, {result.generated_frames} frames, "
+              f"{result.compute_seconds:.2f} s compute, RTF {result.rtf:.3f}{guard}", flush=True)
+    if len(rows) > 1 and total_audio > 0:
+        print(f"total: {len(rows)} files, {total_audio:.2f} s audio, RTF {total_compute / total_audio:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Build the AR+NAR model for synthesis from one checkpoint or from an AR and a NAR checkpoint.
+
+Why: training runs the stages apart (``--train-stage 1`` then ``2``), so the AR half of the
+usable model lives in one experiment dir and the NAR half in another.  Every state-dict key
+starts with ``ar_`` or ``nar_`` (the published VALL-E X layout), so the halves are merged by
+prefix after checking that both files describe the same architecture and the same text symbols.
+A checkpoint whose NAR was never trained (``train_stage == 1``) would synthesize noise, so it
+is refused with the fix instead.
+
+Reading goes through ``valle.models.checkpoint_import.read_checkpoint``, which understands our
+training checkpoints, the published VALL-E X files and lifeiteng-style files, always with
+``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+
+class CheckpointLoadError(ValueError):
+    """The checkpoints cannot make a complete AR+NAR model; the message says why and the fix."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # valle.models.VALLE, eval mode
+    config: Any  # ModelConfig
+    text_symbols: Optional[List[str]]
+    sources: Dict[str, str] = field(default_factory=dict)  # "ar" / "nar" -> file
+    train_args: Optional[dict] = None
+
+
+def _train_stage(info: dict) -> Optional[int]:
+    stage = info.get("train_stage") if isinstance(info, dict) else None
+    return int(stage) if stage is not None else None
+
+
+def _read(path, model_preset: Optional[str], overrides: dict):
+    from valle.models.checkpoint_import import read_checkpoint
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointLoadError(f"checkpoint {path} does not exist: check --checkpoint / --ar-checkpoint / --nar-checkpoint")
+    try:
+        return read_checkpoint(path, model_preset=model_preset, **overrides)
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise CheckpointLoadError(f"cannot use checkpoint {path}: {e}") from e
+
+
+def _half(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    return {k: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_model(
+    checkpoint=None,
+    ar_checkpoint=None,
+    nar_checkpoint=None,
+    model_preset: Optional[str] = None,
+    device: str = "cpu",
+    **overrides,
+) -> LoadedModel:
+    """Load a complete AR+NAR ``VALLE`` in eval mode (see module docstring)."""
+    from valle.models import VALLE
+
+    if checkpoint is not None and (ar_checkpoint is not None or nar_checkpoint is not None):
+        raise CheckpointLoadError("pass either --checkpoint or --ar-checkpoint with --nar-checkpoint, not both")
+    if checkpoint is None and (ar_checkpoint is None or nar_checkpoint is None):
+        raise CheckpointLoadError(
+            "no complete model given: pass --checkpoint (AR and NAR trained together, --train-stage 0, "
+            "or a published VALL-E X file) or both --ar-checkpoint and --nar-checkpoint"
+        )
+    if checkpoint is not None:
+        config, state, symbols, info = _read(checkpoint, model_preset, overrides)
+        stage = _train_stage(info)
+        if stage == 1:
+            raise CheckpointLoadError(
+                f"checkpoint {checkpoint} holds only a trained AR (train_stage 1): its NAR half was never "
+                "trained. Train the NAR (run.sh --train-stage 2) and pass --ar-checkpoint "
+                f"{checkpoint} --nar-checkpoint <exp-dir of stage 2>/<checkpoint>.pt"
+            )
+        if not _half(state, "nar_"):
+            raise CheckpointLoadError(
+                f"checkpoint {checkpoint} has no NAR weights (no nar_* keys): pass a NAR checkpoint with "
+                "--nar-checkpoint together with --ar-checkpoint"
+            )
+        sources = {"ar": str(checkpoint), "nar": str(checkpoint)}
+        args = info.get("args") if isinstance(info, dict) else None
+    else:
+        config, ar_state, symbols, ar_info = _read(ar_checkpoint, model_preset, overrides)
+        nar_config, nar_state, nar_symbols, nar_info = _read(nar_checkpoint, model_preset, overrides)
+        if _train_stage(ar_info) == 2:
+            raise CheckpointLoadError(
+                f"--ar-checkpoint {ar_checkpoint} was trained with --train-stage 2 (NAR only): "
+                "its AR half was never trained; pass the stage-1 (or stage-0) checkpoint"
+            )
+        if _train_stage(nar_info) == 1:
+            raise CheckpointLoadError(
+                f"--nar-checkpoint {nar_checkpoint} was trained with --train-stage 1 (AR only): its NAR "
+                "half was never trained; pass the checkpoint of run.sh --train-stage 2"
+            )
+        a, b = config.to_dict(), nar_config.to_dict()
+        diff = sorted(k for k in a if k not in ("dropout", "preset") and a.get(k) != b.get(k))
+        if diff:
+            detail = ", ".join(f"{k}: {a[k]} vs {b.get(k)}" for k in diff)
+            raise CheckpointLoadError(
+                f"--ar-checkpoint {ar_checkpoint} and --nar-checkpoint {nar_checkpoint} are different "
+                f"architectures ({detail}): train both stages with the same --model-preset"
+            )
+        if symbols is not None and nar_symbols is not None and list(symbols) != list(nar_symbols):
+            raise CheckpointLoadError(
+                f"--ar-checkpoint {ar_checkpoint} and --nar-checkpoint {nar_checkpoint} use different "
+                "text symbol tables: train both on the same prepared data (data/tokenized)"
+            )
+        if not _half(nar_state, "nar_"):
+            raise CheckpointLoadError(f"--nar-checkpoint {nar_checkpoint} has no nar_* weights")
+        state = {**_half(ar_state, "ar_"), **_half(nar_state, "nar_")}
+        symbols = symbols if symbols is not None else nar_symbols
+        sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
+        args = ar_info.get("args") if isinstance(ar_info, dict) else None
+
+    model = VALLE(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Tied weights may appear under one name only; anything else missing is a broken file.
+    missing = [k for k in missing if not k.endswith("pe")]
+    if missing or unexpected:
+        raise CheckpointLoadError(
+            f"checkpoint weights do not fit the {config.preset} model: missing {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}"
+            f"{' ...' if len(unexpected) > 8 else ''}; pass the matching --model-preset"
+        )
+    model.to(device).eval()
+    return LoadedModel(model=model, config=config, text_symbols=list(symbols) if symbols else None,
+                       sources=sources, train_args=args if isinstance(args, dict) else None)

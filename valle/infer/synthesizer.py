@@ -1,0 +1,252 @@
+"""The synthesis pipeline as a library: text -> ids -> prompt codes -> AR/NAR -> Encodec decode.
+
+Why a class: ``valle.bin.infer`` (one sentence or a TSV batch), ``run.sh``'s synthesis stage,
+``bench/infer.py`` and training-time validation all need the same steps with the same options;
+keeping the model, the codec and the text frontend together lets each caller load them once.
+Training builds it from the in-memory model: ``Synthesizer(model, text_symbols, codec)``.
+
+Long text is split into sentence chunks (``sentences.split_sentences``); each chunk is generated
+with the same acoustic prompt, and the generated codes are joined before one Encodec decode, so
+the output has exactly 320 samples per generated frame.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Sequence, Union
+
+import torch
+
+from valle.infer.audio_prompt import PromptAudio, load_prompt_audio
+from valle.infer.sentences import split_sentences
+from valle.infer.text_ids import TextEncoder, detect_tokenizer
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 24000
+SAMPLES_PER_FRAME = 320
+
+
+@dataclass
+class SamplingOptions:
+    """How the AR samples codebook 0 (the NAR is always greedy)."""
+
+    top_k: int = 0  # 0 = no top-k filtering
+    top_p: float = 1.0  # 1.0 = no nucleus filtering
+    temperature: float = 1.0
+    best_of: int = 1  # sample this many AR continuations, keep the most likely
+    use_kv_cache: bool = True
+    max_len_ratio: float = 16.0  # length guard: at most this many frames per text token
+    seed: Optional[int] = None
+
+    def validate(self) -> None:
+        problems = []
+        if self.top_k < 0:
+            problems.append(f"--top-k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.temperature <= 0:
+            problems.append(f"--temperature must be > 0, got {self.temperature}")
+        if self.best_of < 1:
+            problems.append(f"--best-of must be >= 1, got {self.best_of}")
+        if self.max_len_ratio <= 0:
+            problems.append(f"--max-len-ratio must be > 0, got {self.max_len_ratio}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass
+class SynthesisResult:
+    wav: torch.Tensor  # [samples] float32 at 24 kHz, mono
+    codes: torch.Tensor  # [frames, 8] decoded frames (prompt frames first when continual)
+    generated_frames: int
+    prompt_frames: int
+    chunks: List[str]
+    chunk_frames: List[int]
+    length_guard_hits: List[int] = field(default_factory=list)  # indices of chunks cut by the guard
+    compute_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.wav.numel() / SAMPLE_RATE
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: compute time / audio time (below 1 is faster than real time)."""
+        return self.compute_seconds / self.seconds if self.seconds > 0 else float("inf")
+
+
+class Synthesizer:
+    def __init__(self, model, text_symbols: Sequence[str], codec, tokenizer: str = "auto",
+                 device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None):
+        self.model = model
+        self.codec = codec
+        self.device = torch.device(device)
+        self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
+        self.text = TextEncoder(text_symbols, self.tokenizer_name)
+        self.sources: dict = {}
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
+                         model_preset: Optional[str] = None, codec_weights: Optional[str] = None,
+                         device: str = "cpu", tokenizer: str = "auto", codec=None) -> "Synthesizer":
+        from valle.infer.model_loading import CheckpointLoadError, load_model
+
+        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device)
+        if loaded.text_symbols is None:
+            if tokenizer not in ("auto", "vallex"):
+                raise CheckpointLoadError(
+                    f"checkpoint {loaded.sources['ar']} carries no text symbol table; only published VALL-E X "
+                    "files may omit it (they use --text-tokenizer vallex)"
+                )
+            from valle.text.vallex import VALLEX_SYMBOLS  # the published model's own table
+
+            loaded.text_symbols = list(VALLEX_SYMBOLS)
+        if codec is None:
+            from valle.data.codec import load_codec
+
+            codec = load_codec(codec_weights, device=device)
+        synth = cls(loaded.model, loaded.text_symbols, codec, tokenizer=tokenizer, device=device,
+                    train_args=loaded.train_args)
+        synth.sources = loaded.sources
+        return synth
+
+    @property
+    def codec_weights(self) -> str:
+        return str(getattr(self.codec, "valle_codec_weights", "unknown"))
+
+    @property
+    def codec_is_random(self) -> bool:
+        return self.codec_weights == "random" or self.codec_weights.startswith("random")
+
+    # -- steps --------------------------------------------------------------------------
+    def prompt_codes(self, prompt: Union[None, str, PromptAudio, torch.Tensor],
+                     max_seconds: float = 3.0) -> torch.Tensor:
+        """Encodec codes ``[frames, 8]`` of the prompt (a path, loaded audio, or codes already)."""
+        if prompt is None:
+            return torch.zeros(0, self.model_num_quantizers, dtype=torch.long)
+        if isinstance(prompt, torch.Tensor):
+            return prompt.long().cpu()
+        if not isinstance(prompt, PromptAudio):
+            prompt = load_prompt_audio(prompt, max_seconds=max_seconds)
+        from valle.data.codec import encode_audio
+
+        with torch.inference_mode():
+            codes = encode_audio(self.codec, prompt.wav, prompt.sampling_rate)
+        return codes.long().cpu()
+
+    @property
+    def model_num_quantizers(self) -> int:
+        cfg = getattr(self.model, "config", None)
+        return int(getattr(cfg, "num_quantizers", 8))
+
+    def generate(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
+                 prompt_language: str, options: SamplingOptions,
+                 generator: Optional[torch.Generator] = None):
+        """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``."""
+        p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language") if prompt_text else ([], [])
+        t_ids, t_langs = self.text.encode(text, language, "--language")
+        if not t_ids:
+            raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
+        ids = p_ids + t_ids
+        dev = self.device
+        text_tokens = torch.tensor([ids], dtype=torch.long, device=dev)
+        text_langs = torch.tensor([p_langs + t_langs], dtype=torch.long, device=dev)
+        prompts = prompt_codes.to(dev).unsqueeze(0)
+        with torch.inference_mode():
+            out = self.model.inference(
+                text_tokens,
+                torch.tensor([len(ids)], device=dev),
+                torch.tensor([len(p_ids)], device=dev),
+                prompts,
+                torch.tensor([prompts.shape[1]], device=dev),
+                text_langs,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                temperature=options.temperature,
+                use_kv_cache=options.use_kv_cache,
+                max_len_ratio=options.max_len_ratio,
+                best_of=options.best_of,
+                generator=generator,
+            )
+        codes = out[0].long().cpu()
+        guard = int(options.max_len_ratio * len(ids))
+        hit = codes.shape[0] >= guard - 1
+        if hit:
+            log.warning(
+                "length guard hit: the AR produced no end-of-speech within %d frames "
+                "(--max-len-ratio %.3g x %d text tokens); the chunk %r is cut off there",
+                codes.shape[0], options.max_len_ratio, len(ids), text,
+            )
+        return codes, hit
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        from valle.data.codec import decode_codes
+
+        if codes.shape[0] == 0:
+            return torch.zeros(0)
+        with torch.inference_mode():
+            wav = decode_codes(self.codec, codes.to(self.device))
+        return wav.float().cpu().reshape(-1)
+
+    # -- the whole path -----------------------------------------------------------------
+    def synthesize(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
+                   prompt_language: Optional[str] = None, options: Optional[SamplingOptions] = None,
+                   continual: bool = False, max_sentence_chars: int = 200,
+                   prompt_seconds: float = 3.0) -> SynthesisResult:
+        options = options or SamplingOptions()
+        options.validate()
+        prompt_language = prompt_language or language
+        start = time.perf_counter()
+        generator = None
+        if options.seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(options.seed))
+        prompt = self.prompt_codes(prompt_audio, max_seconds=prompt_seconds)
+        chunks = split_sentences(text, max_sentence_chars)
+        if not chunks:
+            raise ValueError("empty --text: nothing to synthesize")
+        pieces, frames, hits = [], [], []
+        for i, chunk in enumerate(chunks):
+            codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator)
+            pieces.append(codes)
+            frames.append(int(codes.shape[0]))
+            if hit:
+                hits.append(i)
+        generated = torch.cat(pieces, dim=0)
+        all_codes = torch.cat([prompt, generated], dim=0) if continual else generated
+        wav = self.decode(all_codes)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return SynthesisResult(
+            wav=wav, codes=all_codes, generated_frames=int(generated.shape[0]),
+            prompt_frames=int(prompt.shape[0]), chunks=chunks, chunk_frames=frames,
+            length_guard_hits=hits, compute_seconds=time.perf_counter() - start,
+        )
+
+    def metadata(self, result: SynthesisResult, options: SamplingOptions, **extra) -> dict:
+        """What a JSON sidecar records about one output (including whether the codec was real)."""
+        meta = {
+            "sample_rate": SAMPLE_RATE,
+            "samples": int(result.wav.numel()),
+            "seconds": round(result.seconds, 4),
+            "generated_frames": result.generated_frames,
+            "prompt_frames": result.prompt_frames,
+            "chunks": result.chunks,
+            "chunk_frames": result.chunk_frames,
+            "length_guard_hits": result.length_guard_hits,
+            "compute_seconds": round(result.compute_seconds, 4),
+            "rtf": round(result.rtf, 4),
+            "codec_weights": self.codec_weights,
+            "codec_random_weights": self.codec_is_random,
+            "text_tokenizer": self.tokenizer_name,
+            "checkpoints": self.sources,
+            "device": str(self.device),
+            "sampling": asdict(options),
+        }
+        if self.codec_is_random:
+            meta["warning"] = ("Encodec ran with RANDOM weights (--codec-weights random): the audio is "
+                               "plumbing output, not speech")
+        meta.update(extra)
+        return meta
