@@ -101,9 +101,9 @@ class Synthesizer:
                     f"checkpoint {loaded.sources['ar']} carries no text symbol table; only published VALL-E X "
                     "files may omit it (they use --text-tokenizer vallex)"
                 )
-            from valle.text.vallex import VALLEX_SYMBOLS  # the published model's own table
+            from valle.infer.text_ids import vallex_symbols  # the published model's own table
 
-            loaded.text_symbols = list(VALLEX_SYMBOLS)
+            loaded.text_symbols = vallex_symbols()
         if codec is None:
             from valle.data.codec import load_codec
 

@@ -24,24 +24,33 @@ class TextFrontendError(ValueError):
 VALLEX_LANGS = ("en", "zh", "ja")
 
 
-@functools.lru_cache(maxsize=1)
-def espeak_voices() -> frozenset:
-    """Language codes espeak-ng has voices for (``espeak-ng --voices`` second column)."""
+def _espeak_exe() -> str:
     exe = shutil.which("espeak-ng") or shutil.which("espeak")
     if exe is None:
         raise TextFrontendError("espeak-ng is not installed: run `make setup` (apt-get install espeak-ng)")
-    out = subprocess.run([exe, "--voices"], capture_output=True, text=True, check=True).stdout
-    codes = set()
-    for line in out.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 2:
-            codes.add(parts[1])
-    return frozenset(codes)
+    return exe
+
+
+@functools.lru_cache(maxsize=1)
+def espeak_voices() -> frozenset:
+    """Language codes espeak-ng lists (``espeak-ng --voices`` second column), for hints."""
+    out = subprocess.run([_espeak_exe(), "--voices"], capture_output=True, text=True, check=True).stdout
+    return frozenset(p.split()[1] for p in out.splitlines()[1:] if len(p.split()) >= 2)
+
+
+@functools.lru_cache(maxsize=64)
+def has_espeak_voice(lang: str) -> bool:
+    """Ask espeak-ng itself: aliases such as ``en`` work although ``--voices`` does not list them."""
+    if lang in espeak_voices():
+        return True
+    res = subprocess.run([_espeak_exe(), "-q", "-v", lang, "a"], capture_output=True, text=True)
+    return res.returncode == 0 and "does not exist" not in res.stderr
 
 
 def check_espeak_voice(lang: str, option: str = "--language") -> None:
-    if lang not in espeak_voices():
-        close = sorted(v for v in espeak_voices() if v.split("-")[0] == lang.split("-")[0])
+    if not has_espeak_voice(lang):
+        base = lang.split("-")[0]
+        close = sorted(v for v in espeak_voices() if v.split("-")[0] == base)
         hint = f" (close: {', '.join(close[:8])})" if close else ""
         raise TextFrontendError(
             f"no espeak-ng voice for language {lang!r} given by {option}{hint}: pick a code from "
@@ -51,24 +60,26 @@ def check_espeak_voice(lang: str, option: str = "--language") -> None:
 
 def vallex_lang(lang: str) -> str:
     """Map a language code (``en-us``, ``zh-cn``, ``ja``, ``de``) onto the vallex frontend's codes."""
-    base = lang.lower().split("-")[0].split("_")[0]
-    if base in ("cmn", "yue"):
-        base = "zh"
-    return base if base in VALLEX_LANGS else lang
+    from valle.text.languages import vallex_language
+
+    return vallex_language(lang) or lang
+
+
+def vallex_symbols() -> List[str]:
+    """The published VALL-E X 70-symbol table, kept as data in ``valle/text/data``."""
+    import json
+    from pathlib import Path
+
+    import valle.text
+
+    path = Path(valle.text.__file__).parent / "data" / "vallex_symbols.json"
+    return list(json.loads(path.read_text(encoding="utf-8"))["symbols"])
 
 
 def detect_tokenizer(text_symbols: Optional[Sequence[str]], train_args: Optional[dict]) -> str:
     """Pick the tokenizer a checkpoint was trained with."""
-    if text_symbols is not None:
-        try:
-            from valle.text.vallex import VALLEX_SYMBOLS  # type: ignore
-        except ImportError:
-            VALLEX_SYMBOLS = None
-        syms = list(text_symbols)
-        if VALLEX_SYMBOLS is not None and syms == list(VALLEX_SYMBOLS):
-            return "vallex"
-        if len(syms) == 70 and syms[:5] == ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]:
-            return "vallex"
+    if text_symbols is not None and list(text_symbols) == vallex_symbols():
+        return "vallex"
     for key in ("text_tokenizer", "tokenizer"):
         if train_args and isinstance(train_args.get(key), str):
             return train_args[key]
@@ -95,6 +106,9 @@ class TextEncoder:
             self.tokenizer_name == "vallex" and vallex_lang(lang) not in VALLEX_LANGS
         ):
             check_espeak_voice(lang, option)
+        from valle.text.languages import normalize_language
+
+        lang = normalize_language(lang)
         key = self._language_for_tokenizer(lang)
         if key not in self._tokenizers:
             try:
@@ -108,8 +122,9 @@ class TextEncoder:
 
     def encode(self, text: str, lang: str, option: str = "--language") -> Tuple[List[int], List[int]]:
         """Return ``(symbol ids, language ids)``, one language id per symbol."""
-        from valle.text.languages import language_id
+        from valle.text.languages import language_id, normalize_language
 
+        lang = normalize_language(lang)
         if not text.strip():
             return [], []
         tok = self._tokenizer(lang, option)

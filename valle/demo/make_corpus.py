@@ -1,0 +1,106 @@
+"""Make the built-in demo corpus: the project's own sentences spoken by a few espeak-ng voices.
+
+Why: ``make demo`` must run on a machine with no network and no corpus.  espeak-ng is a real
+(formant) synthesizer with distinct voices, so the corpus has real speech-like audio, several
+"speakers" for the acoustic prompt to choose between, and transcripts that match exactly.
+
+The corpus is written in the LibriTTS layout that ``prepare.sh``'s custom recipe detects:
+``<speaker>/<chapter>/<speaker>_<chapter>_<nnnnnn>.wav`` with ``.normalized.txt`` beside each.
+Reruns skip files that exist for the same voice settings (a ``corpus.json`` stamp records them),
+and every file is written atomically, so a killed run resumes cleanly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import List, Optional
+
+from valle.utils.atomic import atomic_path, atomic_write_text
+
+SENTENCES_FILE = Path(__file__).with_name("sentences.txt")
+
+# (speaker id, espeak-ng voice[+variant], words per minute, pitch 0-99): a few clearly different voices.
+VOICES = [
+    ("1001", "en-us", 165, 45),
+    ("1002", "en-gb", 150, 35),
+    ("1003", "en-us+f3", 175, 60),
+    ("1004", "en-gb-scotland+m3", 160, 40),
+]
+CHAPTER = "1"
+
+
+def read_sentences(path: Path = SENTENCES_FILE) -> List[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m valle.demo.make_corpus",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--output-dir", type=Path, default=Path("demo/corpus"), help="corpus folder to write")
+    p.add_argument("--num-voices", type=int, default=len(VOICES), help=f"how many of the {len(VOICES)} voices")
+    p.add_argument("--num-sentences", type=int, default=0, help="use the first N sentences (0 = all)")
+    p.add_argument("--num-jobs", type=int, default=2, help="parallel espeak-ng processes")
+    return p
+
+
+def _speak(exe: str, voice: str, wpm: int, pitch: int, text: str, wav: Path) -> None:
+    with atomic_path(wav) as tmp:
+        subprocess.run([exe, "-v", voice, "-s", str(wpm), "-p", str(pitch), "-w", str(tmp), text],
+                       check=True, capture_output=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise SystemExit("error: espeak-ng is not installed: run `make setup` (apt-get install espeak-ng)")
+    if not 1 <= args.num_voices <= len(VOICES):
+        raise SystemExit(f"error: --num-voices must be in 1..{len(VOICES)}, got {args.num_voices}")
+    sentences = read_sentences()
+    if args.num_sentences > 0:
+        sentences = sentences[: args.num_sentences]
+    voices = VOICES[: args.num_voices]
+    out: Path = args.output_dir
+    stamp = {"voices": voices, "sentences": sentences}
+    stamp_file = out / "corpus.json"
+    if stamp_file.is_file():
+        try:
+            old = json.loads(stamp_file.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old != json.loads(json.dumps(stamp)):
+            print(f"[make_corpus] {out} was made with other settings: rebuilding it")
+            for spk, *_ in VOICES:
+                shutil.rmtree(out / spk, ignore_errors=True)
+            stamp_file.unlink()
+
+    jobs = []
+    for spk, voice, wpm, pitch in voices:
+        folder = out / spk / CHAPTER
+        for i, text in enumerate(sentences):
+            stem = folder / f"{spk}_{CHAPTER}_{i:06d}"
+            wav, txt = stem.with_suffix(".wav"), Path(str(stem) + ".normalized.txt")
+            if not txt.is_file() or txt.read_text(encoding="utf-8").strip() != text:
+                atomic_write_text(txt, text + "\n")
+            if not wav.is_file() or wav.stat().st_size < 1000:
+                jobs.append((voice, wpm, pitch, text, wav))
+    with ThreadPoolExecutor(max(1, args.num_jobs)) as ex:
+        list(ex.map(lambda j: _speak(exe, *j), jobs))
+    atomic_write_text(stamp_file, json.dumps(stamp, indent=1) + "\n")
+    total = len(voices) * len(sentences)
+    print(f"[make_corpus] {out}: {total} utterances ({len(voices)} voices x {len(sentences)} sentences), "
+          f"{len(jobs)} synthesized now, {total - len(jobs)} already there")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
