@@ -1,0 +1,134 @@
+"""Stages 0 and 1 of prepare.sh: get the corpus, then write lhotse manifests and rejects.tsv.
+
+    python -m valle.bin.prepare_manifests --stage 1 --corpus custom --corpus-dir my_voice \
+        --output-dir data/manifests --trim-silence true
+
+Stage 0: LibriTTS is downloaded with lhotse into ``--dl-dir`` (failing fast offline); a custom
+folder is checked and its layout detected. Stage 1 writes
+``<prefix>_{recordings,supervisions}_<part>.jsonl.gz`` and ``rejects.tsv``; it is skipped when
+a parameter stamp says the same inputs were already prepared with the same options.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, prepare_custom, prepare_libritts_parts
+from valle.data.corpora.libritts import parse_parts
+from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
+
+
+def str2bool(value: str) -> bool:
+    v = str(value).lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m valle.bin.prepare_manifests",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--stage", type=int, choices=(0, 1), required=True, help="0: get/check the corpus, 1: manifests")
+    p.add_argument("--corpus", choices=("libritts", "custom"), default="custom", help="which corpus recipe")
+    p.add_argument("--corpus-dir", default="", help="custom: your recordings; libritts: the LibriTTS/ folder "
+                   "(default: <dl-dir>/LibriTTS)")
+    p.add_argument("--dl-dir", default="download", help="libritts: where stage 0 downloads and unpacks")
+    p.add_argument("--output-dir", default="data/manifests", help="where manifests and rejects.tsv go")
+    p.add_argument("--prefix", default="", help="manifest name prefix (default: the corpus name)")
+    p.add_argument("--parts", default="all", help="libritts: parts to prepare, e.g. 'dev-clean train-clean-100'")
+    p.add_argument("--layout", default="auto", choices=("auto",) + LAYOUTS, help="custom folder layout")
+    p.add_argument("--speaker", default="", help="custom: speaker name for every utterance (single-speaker folders)")
+    p.add_argument("--trim-silence", type=str2bool, default=False, help="custom: supervisions cover only the "
+                   "speech span (energy-based leading/trailing silence detection)")
+    p.add_argument("--min-duration", type=float, default=0.5, help="reject utterances shorter than this (s)")
+    p.add_argument("--max-duration", type=float, default=20.0, help="reject utterances longer than this (s)")
+    p.add_argument("--language", default="", help="custom: supervision.language for every utterance (optional)")
+    p.add_argument("--nj", type=int, default=1, help="parallel jobs for reading audio")
+    return p
+
+
+def _libritts_dir(args) -> Path:
+    return Path(args.corpus_dir) if args.corpus_dir else Path(args.dl_dir) / "LibriTTS"
+
+
+def stage0(args) -> None:
+    if args.corpus == "libritts":
+        download_libritts_parts(args.dl_dir, parse_parts(args.parts))
+        return
+    if not args.corpus_dir:
+        raise ValueError("--corpus-dir is required for --corpus custom: point it at your recordings")
+    corpus_dir = Path(args.corpus_dir)
+    if not corpus_dir.is_dir():
+        raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
+    layout = detect_layout(corpus_dir) if args.layout == "auto" else args.layout
+    print(f"custom corpus {corpus_dir.resolve()}: layout {layout}"
+          + (" (detected)" if args.layout == "auto" else " (--layout)"), flush=True)
+
+
+def stage1(args) -> None:
+    prefix = args.prefix or args.corpus
+    out = Path(args.output_dir)
+    if args.corpus == "libritts":
+        corpus_dir = _libritts_dir(args)
+        parts = parse_parts(args.parts)
+        inputs = [p for part in parts if (corpus_dir / part).is_dir() for p in (corpus_dir / part).rglob("*") if p.is_file()]
+    else:
+        if not args.corpus_dir:
+            raise ValueError("--corpus-dir is required for --corpus custom: point it at your recordings")
+        corpus_dir = Path(args.corpus_dir)
+        if not corpus_dir.is_dir():
+            raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
+        parts = ["all"]
+        inputs = [p for p in corpus_dir.rglob("*") if p.is_file()]
+    params = {
+        "corpus": args.corpus, "corpus_dir": str(corpus_dir.resolve()), "prefix": prefix, "parts": parts,
+        "layout": args.layout, "speaker": args.speaker, "trim_silence": args.trim_silence,
+        "min_duration": args.min_duration, "max_duration": args.max_duration, "language": args.language,
+        "inputs": fingerprint_files(inputs),
+    }
+    outputs = [out / "rejects.tsv"] + [out / f"{prefix}_{kind}_{part}.jsonl.gz"
+                                       for part in parts for kind in ("recordings", "supervisions")]
+    stamp = out / f".stage1_{prefix}.params.json"
+    if is_up_to_date(stamp, params, outputs):
+        print(f"stage 1: manifests in {out} are up to date for these parameters and inputs; skipping "
+              f"(delete {stamp} to force)", flush=True)
+        return
+    remove_stamp(stamp)
+    if args.corpus == "libritts":
+        prepare_libritts_parts(corpus_dir, out, parts, num_jobs=args.nj, min_duration=args.min_duration,
+                               max_duration=args.max_duration, prefix=prefix)
+    else:
+        prepare_custom(corpus_dir, out, layout=args.layout, speaker=args.speaker or None,
+                       trim_silence=args.trim_silence, min_duration=args.min_duration,
+                       max_duration=args.max_duration, num_jobs=args.nj, prefix=prefix,
+                       language=args.language or None)
+    write_stamp(stamp, params)
+    print(f"stage 1: wrote {', '.join(str(o) for o in outputs)}", flush=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("VALLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
+    if args.nj < 1:
+        raise SystemExit("--nj must be at least 1")
+    if args.min_duration < 0 or args.max_duration <= args.min_duration:
+        raise SystemExit(f"need 0 <= --min-duration < --max-duration, got {args.min_duration} and {args.max_duration}")
+    try:
+        (stage0 if args.stage == 0 else stage1)(args)
+    except (ValueError, ConnectionError) as e:
+        print(f"prepare_manifests stage {args.stage}: ERROR: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""LibriTTS through lhotse's own recipe: download (stage 0) and manifests (stage 1).
+
+lhotse's ``prepare_libritts`` reads each part's ``*.trans.tsv``/``*.book.tsv`` and every wav;
+we call it without an output directory and write its manifests ourselves, atomically, after
+adding what it does silently: wav files without a transcript line, and utterances outside the
+duration limits, go to rejects.tsv instead of vanishing.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from valle.data.corpora.layouts import list_audio_files
+from valle.data.corpora.rejects import Reject, format_counts, write_rejects
+from valle.utils.atomic import atomic_save_manifest
+
+LIBRITTS_PARTS = (
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
+)
+OPENSLR_HOST = "www.openslr.org"
+
+
+def parse_parts(parts: Optional[Sequence[str]]) -> List[str]:
+    """``all``/None -> the 7 parts; otherwise validate each name (comma or space separated)."""
+    if parts is None:
+        return list(LIBRITTS_PARTS)
+    if isinstance(parts, str):
+        parts = [parts]
+    names = [p for item in parts for p in item.replace(",", " ").split()]
+    if not names or names == ["all"]:
+        return list(LIBRITTS_PARTS)
+    bad = [p for p in names if p not in LIBRITTS_PARTS]
+    if bad:
+        raise ValueError(f"unknown LibriTTS part(s) {bad} in --parts; choose from: all {' '.join(LIBRITTS_PARTS)}")
+    return names
+
+
+def can_reach(host: str, port: int = 80, timeout: float = 5.0) -> bool:
+    """Connectivity probe bounded by ``timeout`` (DNS included, via a helper thread)."""
+    result = {"ok": False}
+
+    def probe():
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result["ok"] = True
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 1.0)
+    return result["ok"]
+
+
+def download_libritts_parts(dl_dir, parts=None, base_url: str = "http://www.openslr.org/resources") -> Path:
+    """Download and unpack the LibriTTS ``parts`` into ``dl_dir/LibriTTS`` (lhotse's downloader).
+
+    Parts already on disk are skipped. Without internet this fails within seconds, saying how
+    to provide the corpus by hand.
+    """
+    dl_dir = Path(dl_dir)
+    parts = parse_parts(parts)
+    missing = [p for p in parts if not (dl_dir / "LibriTTS" / p).is_dir()]
+    for p in parts:
+        if p not in missing:
+            print(f"LibriTTS {p}: already present in {dl_dir / 'LibriTTS' / p}, not downloading", flush=True)
+    if not missing:
+        return dl_dir
+    if not can_reach(OPENSLR_HOST):
+        raise ConnectionError(
+            f"cannot reach {OPENSLR_HOST} to download LibriTTS part(s) {' '.join(missing)}: no internet here. "
+            f"Download https://www.openslr.org/60/ on a connected machine, unpack so that "
+            f"{dl_dir / 'LibriTTS' / missing[0]} exists (or pass --dl-dir to where LibriTTS/ is), "
+            "then rerun from --stage 1."
+        )
+    from lhotse.recipes.libritts import download_libritts
+
+    download_libritts(target_dir=dl_dir, dataset_parts=missing, base_url=base_url)
+    return dl_dir
+
+
+def prepare_libritts_parts(
+    corpus_dir,
+    output_dir,
+    parts=None,
+    num_jobs: int = 1,
+    min_duration: float = 0.5,
+    max_duration: float = 20.0,
+    prefix: str = "libritts",
+) -> Dict[str, Dict]:
+    """Manifests for the chosen LibriTTS parts; returns ``{part: {"recordings", "supervisions"}}``."""
+    from lhotse.recipes.libritts import prepare_libritts
+
+    corpus_dir = Path(corpus_dir)
+    output_dir = Path(output_dir)
+    parts = parse_parts(parts)
+    absent = [p for p in parts if not (corpus_dir / p).is_dir()]
+    if absent:
+        raise ValueError(
+            f"LibriTTS part folder(s) missing in {corpus_dir}: {' '.join(absent)}. Run stage 0 (download), "
+            "point --dl-dir at the folder holding LibriTTS/ (or --corpus-dir at LibriTTS/ itself), "
+            "or choose other parts with --parts."
+        )
+    rejects: List[Reject] = []
+    result = {}
+    for part in parts:
+        m = prepare_libritts(corpus_dir, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
+        recs, sups = m["recordings"], m["supervisions"]
+        sup_ids = {s.recording_id for s in sups}
+        for wav in list_audio_files(corpus_dir / part):
+            if wav.stem not in sup_ids:
+                rejects.append(Reject(str(wav), "missing_transcript", "no line in the chapter's .trans.tsv"))
+        keep = []
+        for s in sups:
+            path = recs[s.recording_id].sources[0].source
+            if s.duration <= 0:
+                rejects.append(Reject(path, "zero_duration", "the file holds no samples"))
+            elif s.duration < min_duration:
+                rejects.append(Reject(path, "too_short", f"{s.duration:.3f} s < --min-duration {min_duration} s"))
+            elif s.duration > max_duration:
+                rejects.append(Reject(path, "too_long", f"{s.duration:.3f} s > --max-duration {max_duration} s; "
+                                      f"raise it with --max-duration {int(s.duration) + 1}"))
+            elif not s.text or not s.text.strip():
+                rejects.append(Reject(path, "empty_transcript", "empty normalized text in .trans.tsv"))
+            else:
+                keep.append(s)
+        kept_ids = {s.recording_id for s in keep}
+        recs = recs.filter(lambda r: r.id in kept_ids)
+        sups = sups.filter(lambda s: s.recording_id in kept_ids).to_eager()
+        recs = recs.to_eager()
+        logging.info("LibriTTS %s: %d utterances kept", part, len(sups))
+        result[part] = {"recordings": recs, "supervisions": sups}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_rejects(output_dir / "rejects.tsv", rejects)
+    total = sum(len(m["supervisions"]) for m in result.values())
+    print(format_counts(total, rejects), flush=True)
+    if total == 0:
+        raise ValueError(f"no usable utterance in {corpus_dir} parts {parts}: see {output_dir / 'rejects.tsv'}")
+    for part, m in result.items():
+        atomic_save_manifest(m["recordings"], output_dir / f"{prefix}_recordings_{part}.jsonl.gz")
+        atomic_save_manifest(m["supervisions"], output_dir / f"{prefix}_supervisions_{part}.jsonl.gz")
+    return result
