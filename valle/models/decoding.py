@@ -1,0 +1,216 @@
+"""Batched VALL-E decoding: AR codebook 0 with a KV cache and per-item stopping, then the NAR.
+
+Batch layout for the AR: text right-padded to S, then the audio block ([BOS] + prompt
+codebook 0) *left*-padded to a common length A, so every item's next token lands in the same
+column and one KV-cache column is written per step. Each item keeps its own positions
+(audio positions restart at 0 after its own padding). Finished items are dropped from the
+batch (and the cache), so a long item does not make the others pay.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+
+from .masks import ar_mask, lengths_to_valid, padding_mask
+from .modules import KVCache
+from .sampling import sample_next
+
+
+@dataclass
+class ARResult:
+    codes: List[Tensor]  # per item: generated codebook-0 ids (EOS excluded)
+    logprob: Tensor  # [B] sum of log p(token) over the scored steps (EOS included when emitted)
+    num_scored: Tensor  # [B] number of scored steps
+    step_logits: Optional[List[Tensor]] = field(default=None)  # per item [steps, 1025] when requested
+
+
+def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens):
+    B = text_tokens.shape[0]
+    for name, t in (("text_lens", text_lens), ("prompt_text_lens", prompt_text_lens), ("prompt_lens", prompt_lens)):
+        if t.shape != (B,):
+            raise ValueError(f"{name} must have shape [{B}], got {list(t.shape)}")
+    if audio_prompts.dim() != 3 or audio_prompts.shape[0] != B or audio_prompts.shape[2] < model.config.num_quantizers:
+        raise ValueError(f"audio_prompts must be [B, Tp, {model.config.num_quantizers}], got {list(audio_prompts.shape)}")
+    if bool((prompt_text_lens > text_lens).any()):
+        raise ValueError("prompt_text_lens must not exceed text_lens (text_tokens = prompt text then target text)")
+    if not model.config.prepend_bos and int(prompt_lens.min()) < 1:
+        raise ValueError("a model without prepend_bos needs an acoustic prompt of at least one frame per item")
+
+
+def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
+              prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
+              temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
+              keep_logits: bool = False) -> ARResult:
+    """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames."""
+    c = model.config
+    device = text_tokens.device
+    B, S = text_tokens.shape
+    nb = 1 if c.prepend_bos else 0
+    a_lens = prompt_lens.to(device) + nb
+    A = int(a_lens.max())
+    col = torch.arange(A, device=device)[None]
+    pad = A - a_lens[:, None]
+    audio_valid = col >= pad
+    src = (col - pad).clamp(min=0)
+    seq = torch.full((B, A), c.eos_id, dtype=torch.long, device=device)
+    prompt_part = prompt_q0[:, : max(A - nb, 0)].to(device)
+    if nb:
+        body = torch.cat([prompt_part.new_full((B, 1), c.bos_id), prompt_part], dim=1)
+    else:
+        body = prompt_part
+    if body.shape[1] < A:
+        body = torch.cat([body, body.new_full((B, A - body.shape[1]), c.eos_id)], dim=1)
+    seq = torch.where(audio_valid, torch.gather(body, 1, src), seq)
+    positions = src
+    key_valid = torch.cat([lengths_to_valid(text_lens.to(device), S), audio_valid], dim=1)
+
+    x_text = model.embed_text(text_tokens, text_langs, nar=False)
+    alive = torch.arange(B, device=device)
+    generated: List[List[int]] = [[] for _ in range(B)]
+    logprob = torch.zeros(B)
+    scored = torch.zeros(B, dtype=torch.long)
+    step_logits: List[List[Tensor]] = [[] for _ in range(B)]
+    cache = KVCache(len(model.ar_decoder.layers)) if use_kv_cache else None
+
+    def full_logits():
+        y = model.ar_audio_position(model.ar_audio_embedding(seq), positions=positions)
+        mask = ar_mask(S, seq.shape[1], key_valid, device=device)
+        h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache)
+        return model.ar_predict_layer(h[:, -1])
+
+    logits = full_logits()
+    step = 0
+    while True:
+        tok = sample_next(logits, top_k, top_p, temperature, generator)
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).squeeze(1).cpu()
+        tok_l = tok.tolist()
+        alive_l = alive.tolist()
+        keep = []
+        for r, item in enumerate(alive_l):
+            logprob[item] += lp[r]
+            scored[item] += 1
+            if keep_logits:
+                step_logits[item].append(logits[r].float().cpu())
+            if tok_l[r] == c.eos_id:
+                continue
+            generated[item].append(tok_l[r])
+            if len(generated[item]) < int(max_frames[item]):
+                keep.append(r)
+        if not keep:
+            break
+        step += 1
+        if len(keep) < len(alive_l):
+            idx = torch.tensor(keep, device=device)
+            alive, tok = alive[idx], tok[idx]
+            seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
+            a_lens = a_lens[idx]
+            if cache is not None:
+                cache.select(idx)
+        new_pos = (a_lens + step - 1)[:, None]
+        seq = torch.cat([seq, tok[:, None]], dim=1)
+        positions = torch.cat([positions, new_pos], dim=1)
+        key_valid = torch.cat([key_valid, key_valid.new_ones(key_valid.shape[0], 1)], dim=1)
+        if cache is None:
+            logits = full_logits()
+        else:
+            y = model.ar_audio_position(model.ar_audio_embedding(tok[:, None]), positions=new_pos)
+            h = model.ar_decoder(y, padding_mask(key_valid), cache=cache)
+            logits = model.ar_predict_layer(h[:, -1])
+
+    codes = [torch.tensor(g, dtype=torch.long) for g in generated]
+    logits_out = [torch.stack(s) for s in step_logits] if keep_logits else None
+    return ARResult(codes, logprob, scored, logits_out)
+
+
+def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,
+               prompt_lens: Tensor, q0: List[Tensor], keep_logits: bool = False):
+    """Predict codebooks 1..Q-1 greedily for the generated frames ``q0[i]`` of each item.
+
+    Layout: text right-padded, then per item [prompt frames ; generated frames] right-padded.
+    Returns (list of LongTensor [T_i, Q], per-stage logits [B, La, 1024] if ``keep_logits``).
+    """
+    c = model.config
+    Q = c.num_quantizers
+    device = text_tokens.device
+    B, S = text_tokens.shape
+    g_lens = torch.tensor([len(g) for g in q0], dtype=torch.long, device=device)
+    p_lens = prompt_lens.to(device)
+    La = max(int((p_lens + g_lens).max()), 1)
+    col = torch.arange(La, device=device)[None]
+    is_prompt = col < p_lens[:, None]
+    is_gen = (col >= p_lens[:, None]) & (col < (p_lens + g_lens)[:, None])
+    codes = torch.zeros(B, La, Q, dtype=torch.long, device=device)
+    Tp = audio_prompts.shape[1]
+    prompt_pad = torch.zeros(B, La, Q, dtype=torch.long, device=device)
+    prompt_pad[:, : min(Tp, La)] = audio_prompts[:, :La, :Q].to(device)
+    codes = torch.where(is_prompt[..., None], prompt_pad, codes)
+    for i, g in enumerate(q0):
+        p = int(p_lens[i])
+        codes[i, p: p + len(g), 0] = g.to(device)
+    q0_in = codes[..., 0].masked_fill(~(is_prompt | is_gen), c.eos_id)
+    embs = model.nar_audio_embeddings
+    y = embs[0](q0_in)
+    pmask = is_prompt[..., None].to(y.dtype)
+    gmask = is_gen[..., None].to(y.dtype)
+    if c.prefix_mode != 0:
+        for j in range(1, Q):
+            y = y + embs[j](codes[..., j]) * pmask
+    x = model.embed_text(text_tokens, text_langs, nar=True)
+    key_valid = torch.cat([lengths_to_valid(text_lens.to(device), S), is_prompt | is_gen], dim=1)
+    mask = padding_mask(key_valid)
+    all_logits = []
+    for i in range(Q - 1):
+        y_pos = model.nar_audio_position(y)
+        h = model.nar_decoder(torch.cat([x, y_pos], dim=1), mask, model.nar_stage_embeddings[i].weight)
+        logits = model.nar_predict_layers[i](h[:, S:])
+        if keep_logits:
+            all_logits.append(logits.float())
+        samples = logits.argmax(dim=-1)
+        codes[..., i + 1] = torch.where(is_gen, samples, codes[..., i + 1])
+        if i < Q - 2:
+            if c.prefix_mode == 0:  # the prompt gains one codebook per stage, like the targets
+                y = y + embs[i + 1](codes[..., i + 1]) * pmask
+            y = y + embs[i + 1](samples) * gmask
+    out = [codes[i, int(p_lens[i]): int(p_lens[i] + g_lens[i])].cpu() for i in range(B)]
+    return out, (all_logits if keep_logits else None)
+
+
+def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens, text_langs=None, *,
+              top_k=-100, top_p=1.0, temperature=1.0, use_kv_cache=True, max_len_ratio=16, best_of=1,
+              generator=None, max_new_frames=None) -> List[Tensor]:
+    """Text ids (prompt text then target text) + acoustic prompts -> generated codes per item.
+
+    ``top_k`` <= 0 disables top-k, 1 is greedy; ``best_of`` N samples N AR continuations per
+    item and keeps the one with the highest log-probability per scored token (EOS included);
+    ``max_new_frames`` caps every item (default ``max_len_ratio`` x its text length).
+    """
+    _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens)
+    model.check_text(text_tokens, text_lens, text_langs)
+    if best_of < 1:
+        raise ValueError(f"best_of must be >= 1, got {best_of}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            B = text_tokens.shape[0]
+            if max_new_frames is not None:
+                max_frames = torch.full((B,), int(max_new_frames), dtype=torch.long)
+            else:
+                max_frames = (text_lens.cpu().float() * max_len_ratio).long().clamp(min=1)
+            rep = lambda t: None if t is None else t.repeat_interleave(best_of, dim=0)  # noqa: E731
+            ar = ar_decode(model, rep(text_tokens), rep(text_lens), rep(text_langs), rep(audio_prompts[..., 0]),
+                           rep(prompt_lens), rep(max_frames), top_k=top_k, top_p=top_p, temperature=temperature,
+                           use_kv_cache=use_kv_cache, generator=generator)
+            if best_of > 1:
+                score = (ar.logprob / ar.num_scored.clamp(min=1)).view(B, best_of)
+                best = score.argmax(dim=1) + torch.arange(B) * best_of
+                q0 = [ar.codes[int(i)] for i in best]
+            else:
+                q0 = ar.codes
+            codes, _ = nar_decode(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)
+            return codes
+    finally:
+        model.train(was_training)

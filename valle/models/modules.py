@@ -1,0 +1,201 @@
+"""Building blocks of the VALL-E decoders, named so the state dict matches the published layout.
+
+Names such as ``word_embeddings``, ``alpha``, ``self_attn.in_proj_weight``, ``linear1``,
+``norm1.project_layer`` are those of the published VALL-E X checkpoint; the computation is
+written for speed on CPU: one packed QKV projection, ``F.scaled_dot_product_attention`` with
+one boolean mask shared by every layer, and a preallocated KV cache for AR decoding.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class TokenEmbedding(nn.Module):
+    """An embedding table; the extra module level gives the ``.word_embeddings.weight`` key."""
+
+    def __init__(self, dim: int, num_rows: int):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(num_rows, dim)
+
+    @property
+    def weight(self) -> Tensor:
+        return self.word_embeddings.weight
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.word_embeddings(ids)
+
+
+class SinePositionalEmbedding(nn.Module):
+    """``x + alpha * PE[pos]`` (no sqrt(d) scaling), then dropout.
+
+    The sin/cos table is not part of the state dict (as in the published model); it is
+    rebuilt on demand on the input's device. ``positions`` ([B, L] ints) lets batched
+    decoding give each item its own positions when items are padded differently.
+    """
+
+    def __init__(self, dim: int, dropout: float, alpha_trainable: bool):
+        super().__init__()
+        self.dim = dim
+        self.alpha = nn.Parameter(torch.ones(1), requires_grad=alpha_trainable)
+        self.dropout = nn.Dropout(dropout)
+        self._table: Optional[Tensor] = None
+
+    def table(self, n: int, device) -> Tensor:
+        t = self._table
+        if t is None or t.shape[0] < n or t.device != torch.device(device):
+            size = max(n, 4096)
+            position = torch.arange(size, dtype=torch.float32, device=device).unsqueeze(1)
+            div_term = torch.exp(
+                torch.arange(0, self.dim, 2, dtype=torch.float32, device=device) * -(math.log(10000.0) / self.dim)
+            )
+            t = torch.zeros(size, self.dim, dtype=torch.float32, device=device)
+            t[:, 0::2] = torch.sin(position * div_term)
+            t[:, 1::2] = torch.cos(position * div_term)
+            self._table = t
+        return t
+
+    def forward(self, x: Tensor, positions: Optional[Tensor] = None, offset: int = 0) -> Tensor:
+        if positions is None:
+            pe = self.table(offset + x.shape[1], x.device)[offset: offset + x.shape[1]]
+        else:
+            pe = self.table(int(positions.max()) + 1, x.device)[positions]
+        return self.dropout(x + self.alpha * pe.to(x.dtype))
+
+
+class AdaptiveLayerNorm(nn.Module):
+    """``w * LayerNorm(x) + b`` with ``[w, b] = project_layer(stage_embedding)`` (the NAR's norm)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.project_layer = nn.Linear(dim, 2 * dim)
+        self.norm = nn.LayerNorm(dim, eps=eps)
+        self.dim = dim
+
+    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        w, b = self.project_layer(cond).split(self.dim, dim=-1)
+        return w * self.norm(x) + b
+
+
+class KVCache:
+    """Keys and values of every layer for the positions decoded so far.
+
+    Buffers are preallocated ([B, H, capacity, Dh]) and doubled when full, so a decoding
+    step writes one column instead of concatenating the whole history.
+    """
+
+    def __init__(self, num_layers: int):
+        self.k: List[Optional[Tensor]] = [None] * num_layers
+        self.v: List[Optional[Tensor]] = [None] * num_layers
+        self.length = 0
+
+    def append(self, layer: int, k: Tensor, v: Tensor):
+        n = k.shape[2]
+        buf_k = self.k[layer]
+        end = self.length + n
+        if buf_k is None or buf_k.shape[2] < end:
+            cap = max(end, 2 * (buf_k.shape[2] if buf_k is not None else 0), 256)
+            new_k = k.new_empty(k.shape[0], k.shape[1], cap, k.shape[3])
+            new_v = v.new_empty(new_k.shape)
+            if buf_k is not None:
+                new_k[:, :, : self.length] = buf_k[:, :, : self.length]
+                new_v[:, :, : self.length] = self.v[layer][:, :, : self.length]
+            self.k[layer], self.v[layer] = new_k, new_v
+        self.k[layer][:, :, self.length: end] = k
+        self.v[layer][:, :, self.length: end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def select(self, index: Tensor) -> None:
+        """Keep only batch rows ``index`` (items that are still decoding)."""
+        for i in range(len(self.k)):
+            if self.k[i] is not None:
+                self.k[i] = self.k[i].index_select(0, index)
+                self.v[i] = self.v[i].index_select(0, index)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with packed q, k, v rows (``in_proj_weight``) and SDPA."""
+
+    def __init__(self, dim: int, nhead: int, dropout: float):
+        super().__init__()
+        self.nhead = nhead
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        self.dropout = dropout
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, x: Tensor, mask: Optional[Tensor], cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
+        B, L, D = x.shape
+        H = self.nhead
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(B, L, 3, H, D // H)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, Dh]
+        if cache is not None:
+            k, v = cache.append(layer, k, v)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(B, L, D))
+
+
+class TransformerLayer(nn.Module):
+    """Self-attention + ReLU FFN, pre-norm (``norm_first``) or post-norm; adaptive norms for the NAR."""
+
+    def __init__(self, dim: int, nhead: int, dim_feedforward: int, dropout: float, norm_first: bool, adaptive: bool):
+        super().__init__()
+        self.self_attn = SelfAttention(dim, nhead, dropout)
+        self.linear1 = nn.Linear(dim, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, dim)
+        norm = AdaptiveLayerNorm if adaptive else nn.LayerNorm
+        self.norm1 = norm(dim)
+        self.norm2 = norm(dim)
+        self.norm_first = norm_first
+        self.adaptive = adaptive
+        self.dropout = nn.Dropout(dropout)
+
+    def _norm(self, norm: nn.Module, x: Tensor, cond: Optional[Tensor]) -> Tensor:
+        return norm(x, cond) if self.adaptive else norm(x)
+
+    def _ff(self, x: Tensor) -> Tensor:
+        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x)))))
+
+    def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
+                cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
+        if self.norm_first:
+            x = x + self.dropout(self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer))
+            x = x + self._ff(self._norm(self.norm2, x, cond))
+        else:
+            x = self._norm(self.norm1, x + self.dropout(self.self_attn(x, mask, cache, layer)), cond)
+            x = self._norm(self.norm2, x + self._ff(x), cond)
+        return x
+
+
+class Decoder(nn.Module):
+    """A stack of layers plus the final norm (pre-norm only, as in the published model)."""
+
+    def __init__(self, dim: int, nhead: int, num_layers: int, dim_feedforward: int, dropout: float,
+                 norm_first: bool, adaptive: bool):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            TransformerLayer(dim, nhead, dim_feedforward, dropout, norm_first, adaptive) for _ in range(num_layers)
+        )
+        self.adaptive = adaptive
+        if norm_first:
+            self.norm = AdaptiveLayerNorm(dim) if adaptive else nn.LayerNorm(dim)
+        else:
+            self.norm = None
+
+    def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
+                cache: Optional[KVCache] = None) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, cond, cache, i)
+        if cache is not None:
+            cache.length += x.shape[1]
+        if self.norm is not None:
+            x = self.norm(x, cond) if self.adaptive else self.norm(x)
+        return x
