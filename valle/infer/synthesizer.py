@@ -172,8 +172,9 @@ class Synthesizer:
                 generator=generator,
             )
         codes = out[0].long().cpu()
-        guard = int(options.max_len_ratio * len(ids))
-        hit = codes.shape[0] >= guard - 1
+        # The model stops a chunk at max_len_ratio x (prompt + target text ids) frames.
+        guard = max(1, int(float(len(ids)) * options.max_len_ratio))
+        hit = codes.shape[0] >= guard
         if hit:
             log.warning(
                 "length guard hit: the AR produced no end-of-speech within %d frames "

@@ -102,8 +102,10 @@ class TextEncoder:
     def _tokenizer(self, lang: str, option: str):
         from valle.text.tokenizer import get_text_tokenizer
 
-        if self.tokenizer_name == "espeak" or (
-            self.tokenizer_name == "vallex" and vallex_lang(lang) not in VALLEX_LANGS
+        # espeak hands zh/ja to pinyin/openjtalk, vallex has its own en/zh/ja frontends:
+        # only the remaining languages need an espeak-ng voice.
+        if self.tokenizer_name in ("espeak", "vallex") and vallex_lang(lang) not in ("zh", "ja") and not (
+            self.tokenizer_name == "vallex" and vallex_lang(lang) == "en"
         ):
             check_espeak_voice(lang, option)
         from valle.text.languages import normalize_language
