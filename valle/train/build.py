@@ -1,0 +1,141 @@
+"""Everything ``run()`` builds before the first batch: device, model, optimizer, schedule.
+
+Split from the loop so each decision (which table, which weights, which parameters train,
+which optimizer) reads top-down in one place and fails before any training starts.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from valle.train.init_from import (
+    load_into, merge_symbol_tables, model_overrides, read_init_checkpoint,
+)
+from valle.train.optim import ScaledAdam
+from valle.train.schedulers import Cosine, Eden, Noam
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def pick_device(arg: str, local_rank: int) -> torch.device:
+    if arg == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if arg.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"--device {arg}: CUDA was asked for but no GPU is available; use --device cpu")
+        return torch.device(arg if ":" in arg else f"cuda:{local_rank}")
+    if arg != "cpu":
+        raise ValueError(f"--device {arg}: expected auto, cpu, cuda or cuda:N")
+    return torch.device("cpu")
+
+
+def init_distributed() -> Tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; initialises the process group."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return 0, 1, 0
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return rank, world_size, local_rank
+
+
+def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used):
+    """(ModelConfig, state_dict or None, text symbols list) for this run."""
+    from valle.models import ModelConfig, get_preset
+    from valle.models.config import PRESETS
+
+    if resume_ckpt is not None:
+        cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
+        return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
+    if args.model_preset not in PRESETS:
+        raise ValueError(f"--model-preset {args.model_preset!r} is unknown; choose one of {sorted(PRESETS)}")
+    overrides = model_overrides(args)
+    if args.init_from is not None:
+        cfg, state, ckpt_symbols, info = read_init_checkpoint(args.init_from, args.model_preset, overrides)
+        symbols = merge_symbol_tables(args.init_from, data_symbols.symbols, ckpt_symbols, args.init_mismatch,
+                                      used_symbols=train_symbols_used)
+        if len(symbols) > cfg.text_vocab_size:
+            if args.init_mismatch != "resize":
+                raise ValueError(
+                    f"--init-from {args.init_from}: {len(symbols)} text symbols but the checkpoint's table has "
+                    f"{cfg.text_vocab_size} rows; pass --init-mismatch resize"
+                )
+            cfg = ModelConfig.from_dict({**cfg.to_dict(), "text_vocab_size": len(symbols)})
+        if args.dropout is not None:
+            cfg = ModelConfig.from_dict({**cfg.to_dict(), "dropout": args.dropout})
+        return cfg, state, symbols, info
+    cfg = get_preset(args.model_preset, **overrides)
+    symbols = data_symbols.symbols
+    if len(symbols) > cfg.text_vocab_size:
+        if args.text_vocab_size is not None:
+            raise ValueError(
+                f"--text-vocab-size {args.text_vocab_size} is smaller than the symbol table "
+                f"{args.text_symbols} ({len(symbols)} symbols)"
+            )
+        log.info("text_vocab_size %d -> %d to fit %s", cfg.text_vocab_size, len(symbols), args.text_symbols)
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), "text_vocab_size": len(symbols)})
+    return cfg, None, symbols, None
+
+
+def build_model(cfg, state: Optional[Dict[str, torch.Tensor]], args, from_resume: bool):
+    from valle.models import VALLE
+
+    model = VALLE(cfg)
+    if state is not None:
+        if from_resume:
+            model.load_state_dict(state, strict=True)
+        else:
+            load_into(model, state, args.init_from, args.init_mismatch)
+            log.info("initialised from %s", args.init_from)
+    if args.activation_checkpointing:
+        hook = getattr(model, "set_activation_checkpointing", None)
+        if hook is None:
+            for m in model.modules():
+                if hasattr(m, "activation_checkpointing"):
+                    m.activation_checkpointing = True
+                    hook = True
+        else:
+            hook(True)
+        if hook is None:
+            log.warning("--activation-checkpointing: this model exposes no checkpointing switch; ignored")
+    return model
+
+
+def build_optimizer(params, args):
+    if args.optimizer == "scaled_adam":
+        return ScaledAdam(params, lr=args.base_lr, clipping_scale=args.clipping_scale)
+    return torch.optim.AdamW(params, lr=args.base_lr, betas=(0.9, 0.95), weight_decay=args.weight_decay)
+
+
+def build_scheduler(optimizer, args):
+    if args.scheduler == "eden":
+        return Eden(optimizer, args.lr_batches, args.lr_epochs, warmup_batches=args.warmup_steps)
+    if args.scheduler == "noam":
+        return Noam(optimizer, warmup_batches=max(args.warmup_steps, 1))
+    return Cosine(optimizer, total_batches=args.lr_total_steps, warmup_batches=args.warmup_steps)
+
+
+def build_scaler(args, device: torch.device):
+    return torch.amp.GradScaler(device.type, enabled=args.dtype == "float16")
+
+
+def resume_path(args) -> Optional[Path]:
+    """The file ``--resume`` names: auto = newest readable in --exp-dir, none = fresh start."""
+    r = str(args.resume)
+    if r == "none":
+        return None
+    if r == "auto":
+        return Path("auto")
+    p = Path(r)
+    if not p.is_file():
+        raise FileNotFoundError(f"--resume {p}: file not found (use auto or none)")
+    return p

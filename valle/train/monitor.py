@@ -1,0 +1,151 @@
+"""What a run reports: the progress line, ``steps.jsonl``, TensorBoard scalars and samples.
+
+``steps.jsonl`` has one line per optimizer step (loss, accuracies, lr, grad norm, frames) at full
+precision: the resume test compares it between runs, and it is easy to plot without
+TensorBoard. On resume it is cut back to the checkpoint's step so it never holds steps twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+log = logging.getLogger(__name__)
+
+METRICS = ("loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc")
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class Monitor:
+    def __init__(self, exp_dir: Path, args, is_main: bool, train_cuts, world_size: int):
+        self.exp_dir = Path(exp_dir)
+        self.args = args
+        self.is_main = is_main
+        self.world_size = world_size
+        total_seconds = sum(c.duration for c in train_cuts)
+        # Rough batches per epoch for the ETA: buckets fill batches to ~90 % of --max-duration.
+        self.batches_per_epoch = max(1, math.ceil(
+            total_seconds / (0.9 * args.max_duration * world_size * max(1, args.accumulate_grad_steps))))
+        self.writer = None
+        if is_main and args.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(log_dir=str(self.exp_dir / "tensorboard"))
+            except ImportError as e:  # tensorboard is in INSTALL_REQUIRES; say so if it is gone
+                log.warning("TensorBoard disabled: %s (pip install tensorboard)", e)
+        self.steps_path = self.exp_dir / "steps.jsonl"
+        self.last_time = time.perf_counter()
+        self.start_time = self.last_time
+        self.start_step: Optional[int] = None
+        self.window: List[Dict[str, float]] = []
+        self.synth_failed = False
+
+    def truncate_steps(self, step: int) -> None:
+        """Drop lines after ``step`` (a resumed run rewrites them)."""
+        if not self.steps_path.is_file():
+            return
+        keep = []
+        for line in self.steps_path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (ValueError, KeyError):
+                break  # a line cut by the kill: drop it and everything after
+        self.steps_path.write_text("".join(l + "\n" for l in keep))
+
+    def log_step(self, step: int, epoch: int, stats: List[Tuple[dict, int]], grad_norm: float, lr: float,
+                 device: torch.device) -> None:
+        """Average the micro-batches (and ranks) of one optimizer step; write the line and progress."""
+        vals, cnts = [], []
+        for k in METRICS:
+            xs = [float(torch.as_tensor(o[k]).detach()) for o, _ in stats if k in o]
+            vals.append(sum(xs))
+            cnts.append(len(xs))
+        frames = sum(n for _, n in stats)
+        t = torch.tensor(vals + cnts + [frames], dtype=torch.float64, device=device)
+        if self.world_size > 1:
+            torch.distributed.all_reduce(t)
+        t = t.tolist()
+        n = len(METRICS)
+        rec = {"step": step, "epoch": epoch}
+        for i, k in enumerate(METRICS):
+            if t[n + i] > 0:
+                rec[k] = t[i] / t[n + i]
+        rec.update(lr=lr, grad_norm=grad_norm, frames=int(t[-1]))
+        now = time.perf_counter()
+        rec["frames_per_s"] = rec["frames"] / max(now - self.last_time, 1e-9)
+        self.last_time = now
+        if self.start_step is None:
+            self.start_step = step - 1
+        if not self.is_main:
+            return
+        with open(self.steps_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        self.window.append(rec)
+        if self.writer is not None and step % max(1, self.args.log_interval) == 0:
+            for k in METRICS + ("lr", "grad_norm", "frames_per_s"):
+                if k in rec:
+                    self.writer.add_scalar(f"train/{k}", rec[k], step)
+        if step % max(1, self.args.log_interval) == 0:
+            self._progress(step, epoch)
+
+    def _progress(self, step: int, epoch: int) -> None:
+        w = self.window
+        self.window = []
+        mean = lambda k: sum(r[k] for r in w if k in r) / max(1, sum(1 for r in w if k in r))
+        elapsed = time.perf_counter() - self.start_time
+        done = max(1, step - (self.start_step or 0))
+        per_step = elapsed / done
+        if self.args.max_steps:
+            remaining = self.args.max_steps - step
+        else:
+            remaining = (self.args.num_epochs - epoch + 1) * self.batches_per_epoch - \
+                (step % self.batches_per_epoch)
+        fps = sum(r["frames"] for r in w) / max(sum(r["frames"] / max(r["frames_per_s"], 1e-9) for r in w), 1e-9)
+        acc = " ".join(f"{k.split('_')[0]}_acc {mean(k):.3f}" for k in ("ar_top10_acc", "nar_top10_acc")
+                       if any(k in r for r in w))
+        log.info("epoch %d step %d | loss %.4f | %s | lr %.3g | grad %.3g | %.0f frames/s | ETA ~%s",
+                 epoch, step, mean("loss"), acc, w[-1]["lr"], mean("grad_norm"), fps,
+                 _fmt_eta(per_step * max(remaining, 0)))
+
+    def log_valid(self, step: int, epoch: int, res: Dict[str, float]) -> None:
+        if not self.is_main or not res:
+            return
+        log.info("validation epoch %d step %d: %s", epoch, step,
+                 ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
+        with open(self.exp_dir / "valid.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "epoch": epoch, **res}) + "\n")
+        if self.writer is not None:
+            for k, v in res.items():
+                self.writer.add_scalar(f"valid/{k}", v, step)
+
+    def synthesize_sample(self, model, text_symbols, valid_cuts, step: int) -> None:
+        """Audio + spectrogram of one validation cut, when ``valle.infer`` and a codec are usable."""
+        if self.writer is None or self.synth_failed or valid_cuts is None:
+            return
+        try:
+            from valle.train.valid_sample import synthesize_valid_sample
+
+            wav, image = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
+        except Exception as e:  # optional feature: report once, keep training
+            self.synth_failed = True
+            log.warning("validation sample disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+            return
+        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=24000)
+        self.writer.add_image("valid/spectrogram", image, step, dataformats="HW")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

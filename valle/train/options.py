@@ -1,0 +1,174 @@
+"""Command-line options of ``valle.bin.train`` and the ``--config FILE.yaml`` defaults.
+
+Precedence: parser default < YAML file < command line. The effective configuration is written
+to the experiment dir as ``config.yaml`` together with ``command.sh``, a command line that
+reruns exactly this configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+
+from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
+from valle.utils.atomic import atomic_write_text
+
+
+def str2bool(v) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).lower()
+    if s in ("1", "true", "yes", "y", "on"):
+        return True
+    if s in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m valle.bin.train",
+        description="Train or fine-tune VALL-E / VALL-E X (AR and/or NAR) on prepare.sh output.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--config", type=Path, default=None, help="YAML file of option defaults (keys = option names with _ or -)")
+
+    g = p.add_argument_group("data")
+    g.add_argument("--data-dir", type=Path, default=Path("data/tokenized"), help="what prepare.sh wrote")
+    g.add_argument("--train-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_train.jsonl.gz")
+    g.add_argument("--valid-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_dev.jsonl.gz (skipped if absent)")
+    g.add_argument("--text-symbols", type=Path, default=None, help="default: DATA_DIR/unique_text_tokens.k2symbols")
+    g.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION, help="seconds of audio per batch (per process)")
+    g.add_argument("--num-buckets", type=int, default=DEFAULT_NUM_BUCKETS)
+    g.add_argument("--quadratic-duration", type=float, default=None, help="lhotse: penalise long cuts as if d + d^2/Q")
+    g.add_argument("--shuffle", type=str2bool, default=True)
+    g.add_argument("--drop-last", type=str2bool, default=False)
+    g.add_argument("--buffer-size", type=int, default=20000)
+    g.add_argument("--shuffle-buffer-size", type=int, default=None, help="default: --buffer-size")
+    g.add_argument("--num-cuts-for-bins-estimate", type=int, default=10000)
+    g.add_argument("--filter-min-duration", type=float, default=0.5)
+    g.add_argument("--filter-max-duration", type=float, default=20.0)
+    g.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes (0 = load in the main process)")
+    g.add_argument("--prompt-max-frames", type=int, default=225, help="prefix mode 4: longest same-speaker prompt")
+
+    g = p.add_argument_group("model")
+    g.add_argument("--model-preset", default="small", help="nano | small | valle | vallex")
+    for name, typ in [("d-model", int), ("nhead", int), ("num-layers", int), ("dim-feedforward", int),
+                      ("dropout", float), ("prefix-mode", int), ("text-vocab-size", int),
+                      ("num-languages", int), ("num-quantizers", int)]:
+        g.add_argument(f"--{name}", type=typ, default=None, help="override the preset's value")
+    g.add_argument("--train-stage", type=int, choices=[0, 1, 2], default=0, help="0 = AR+NAR, 1 = AR, 2 = NAR")
+    g.add_argument("--init-from", type=Path, default=None, help="our checkpoint, the published VALL-E X file or a lifeiteng checkpoint")
+    g.add_argument("--init-mismatch", choices=["strict", "resize"], default="strict",
+                   help="resize: grow/shrink text and audio tables keeping the overlapping rows")
+    g.add_argument("--trainable", nargs="+", default=None, metavar="GLOB", help="only parameters matching these globs train")
+    g.add_argument("--freeze", nargs="+", default=None, metavar="GLOB", help="parameters matching these globs are frozen")
+    g.add_argument("--activation-checkpointing", type=str2bool, default=False)
+    g.add_argument("--compile", type=str2bool, default=False, help="torch.compile the model")
+
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=["scaled_adam", "adamw"], default="scaled_adam")
+    g.add_argument("--scheduler", choices=["eden", "cosine", "noam"], default="eden")
+    g.add_argument("--base-lr", type=float, default=0.05)
+    g.add_argument("--warmup-steps", type=int, default=200)
+    g.add_argument("--lr-batches", type=float, default=5000.0, help="Eden B")
+    g.add_argument("--lr-epochs", type=float, default=4.0, help="Eden E")
+    g.add_argument("--lr-total-steps", type=int, default=100000, help="cosine: steps to reach the minimum")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW only")
+    g.add_argument("--clipping-scale", type=float, default=2.0, help="ScaledAdam: clip at this x median grad norm")
+    g.add_argument("--accumulate-grad-steps", type=int, default=1)
+    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--max-bad-batches", type=int, default=10, help="stop after this many inf/NaN batches in a row")
+    g.add_argument("--oom-scan", type=str2bool, default=True, help="GPU: try the largest batches before training")
+
+    g = p.add_argument_group("run")
+    g.add_argument("--exp-dir", type=Path, default=Path("exp/valle"))
+    g.add_argument("--num-epochs", type=int, default=20)
+    g.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0 = no limit)")
+    g.add_argument("--resume", default="auto", help="auto (latest checkpoint in --exp-dir) | none | PATH")
+    g.add_argument("--valid-interval", type=int, default=1000, help="validate every N batches (and at each epoch end)")
+    g.add_argument("--early-stop-patience", type=int, default=0, help="stop after N validations without improvement (0 = off)")
+    g.add_argument("--save-every-n", type=int, default=1000, help="write checkpoint-<batch>.pt every N batches")
+    g.add_argument("--keep-last-k", type=int, default=5, help="checkpoint-<batch>.pt files kept (0 = all)")
+    g.add_argument("--log-interval", type=int, default=10)
+    g.add_argument("--tensorboard", type=str2bool, default=True)
+    g.add_argument("--synthesize-at-valid", type=str2bool, default=True, help="TensorBoard audio sample (needs valle.infer)")
+    g.add_argument("--valid-codec-weights", default=None,
+                   help="codec for the validation sample: default the published Encodec weights, a path, random or none")
+    return p
+
+
+def _dest_map(parser: argparse.ArgumentParser):
+    return {a.dest: a for a in parser._actions if a.dest != "help"}
+
+
+def parse_args(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None):
+    """Parse with YAML defaults from ``--config``; the command line wins."""
+    parser = parser or get_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre, _ = parser.parse_known_args(argv)
+    if pre.config is not None:
+        path = Path(pre.config)
+        if not path.is_file():
+            parser.error(f"--config {path}: file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            parser.error(f"--config {path}: invalid YAML ({e})")
+        if not isinstance(data, dict):
+            parser.error(f"--config {path}: expected a mapping of option: value")
+        dests = _dest_map(parser)
+        defaults = {}
+        for key, value in data.items():
+            dest = str(key).lstrip("-").replace("-", "_")
+            if dest not in dests or dest == "config":
+                parser.error(f"--config {path}: unknown option '{key}' (see --help for the names)")
+            action = dests[dest]
+            if value is not None and action.type is not None and not isinstance(value, list):
+                value = action.type(value) if action.type is not str2bool else str2bool(value)
+            elif isinstance(value, list) and action.type is not None:
+                value = [action.type(v) for v in value]
+            if action.choices is not None and value not in action.choices:
+                parser.error(f"--config {path}: {key}={value!r} is not one of {list(action.choices)}")
+            defaults[dest] = value
+        parser.set_defaults(**defaults)
+    return parser.parse_args(argv)
+
+
+def effective_command(args, parser: Optional[argparse.ArgumentParser] = None) -> str:
+    """A shell command line that reruns ``args`` without needing the YAML file."""
+    parser = parser or get_parser()
+    parts = ["python", "-m", "valle.bin.train"]
+    for dest, action in _dest_map(parser).items():
+        if dest == "config":
+            continue
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        opt = action.option_strings[-1]
+        if isinstance(value, list):
+            parts += [opt] + [str(v) for v in value]
+        else:
+            parts += [opt, str(value).lower() if isinstance(value, bool) else str(value)]
+    return " ".join(shlex.quote(x) for x in parts)
+
+
+def save_effective_config(args, exp_dir: Path) -> None:
+    data = {}
+    for dest in _dest_map(get_parser()):
+        if dest == "config":
+            continue
+        v = getattr(args, dest, None)
+        if isinstance(v, Path):
+            v = str(v)
+        elif isinstance(v, list):
+            v = [str(x) for x in v]
+        data[dest.replace("_", "-")] = v
+    atomic_write_text(Path(exp_dir) / "config.yaml", yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(Path(exp_dir) / "command.sh", "#!/bin/sh\n" + effective_command(args) + "\n")

@@ -1,0 +1,353 @@
+"""The training loop in icefall's vocabulary: ``run``, ``train_one_epoch``, ``compute_loss``, ``validate``.
+
+Exactness on CPU is a design goal: the batch order is a function of (seed, epoch) and resume
+skips the consumed batches (``ResumableSampler``); every RNG state is stored at each checkpoint
+and restored before the next batch; validation runs inside a forked RNG so it never shifts the
+training draws (dropout, the NAR codebook draw). A resumed run therefore reproduces the
+per-step losses of an uninterrupted one; ``<exp-dir>/steps.jsonl`` records them.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from valle.data.dataset import SpeechCodesDataset, batch_frames
+from valle.text.symbol_table import SymbolTable
+from valle.train import checkpoint as ckpt_io
+from valle.train.build import (
+    DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
+    init_distributed, pick_device, resume_path,
+)
+from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
+from valle.train.monitor import Monitor
+from valle.train.options import save_effective_config
+from valle.train.params import select_trainable, trainable_report
+
+log = logging.getLogger(__name__)
+
+
+class TrainingStopped(RuntimeError):
+    """Training cannot continue (too many inf/NaN batches in a row)."""
+
+
+def _all_reduce(values, device, world_size: int):
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if world_size > 1:
+        torch.distributed.all_reduce(t)
+    return t.tolist()
+
+
+def to_device(batch: Dict[str, object], device: torch.device) -> Dict[str, object]:
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+def compute_loss(model, batch, args, device) -> Dict[str, object]:
+    """Forward one batch under the chosen autocast dtype; returns the model's loss dict."""
+    dtype = DTYPES[args.dtype]
+    ctx = (torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32
+           else contextlib.nullcontext())
+    with ctx:
+        return model(to_device(batch, device), train_stage=args.train_stage)
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int):
+    """Run the body with a fixed seed and restore every RNG afterwards."""
+    state = ckpt_io.get_rng_state()
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        ckpt_io.set_rng_state(state)
+
+
+def validate(model, loader, args, device, world_size: int) -> Dict[str, float]:
+    """Frame-weighted mean losses and accuracies over the validation set (all ranks)."""
+    was_training = model.training
+    model.eval()
+    keys = ["loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc"]
+    sums = {k: 0.0 for k in keys}
+    weights = {k: 0.0 for k in keys}
+    with torch.no_grad(), forked_rng(args.seed + 7919):
+        for batch in loader:
+            out = compute_loss(model, batch, args, device)
+            for k in keys:
+                if k in out:
+                    w = float(out.get("ar_frames" if k.startswith("ar") else "nar_frames", 0) or 0)
+                    if k == "loss":
+                        w = float(batch_frames(batch))
+                    sums[k] += float(out[k]) * w
+                    weights[k] += w
+    model.train(was_training)
+    flat = _all_reduce([sums[k] for k in keys] + [weights[k] for k in keys], device, world_size)
+    n = len(keys)
+    return {k: flat[i] / flat[n + i] for i, k in enumerate(keys) if flat[n + i] > 0}
+
+
+class Trainer:
+    """State of one run; ``fit()`` runs the epochs."""
+
+    def __init__(self, args):
+        self.args = args
+        self.rank, self.world_size, local_rank = init_distributed()
+        self.device = pick_device(args.device, local_rank)
+        self.is_main = self.rank == 0
+        self.exp_dir = Path(args.exp_dir)
+        self.prepare()
+
+    # -- set-up ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        args = self.args
+        resolve_paths(args)
+        torch.manual_seed(args.seed)
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        data_symbols = SymbolTable.from_file(args.text_symbols)
+        self.train_cuts = load_cuts(args.train_cuts, "--train-cuts", args)
+        self.valid_cuts = None
+        if Path(args.valid_cuts).is_file():
+            self.valid_cuts = load_cuts(args.valid_cuts, "--valid-cuts", args)
+        else:
+            log.warning("no validation manifest %s: validation is skipped", args.valid_cuts)
+        check_symbols(self.train_cuts, data_symbols, f"--train-cuts {args.train_cuts}")
+
+        ckpt, self.resumed_from = self._find_resume()
+        switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
+        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts))
+        self.config, self.text_symbols = cfg, symbols
+        self.table = SymbolTable(symbols)
+        check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
+        self.model = build_model(cfg, state, args, from_resume=ckpt is not None).to(self.device)
+        select_trainable(self.model, args.train_stage, args.trainable, args.freeze)
+        if self.is_main:
+            log.info("model %s, train stage %d; trainable parameters:\n%s", cfg.preset, args.train_stage,
+                     trainable_report(self.model))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(params, args)
+        self.scheduler = build_scheduler(self.optimizer, args)
+        self.scaler = build_scaler(args, self.device)
+
+        self.dataset = SpeechCodesDataset(
+            self.table, num_languages=max(cfg.num_languages, 1),
+            prompt_cuts=self.train_cuts if cfg.prefix_mode == 4 else None,
+            prompt_max_frames=args.prompt_max_frames, num_quantizers=cfg.num_quantizers, seed=args.seed)
+        self.sampler = make_sampler(self.train_cuts, args, self.world_size, self.rank)
+        self.step, self.epoch = 0, 1
+        self.trained_stages = sorted({args.train_stage})
+        self.best_valid, self.bad_valids = math.inf, 0
+        if ckpt is not None:
+            self.step = int(ckpt["step"])
+            self.trained_stages = sorted(set(ckpt.get("trained_stages", [ckpt.get("train_stage", 0)]))
+                                         | {args.train_stage})
+            if switching:
+                log.info("checkpoint %s trained stage %s; starting stage %d with its weights (the other "
+                         "half is frozen and kept)", self.resumed_from, ckpt.get("train_stage"), args.train_stage)
+            else:
+                self._restore(ckpt)
+        self.model_ddp = self.model
+        if args.compile:
+            self.model_ddp = torch.compile(self.model_ddp)
+        if self.world_size > 1:
+            self.model_ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model_ddp, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=args.train_stage != 1)
+        self.valid_loader = None
+        if self.valid_cuts is not None:
+            check_symbols(self.valid_cuts, self.table, f"--valid-cuts {args.valid_cuts}")
+            vs = make_sampler(self.valid_cuts, args, self.world_size, self.rank, shuffle=False)
+            vds = SpeechCodesDataset(self.table, num_languages=max(cfg.num_languages, 1),
+                                     prompt_cuts=self.valid_cuts if cfg.prefix_mode == 4 else None,
+                                     prompt_max_frames=args.prompt_max_frames,
+                                     num_quantizers=cfg.num_quantizers, seed=args.seed)
+            self.valid_loader = make_loader(vds, vs, 0, args.seed)
+        self.monitor = Monitor(self.exp_dir, args, self.is_main, self.train_cuts, self.world_size)
+        if self.is_main:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
+            save_effective_config(args, self.exp_dir)
+            self.monitor.truncate_steps(self.step)
+        if ckpt is not None and not switching:
+            ckpt_io.set_rng_state(self._rank_rng(ckpt))
+
+    def _find_resume(self):
+        p = resume_path(self.args)
+        if p is None:
+            return None, None
+        if str(p) == "auto":
+            path, ckpt = ckpt_io.load_latest(self.exp_dir)
+            if path is not None:
+                log.info("resuming from %s (step %s)", path, ckpt["step"])
+            return ckpt, path
+        ckpt = ckpt_io.load_checkpoint(p)
+        if "step" not in ckpt:
+            raise ValueError(f"--resume {p}: not a training checkpoint (no step/optimizer); use --init-from")
+        return ckpt, p
+
+    def _rank_rng(self, ckpt):
+        per_rank = ckpt["rng"]
+        return per_rank[self.rank] if self.rank < len(per_rank) else per_rank[0]
+
+    def _restore(self, ckpt) -> None:
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.sampler.load_state_dict(ckpt["sampler"])
+        self.epoch = int(ckpt["epoch"])
+        extra = ckpt.get("train_state", {})
+        self.best_valid = float(extra.get("best_valid", math.inf))
+        self.bad_valids = int(extra.get("bad_valids", 0))
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save(self, name: str) -> None:
+        rng = ckpt_io.get_rng_state()
+        if self.world_size > 1:
+            gathered = [None] * self.world_size
+            torch.distributed.all_gather_object(gathered, rng)
+            rng_all = gathered
+        else:
+            rng_all = [rng]
+        if not self.is_main:
+            return
+        ckpt_io.save_checkpoint(
+            self.exp_dir / name,
+            model=self.model.state_dict(), model_config=self.config.to_dict(),
+            text_symbols=list(self.text_symbols), train_stage=self.args.train_stage,
+            trained_stages=list(self.trained_stages),
+            optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(), sampler=self.sampler.state_dict(), rng=rng_all,
+            step=self.step, epoch=self.epoch, args=ckpt_io.args_to_dict(self.args),
+            train_state={"best_valid": self.best_valid, "bad_valids": self.bad_valids},
+        )
+        ckpt_io.remove_old_checkpoints(self.exp_dir, self.args.keep_last_k)
+
+    # -- loop -----------------------------------------------------------------------------
+    def fit(self) -> Dict[str, float]:
+        args = self.args
+        if self.device.type == "cuda" and args.oom_scan:
+            from valle.train.oom_scan import scan_pessimistic_batches
+
+            scan_pessimistic_batches(self)
+        result: Dict[str, float] = {}
+        stop = False
+        while self.epoch <= args.num_epochs and not stop:
+            self.scheduler.step_epoch(self.epoch - 1)
+            self.sampler.set_epoch(self.epoch)
+            self.dataset.set_epoch(self.epoch)
+            stop = self.train_one_epoch()
+            if stop == "max_steps":
+                self.save(f"checkpoint-{self.step}.pt")
+                break
+            if stop:
+                break
+            result = self.run_validation(epoch_end=True) or result
+            self.epoch += 1
+            self.save(f"epoch-{self.epoch - 1}.pt")
+            if self._early_stop():
+                break
+        self.monitor.close()
+        return result
+
+    def train_one_epoch(self):
+        """Train until the sampler is exhausted; returns a stop reason or False."""
+        args = self.args
+        model = self.model_ddp
+        model.train()
+        loader = make_loader(self.dataset, self.sampler, args.num_workers, args.seed + self.epoch)
+        accum = max(1, args.accumulate_grad_steps)
+        micro, bad_in_a_row, stats = 0, 0, []
+        self.optimizer.zero_grad(set_to_none=True)
+        for batch in loader:
+            micro += 1
+            self.sampler.consumed()
+            sync = micro % accum == 0
+            ctx = model.no_sync() if (self.world_size > 1 and not sync) else contextlib.nullcontext()
+            with ctx:
+                out = compute_loss(model, batch, args, self.device)
+                finite = _all_reduce([float(torch.isfinite(out["loss"]).all())], self.device,
+                                     self.world_size)[0] == self.world_size
+                if finite:
+                    self.scaler.scale(out["loss"] / accum).backward()
+            if not finite:
+                bad_in_a_row += 1
+                log.warning("step %d: inf/NaN loss on cuts %s; batch skipped (%d in a row)",
+                            self.step, batch["cut_ids"][:4], bad_in_a_row)
+                if bad_in_a_row >= args.max_bad_batches:
+                    raise TrainingStopped(f"{bad_in_a_row} inf/NaN batches in a row (--max-bad-batches); "
+                                          "lower --base-lr or check the data")
+                self.optimizer.zero_grad(set_to_none=True)
+                micro, stats = 0, []
+                continue
+            bad_in_a_row = 0
+            stats.append((out, batch_frames(batch)))
+            if not sync:
+                continue
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = self._grad_norm()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            self.scheduler.step_batch(self.step)
+            self.monitor.log_step(self.step, self.epoch, stats, grad_norm, self.scheduler.get_last_lr()[0],
+                                  self.device)
+            stats = []
+            if args.valid_interval > 0 and self.step % args.valid_interval == 0:
+                self.run_validation(epoch_end=False)
+                model.train()
+            if args.save_every_n > 0 and self.step % args.save_every_n == 0:
+                self.save(f"checkpoint-{self.step}.pt")
+            if args.max_steps and self.step >= args.max_steps:
+                return "max_steps"
+            if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
+                return "early_stop"
+        return False
+
+    def _grad_norm(self) -> float:
+        """Total gradient norm before clipping (grads are already averaged across ranks)."""
+        sq = 0.0
+        for p in self.model.parameters():
+            if p.grad is not None:
+                sq += float(p.grad.detach().float().pow(2).sum())
+        return math.sqrt(sq)
+
+    def run_validation(self, epoch_end: bool) -> Optional[Dict[str, float]]:
+        if self.valid_loader is None:
+            return None
+        res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
+        self.monitor.log_valid(self.step, self.epoch, res)
+        if res.get("loss", math.inf) < self.best_valid:
+            self.best_valid = res["loss"]
+            self.bad_valids = 0
+            self.save("best-valid-loss.pt")
+        else:
+            self.bad_valids += 1
+        if self.is_main and self.args.synthesize_at_valid:
+            self.monitor.synthesize_sample(self.model, self.text_symbols, self.valid_cuts, self.step)
+        return res
+
+    def _early_stop(self) -> bool:
+        p = self.args.early_stop_patience
+        if p and self.bad_valids >= p:
+            log.info("early stop: no validation improvement in %d validations", p)
+            return True
+        return False
+
+
+def run(args) -> Dict[str, float]:
+    trainer = Trainer(args)
+    try:
+        return trainer.fit()
+    finally:
+        if trainer.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
