@@ -1,0 +1,104 @@
+"""Stage 1 validation: every input audio file is either in the manifests or in rejects.tsv."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import sox, write
+from lhotse import load_manifest
+
+from valle.bin.prepare_manifests import main as prepare_main
+from valle.data.corpora import REJECT_REASONS, prepare_custom
+from valle.data.corpora.rejects import read_rejects
+
+
+def test_acceptance_mixed_folder(mixed_corpus, tmp_path, capsys):
+    out = tmp_path / "m"
+    rc = prepare_main(["--stage", "1", "--corpus-dir", str(mixed_corpus), "--output-dir", str(out), "--nj", "2"])
+    assert rc == 0
+    sups = load_manifest(out / "custom_supervisions_all.jsonl.gz")
+    assert sorted(s.id for s in sups) == ["anna_sixteen", "anna_stereo"]
+    lines = (out / "rejects.tsv").read_text().splitlines()
+    assert lines[0] == "path\treason\tdetail"
+    got = {r.path.split("/")[-1]: r.reason for r in read_rejects(out / "rejects.tsv")}
+    assert got == {"empty.wav": "empty_transcript", "truncated.wav": "corrupt_audio", "orphan.wav": "missing_transcript"}
+    printed = capsys.readouterr().out
+    assert "kept 2 utterances, rejected 3 files" in printed
+    for reason in got.values():
+        assert reason in printed
+
+
+@pytest.fixture
+def every_reason(tmp_path, make_speech):
+    """One file per stage-1 rejection reason (pairs layout) plus one good file."""
+    d = tmp_path / "corpus" / "spk"
+    make_speech("A perfectly good sentence.", d / "good.wav")
+    write(d / "good.txt", "A perfectly good sentence.")
+    (d / "junk.wav").write_bytes(np.random.default_rng(0).bytes(3000))
+    write(d / "junk.txt", "noise")
+    sf.write(str(d / "zero.wav"), np.zeros((0,), dtype="float32"), 16000)
+    write(d / "zero.txt", "nothing")
+    sox("-n", "-r", "16000", "-c", "1", d / "short.wav", "synth", "0.2", "sine", "300")
+    write(d / "short.txt", "hi")
+    sox("-n", "-r", "8000", "-c", "1", d / "long.wav", "synth", "21", "sine", "300")
+    write(d / "long.txt", "a very long hum")
+    full = make_speech("Cut short.", tmp_path / "full.wav")
+    (d / "cut.wav").write_bytes(full.read_bytes()[:-4000])
+    write(d / "cut.txt", "Cut short.")
+    make_speech("No words for me.", d / "lonely.flac")
+    make_speech("Say nothing.", d / "blank.wav")
+    write(d / "blank.lab", "")
+    make_speech("The same id twice.", d / "twice.mp3")
+    subprocess.run(["sox", str(d / "twice.mp3"), str(d / "twice.wav")], check=True)
+    write(d / "twice.txt", "The same id twice.")
+    return tmp_path / "corpus"
+
+
+def test_each_rejection_reason(every_reason, tmp_path):
+    out = prepare_custom(every_reason, tmp_path / "m", num_jobs=1)["all"]
+    assert [s.id for s in out["supervisions"]] == ["spk_good", "spk_twice"]
+    rejects = {r.path.split("/")[-1]: r for r in read_rejects(tmp_path / "m" / "rejects.tsv")}
+    assert {k: r.reason for k, r in rejects.items()} == {
+        "junk.wav": "unreadable_audio",
+        "zero.wav": "zero_duration",
+        "short.wav": "too_short",
+        "long.wav": "too_long",
+        "cut.wav": "corrupt_audio",
+        "lonely.flac": "missing_transcript",
+        "blank.wav": "empty_transcript",
+        "twice.wav": "duplicate_id",  # twice.mp3 sorts first and keeps the id
+    }
+    assert "--max-duration 22" in rejects["long.wav"].detail
+    assert "twice.mp3" in rejects["twice.wav"].detail
+    # every input audio file is accounted for exactly once
+    audio = {p.name for p in every_reason.rglob("*") if p.suffix in (".wav", ".flac", ".mp3")}
+    kept = {"good.wav", "twice.mp3"}
+    assert kept | set(rejects) == audio and not kept & set(rejects)
+    assert set(r.reason for r in rejects.values()) <= set(REJECT_REASONS)
+
+
+def test_raising_limits_keeps_the_long_file(every_reason, tmp_path):
+    out = prepare_custom(every_reason, tmp_path / "m", min_duration=0.1, max_duration=30)["all"]
+    assert {"spk_long", "spk_short"} <= {s.id for s in out["supervisions"]}
+
+
+def test_parallel_jobs_give_the_same_manifests(every_reason, tmp_path):
+    a = prepare_custom(every_reason, tmp_path / "a", num_jobs=1)["all"]
+    b = prepare_custom(every_reason, tmp_path / "b", num_jobs=2)["all"]
+    assert a["recordings"] == b["recordings"] and a["supervisions"] == b["supervisions"]
+    assert (tmp_path / "a" / "rejects.tsv").read_text() == (tmp_path / "b" / "rejects.tsv").read_text()
+
+
+def test_nothing_usable_fails_with_a_clear_message(tmp_path, capsys):
+    d = tmp_path / "bad" / "spk"
+    d.mkdir(parents=True)
+    (d / "junk.wav").write_bytes(b"RIFF1234WAVEfmt nonsense")
+    write(d / "junk.txt", "noise")
+    rc = prepare_main(["--stage", "1", "--corpus-dir", str(tmp_path / "bad"), "--output-dir", str(tmp_path / "m")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "no usable utterance" in err and "rejects.tsv" in err
+    assert [r.reason for r in read_rejects(tmp_path / "m" / "rejects.tsv")] == ["unreadable_audio"]
+    assert not (tmp_path / "m" / "custom_supervisions_all.jsonl.gz").exists()
