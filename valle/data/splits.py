@@ -98,6 +98,11 @@ def read_infos(path: Path, part: str) -> List[CutInfo]:
     infos = []
     for line in iter_lines(path):
         d = json.loads(line)
+        if "duration" not in d:  # a MixedCut (e.g. padded): let lhotse work out its duration
+            from lhotse.serialization import deserialize_item
+
+            cut = deserialize_item(d)
+            d = {"id": cut.id, "duration": cut.duration, "supervisions": [s.to_dict() for s in cut.supervisions]}
         sups = d.get("supervisions") or []
         sup = sups[0] if sups else {}
         tokens = (sup.get("custom") or {}).get("text_tokens") or []
