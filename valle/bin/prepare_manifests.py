@@ -103,6 +103,8 @@ def stage1(args) -> None:
               f"(delete {stamp} to force)", flush=True)
         return
     remove_stamp(stamp)
+    for stale in out.glob(".tmp-*"):  # left by a killed earlier run
+        stale.unlink(missing_ok=True)
     if args.corpus == "libritts":
         prepare_libritts_parts(corpus_dir, out, parts, num_jobs=args.nj, min_duration=args.min_duration,
                                max_duration=args.max_duration, prefix=prefix)
