@@ -21,7 +21,10 @@ class ModelConfig:
     nhead: int = 16
     num_layers: int = 12
     dim_feedforward: int = 4096
-    dropout: float = 0.1
+    dropout: float = 0.1  # residual, FFN and positional-embedding dropout
+    # Dropout on attention probabilities. 0 keeps SDPA on its fused CPU kernel; > 0 forces the
+    # unfused path that materialises [B, H, L, L] probabilities (about 2x slower training on CPU).
+    attention_dropout: float = 0.0
     norm_first: bool = True
     num_quantizers: int = 8
     text_vocab_size: int = 512

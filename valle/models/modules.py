@@ -146,9 +146,10 @@ class SelfAttention(nn.Module):
 class TransformerLayer(nn.Module):
     """Self-attention + ReLU FFN, pre-norm (``norm_first``) or post-norm; adaptive norms for the NAR."""
 
-    def __init__(self, dim: int, nhead: int, dim_feedforward: int, dropout: float, norm_first: bool, adaptive: bool):
+    def __init__(self, dim: int, nhead: int, dim_feedforward: int, dropout: float, norm_first: bool, adaptive: bool,
+                 attention_dropout: float = 0.0):
         super().__init__()
-        self.self_attn = SelfAttention(dim, nhead, dropout)
+        self.self_attn = SelfAttention(dim, nhead, attention_dropout)
         self.linear1 = nn.Linear(dim, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, dim)
         norm = AdaptiveLayerNorm if adaptive else nn.LayerNorm
@@ -179,10 +180,11 @@ class Decoder(nn.Module):
     """A stack of layers plus the final norm (pre-norm only, as in the published model)."""
 
     def __init__(self, dim: int, nhead: int, num_layers: int, dim_feedforward: int, dropout: float,
-                 norm_first: bool, adaptive: bool):
+                 norm_first: bool, adaptive: bool, attention_dropout: float = 0.0):
         super().__init__()
         self.layers = nn.ModuleList(
-            TransformerLayer(dim, nhead, dim_feedforward, dropout, norm_first, adaptive) for _ in range(num_layers)
+            TransformerLayer(dim, nhead, dim_feedforward, dropout, norm_first, adaptive, attention_dropout)
+            for _ in range(num_layers)
         )
         self.adaptive = adaptive
         if norm_first:

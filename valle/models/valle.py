@@ -29,7 +29,8 @@ class VALLE(nn.Module):
         self.ar_audio_embedding = TokenEmbedding(d, c.ar_audio_rows)
         self.ar_text_position = SinePositionalEmbedding(d, c.dropout, alpha_trainable=True)
         self.ar_audio_position = SinePositionalEmbedding(d, c.dropout, alpha_trainable=True)
-        self.ar_decoder = Decoder(d, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.norm_first, adaptive=False)
+        self.ar_decoder = Decoder(d, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.norm_first, adaptive=False,
+                                  attention_dropout=c.attention_dropout)
         self.ar_predict_layer = nn.Linear(d, A + 1, bias=False)
 
         # NAR row 0 of codebook 0 has one extra row: the padding/EOS id.
@@ -39,7 +40,7 @@ class VALLE(nn.Module):
         self.nar_text_position = SinePositionalEmbedding(nd, 0.0, alpha_trainable=False)
         self.nar_audio_position = SinePositionalEmbedding(nd, c.dropout, alpha_trainable=False)
         self.nar_decoder = Decoder(nd, c.nhead, c.num_layers, c.nar_dim_feedforward, c.dropout, c.norm_first,
-                                   adaptive=True)
+                                   adaptive=True, attention_dropout=c.attention_dropout)
         self.nar_predict_layers = nn.ModuleList(nn.Linear(nd, A, bias=False) for _ in range(c.num_quantizers - 1))
         self.nar_stage_embeddings = nn.ModuleList(TokenEmbedding(nd, 1) for _ in range(c.num_quantizers - 1))
         if c.share_embedding:

@@ -1,0 +1,121 @@
+"""Model speed on this machine: training-step and AR-decoding throughput, printed as one JSON object.
+
+    .venv/bin/python bench/model.py [--quick]
+
+Training: forward + backward + AdamW step of a d256/4-head/4-layer model on a batch of
+4 x 300 frames x 8 codebooks with 60 text tokens, fp32 and bf16 autocast, train stages 1, 2, 0
+(audio frames per second = 1200 / step time). Decoding: AR frames/s with and without the KV
+cache (greedy, EOS disabled so every run makes exactly the requested frames). The fp32 matmul
+FLOP/s measured in the same run tells how fast the machine was while the numbers were taken.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from valle.models import VALLE, get_preset  # noqa: E402
+from valle.models.decoding import ar_decode  # noqa: E402
+
+
+def matmul_flops(n: int = 1024, seconds: float = 1.0) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+def make_batch(B=4, T=300, S=60, vocab=512, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return dict(
+        text_tokens=torch.randint(0, vocab, (B, S), generator=g),
+        text_lens=torch.full((B,), S, dtype=torch.long),
+        text_langs=torch.zeros(B, S, dtype=torch.long),
+        audio_codes=torch.randint(0, 1024, (B, T, 8), generator=g),
+        audio_lens=torch.full((B,), T, dtype=torch.long),
+    )
+
+
+def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 2) -> float:
+    torch.manual_seed(0)
+    model = VALLE(get_preset("small", d_model=256, nhead=4, num_layers=4, dim_feedforward=1024))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = make_batch()
+    frames = int(batch["audio_lens"].sum())
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(batch, stage)
+        out["loss"].backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return frames * steps / (time.perf_counter() - t0)
+
+
+def decode_fps(d_model, nhead, num_layers, prompt_frames, new_frames, use_kv_cache, S=60) -> float:
+    torch.manual_seed(0)
+    model = VALLE(get_preset("small", d_model=d_model, nhead=nhead, num_layers=num_layers)).eval()
+    with torch.no_grad():
+        model.ar_predict_layer.weight[model.config.eos_id].fill_(-1e3)  # never stop early
+        model.ar_predict_layer.weight[model.config.eos_id] *= model.ar_predict_layer.weight[0].sign()
+    g = torch.Generator().manual_seed(0)
+    text = torch.randint(0, 512, (1, S), generator=g)
+    prompt = torch.randint(0, 1024, (1, prompt_frames), generator=g)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        r = ar_decode(model, text, torch.tensor([S]), None, prompt, torch.tensor([prompt_frames]),
+                      torch.tensor([new_frames]), top_k=1, use_kv_cache=use_kv_cache)
+    dt = time.perf_counter() - t0
+    n = len(r.codes[0])
+    if n != new_frames:
+        raise RuntimeError(f"decoding stopped after {n} of {new_frames} frames")
+    return n / dt
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--steps", type=int, default=5, help="timed training steps per configuration")
+    p.add_argument("--quick", action="store_true", help="stage-1 training numbers only")
+    args = p.parse_args(argv)
+    res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    res["matmul_fp32_gflops"] = round(matmul_flops() / 1e9, 1)
+    train = {}
+    for stage in (1,) if args.quick else (1, 2, 0):
+        for bf16 in (False, True):
+            key = f"stage{stage}_{'bf16' if bf16 else 'fp32'}"
+            train[key] = round(train_fps(stage, bf16, args.steps), 1)
+    res["train_audio_frames_per_s_d256_h4_l4_b4x300"] = train
+    if not args.quick:
+        dec = {}
+        for prompt in (75, 225):
+            for kv in (True, False):
+                dec[f"d256_l4_prompt{prompt}_new150_{'kv' if kv else 'nokv'}"] = round(
+                    decode_fps(256, 4, 4, prompt, 150, kv), 1)
+        for kv in (True, False):
+            dec[f"d512_l6_prompt225_new300_{'kv' if kv else 'nokv'}"] = round(decode_fps(512, 8, 6, 225, 300, kv), 1)
+        dec["kv_speedup_d512_l6"] = round(dec["d512_l6_prompt225_new300_kv"] / dec["d512_l6_prompt225_new300_nokv"], 1)
+        res["ar_decode_frames_per_s"] = dec
+    res["matmul_fp32_gflops_end"] = round(matmul_flops() / 1e9, 1)
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
