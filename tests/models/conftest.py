@@ -33,3 +33,13 @@ def case_inputs(case):
         prompt_lens=torch.tensor([inp["audio_prompts"].shape[1]]),
         text_langs=torch.tensor([langs]),
     )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a shared 2-core machine the
+    OpenMP hand-off costs milliseconds per op; run each model test single-threaded."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
