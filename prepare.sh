@@ -50,6 +50,12 @@ else
   python=python3
 fi
 
+for n in "$stage" "$stop_stage" "$nj"; do
+  if [[ ! "$n" =~ ^[0-9]+$ ]]; then
+    echo "Error: --stage, --stop-stage and --nj take non-negative integers, got '$n'." >&2
+    exit 1
+  fi
+done
 case "$corpus" in
   libritts|custom) ;;
   *) echo "Error: --corpus must be libritts or custom, got '$corpus'." >&2; exit 1 ;;
@@ -59,6 +65,8 @@ if [[ "$corpus" == custom && -z "$corpus_dir" && "$stop_stage" -ge 0 && "$stage"
   exit 1
 fi
 
+# Absolute paths: stage 3 records where the code archives are, and cuts must load from any cwd.
+data_dir="$(realpath -m -- "$data_dir")"
 manifests_dir="$data_dir/manifests"
 tokenized_dir="$data_dir/tokenized"
 log "-" "prepare.sh ${OPTION_SUMMARY[*]}"

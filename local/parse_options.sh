@@ -24,8 +24,8 @@
 # Errors (exit 1, message on stderr): an unknown option (the message lists the valid ones),
 # a missing value, a non-boolean value for a true|false option, or a stray positional argument.
 #
-# After parsing, the array OPTION_SUMMARY holds "--name value" for every option, which drivers
-# log once so a run's parameters are in its log.
+# After parsing, the array OPTION_SUMMARY holds "--name value" (value shell-quoted) for every
+# option, which drivers log once so a run's parameters are in its log.
 
 _po_file="${BASH_SOURCE[1]:-$0}"
 if [[ ! -f "$_po_file" ]]; then
@@ -126,7 +126,8 @@ done
 
 OPTION_SUMMARY=()
 for _po_name in "${_po_names[@]}"; do
-  OPTION_SUMMARY+=("--${_po_name//_/-} ${!_po_name-}")
+  printf -v _po_value '%q' "${!_po_name-}"
+  OPTION_SUMMARY+=("--${_po_name//_/-} ${_po_value}")
 done
 
 unset -f _po_index _po_valid_list _po_help

@@ -74,7 +74,7 @@ def write_report(
     report_dir.mkdir(parents=True, exist_ok=True)
     summary: Dict = {"splits": {}, "speakers": {}, "filtered": [], "notes": list(notes or [])}
     lines = ["valle data report", "=" * 17, "", "Splits", "------"]
-    lines.append(f"{'split':<8} {'cuts':>8} {'hours':>9} {'speakers':>9} {'min s':>7} {'max s':>7}")
+    lines.append(f"{'split':<8} {'cuts':>8} {'hours':>9} {'minutes':>9} {'speakers':>9} {'min s':>7} {'max s':>7}")
     spk_minutes: Dict[str, Dict[str, float]] = defaultdict(lambda: {s: 0.0 for s in SPLITS})
     used = Counter()
     for split in SPLITS:
@@ -85,7 +85,7 @@ def write_report(
         summary["splits"][split] = {"cuts": len(infos), "hours": round(hours, 6), "speakers": len(speakers)}
         lo = f"{min(durs):7.2f}" if durs else f"{'-':>7}"
         hi = f"{max(durs):7.2f}" if durs else f"{'-':>7}"
-        lines.append(f"{split:<8} {len(infos):>8} {hours:>9.3f} {len(speakers):>9} {lo} {hi}")
+        lines.append(f"{split:<8} {len(infos):>8} {hours:>9.3f} {hours * 60:>9.2f} {len(speakers):>9} {lo} {hi}")
         for c in infos:
             spk_minutes[c.speaker][split] += c.duration / 60
             used.update(c.tokens)
