@@ -1,0 +1,84 @@
+"""Stage 3 CLI: Encodec codes for the tokenized supervisions of every part.
+
+    python -m valle.bin.tokenize_audio --manifests-dir data/manifests --tokenized-dir data/tokenized \\
+        --prefix libritts --codec-weights random --device cpu --nj 2
+
+Under ``torchrun`` each rank (RANK/WORLD_SIZE) encodes its shard on ``cuda:LOCAL_RANK`` and writes
+``<prefix>_cuts_<part>.<rank>-of-<world>.jsonl.gz``; stage 4 merges the shards.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from valle.data.audio_tokenize import TokenizeOptions, distributed_rank, tokenize_audio
+from valle.data.codec import CodecWeightsError
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m valle.bin.tokenize_audio",
+        description="Stage 3: encode each tokenized supervision's audio with Encodec 24 kHz at 6 kbps "
+        "(codes [frames, 8], int16 in HDF5 archives) and write lhotse cuts with those features.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--manifests-dir", type=Path, default=Path("data/manifests"),
+                        help="stage-1 output: <prefix>_recordings_<part>.jsonl.gz")
+    parser.add_argument("--tokenized-dir", type=Path, default=Path("data/tokenized"),
+                        help="stage-2 supervisions are read and the cuts and codes/ written here")
+    parser.add_argument("--prefix", required=True, help="corpus name at the start of the manifest file names")
+    parser.add_argument("--parts", nargs="*", default=None,
+                        help="parts to encode (default: every <prefix>_supervisions_<part>.jsonl.gz found)")
+    parser.add_argument("--codec-weights", default=None,
+                        help="Encodec weights: empty for the published checkpoint (torch hub cache or "
+                        "download), a state-dict PATH, or 'random' (seeded, NOT real; tests/offline runs)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (cuda:LOCAL_RANK under torchrun)")
+    parser.add_argument("--nj", type=int, default=1,
+                        help="CPU: worker processes (one torch thread each); GPU: audio loading threads")
+    parser.add_argument("--batch-duration", type=float, default=200.0,
+                        help="GPU only: seconds of audio per padded Encodec batch")
+    parser.add_argument("--chunk-size", type=int, default=200,
+                        help="cuts per archive; each finished chunk survives a killed run")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [stage 3] %(message)s")
+    if args.nj < 1:
+        get_parser().error(f"--nj must be >= 1, got {args.nj}")
+    if args.chunk_size < 1:
+        get_parser().error(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    if args.batch_duration <= 0:
+        get_parser().error(f"--batch-duration must be > 0, got {args.batch_duration}")
+    rank, world_size, local_rank = distributed_rank()
+    device = args.device
+    if device == "cuda" and world_size > 1:
+        device = f"cuda:{local_rank}"
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            get_parser().error("--device cuda: no CUDA device is available here; use --device cpu --nj N")
+    weights = args.codec_weights or None
+    opts = TokenizeOptions(
+        manifests_dir=args.manifests_dir, tokenized_dir=args.tokenized_dir, prefix=args.prefix,
+        parts=args.parts or None, codec_weights=weights, device=device, nj=args.nj,
+        batch_duration=args.batch_duration, chunk_size=args.chunk_size, rank=rank,
+        world_size=world_size, progress=not args.no_progress,
+    )
+    try:
+        tokenize_audio(opts)
+    except (CodecWeightsError, FileNotFoundError, ValueError) as e:
+        logging.getLogger(__name__).error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Stage 3: Encodec codes for every tokenized supervision, as lhotse cuts with features.
+
+For each part: recordings from ``<manifests>/<prefix>_recordings_<part>.jsonl.gz`` and the
+stage-2 supervisions from ``<tokenized>/<prefix>_supervisions_<part>.jsonl.gz`` become one
+``MonoCut`` per supervision (its start/duration span), whose audio is loaded from the untouched
+source file, downmixed to mono, resampled to 24 kHz and encoded. The result is
+``<tokenized>/<prefix>_cuts_<part>.jsonl.gz`` (under torchrun: ``..._<part>.<rank>-of-<world>.jsonl.gz``,
+merged by stage 4), with archives under ``<tokenized>/codes/``.
+
+Work is cut into chunks of ``chunk_size`` cuts, each committed atomically (see codes_archive), so
+a killed run resumes where it stopped and ends with the same outputs as an uninterrupted one.
+A stamp beside the output records the parameters: the same parameters skip the part, changed
+ones redo it. How many processes or which device did the work does not change the outputs.
+
+CPU: ``nj`` forked worker processes with one torch thread each, one encode call per cut
+(batching Encodec on CPU was ~1.8x slower than separate calls). GPU: batches of up to
+``batch_duration`` seconds, right-padded and trimmed per cut (codec_batch keeps that exact).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from valle.data.codec import RANDOM, hub_checkpoint_path, load_codec, to_codec_input
+from valle.data.codec_batch import encode_batch
+from valle.data.codes_archive import write_chunk
+from valle.utils.atomic import atomic_save_manifest, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+STAMP_VERSION = 1
+
+
+@dataclass
+class TokenizeOptions:
+    manifests_dir: Path
+    tokenized_dir: Path
+    prefix: str
+    parts: Optional[List[str]] = None
+    codec_weights: Optional[str] = None
+    device: str = "cpu"
+    nj: int = 1
+    batch_duration: float = 200.0
+    chunk_size: int = 200
+    rank: int = 0
+    world_size: int = 1
+    progress: bool = True
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def find_parts(tokenized_dir: Path, prefix: str) -> List[str]:
+    """Parts that stage 2 tokenized: ``<prefix>_supervisions_<part>.jsonl.gz`` in ``tokenized_dir``."""
+    head = f"{prefix}_supervisions_"
+    return sorted(p.name[len(head):-len(".jsonl.gz")] for p in tokenized_dir.glob(f"{head}*.jsonl.gz"))
+
+
+def input_paths(opts: TokenizeOptions, part: str) -> Tuple[Path, Path]:
+    recordings = opts.manifests_dir / f"{opts.prefix}_recordings_{part}.jsonl.gz"
+    supervisions = opts.tokenized_dir / f"{opts.prefix}_supervisions_{part}.jsonl.gz"
+    for path, stage in ((recordings, "stage 1 (manifests)"), (supervisions, "stage 2 (text tokens)")):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run {stage} first, or check --prefix/--manifests-dir/--tokenized-dir")
+    return recordings, supervisions
+
+
+def make_cuts(recordings, supervisions, supervisions_path: Path) -> Tuple[list, List[str]]:
+    """One MonoCut per supervision (its span), and the ids of recordings without a supervision.
+
+    The codes are of the downmix of all channels; a supervision that names several channels
+    is attached with the cut's channel (the first one) so the cut stays a valid MonoCut.
+    """
+    from lhotse import MonoCut
+
+    cuts, used = [], set()
+    for sup in supervisions:
+        if sup.recording_id not in recordings:
+            raise ValueError(
+                f"{supervisions_path}: supervision {sup.id} refers to recording {sup.recording_id}, "
+                f"which is not in the recordings manifest; rerun stages 1-2 so both come from the same run"
+            )
+        if not (sup.custom or {}).get("text_tokens"):
+            raise ValueError(f"{supervisions_path}: supervision {sup.id} has no custom['text_tokens']; run stage 2 first")
+        rec = recordings[sup.recording_id]
+        channel = sup.channel if isinstance(sup.channel, int) else sup.channel[0]
+        if not isinstance(sup.channel, int):
+            sup = replace(sup, channel=channel)
+        used.add(rec.id)
+        cuts.append(MonoCut(id=sup.id, start=sup.start, duration=sup.duration, channel=channel,
+                            recording=rec, supervisions=[sup]))
+    skipped = sorted(r.id for r in recordings if r.id not in used)
+    return cuts, skipped
+
+
+def _content_digest(path: Path) -> str:
+    """sha256 of a manifest's content (gzip headers carry a time stamp, so hash the payload)."""
+    digest = hashlib.sha256()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def codec_identity(weights: Optional[str]) -> str:
+    """What the codes depend on: ``random``, the published checkpoint, or a file's content."""
+    if weights == RANDOM:
+        return RANDOM
+    path = hub_checkpoint_path() if weights is None else Path(weights)
+    name = "pretrained" if weights is None else "file"
+    if not path.is_file():
+        return name  # load_codec reports the problem
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"{name}:sha256:{digest.hexdigest()}"
+
+
+# ----------------------------------------------------------------------------- layout
+
+def shard_suffix(opts: TokenizeOptions) -> str:
+    return "" if opts.world_size == 1 else f".{opts.rank}-of-{opts.world_size}"
+
+
+def output_path(opts: TokenizeOptions, part: str) -> Path:
+    return opts.tokenized_dir / f"{opts.prefix}_cuts_{part}{shard_suffix(opts)}.jsonl.gz"
+
+
+def stamp_path(opts: TokenizeOptions, part: str) -> Path:
+    out = output_path(opts, part)
+    return out.with_name("." + out.name + ".stamp.json")
+
+
+def chunk_dir(opts: TokenizeOptions, part: str) -> Path:
+    return opts.tokenized_dir / "codes" / f"{opts.prefix}_{part}{shard_suffix(opts)}"
+
+
+def chunk_files(directory: Path, index: int) -> Tuple[Path, Path]:
+    return directory / f"codes-{index:05d}.h5", directory / f"cuts-{index:05d}.jsonl.gz"
+
+
+def _reset_chunk_dir(directory: Path, params: dict) -> None:
+    """Keep finished chunks only if they were made with ``params``; otherwise start over."""
+    params_file = directory / "params.json"
+    if params_file.is_file() and json.loads(params_file.read_text()) == params:
+        return
+    if directory.is_dir():
+        removed = 0
+        for f in directory.iterdir():
+            if f.name.startswith(("codes-", "cuts-", ".tmp-")) or f.name == "params.json":
+                f.unlink()
+                removed += 1
+        if removed:
+            logger.info("%s: parameters changed, removed %d old chunk files", directory, removed)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(params_file, json.dumps(params, indent=1, sort_keys=True) + "\n")
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def load_cut_audio(cut) -> torch.Tensor:
+    """The cut's span of the source file, all channels downmixed, at 24 kHz: ``[1, samples]``."""
+    rec = cut.recording
+    audio = rec.load_audio(offset=cut.start, duration=cut.duration)
+    return to_codec_input(torch.from_numpy(np.ascontiguousarray(audio)), rec.sampling_rate)
+
+
+_WORKER: Dict[str, object] = {}
+
+
+def _worker_init(weights: Optional[str]) -> None:
+    torch.set_num_threads(1)
+    if "model" not in _WORKER:  # spawn start method: the parent's model was not inherited
+        _WORKER["model"] = load_codec(weights, "cpu")
+
+
+def _worker_encode(cut) -> Tuple[str, np.ndarray]:
+    wav = load_cut_audio(cut)
+    codes = encode_batch(_WORKER["model"], [wav[0]])[0]
+    return cut.id, codes.numpy().astype(np.int16)
+
+
+def _encode_cpu(model, cuts: Sequence, nj: int, weights: Optional[str]) -> Iterator[Tuple[str, np.ndarray]]:
+    """Codes per cut in order: in this process for ``nj == 1``, else ``nj`` worker processes."""
+    if nj <= 1 or len(cuts) <= 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for cut in cuts:
+                wav = load_cut_audio(cut)
+                yield cut.id, encode_batch(model, [wav[0]])[0].numpy().astype(np.int16)
+        finally:
+            torch.set_num_threads(threads)
+        return
+    # fork shares the loaded model with the workers (no per-worker load); spawn reloads it.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    _WORKER["model"] = model
+    try:
+        with multiprocessing.get_context(method).Pool(nj, initializer=_worker_init, initargs=(weights,)) as pool:
+            yield from pool.imap(_worker_encode, cuts, chunksize=1)
+    finally:
+        _WORKER.pop("model", None)
+
+
+def _encode_gpu(model, cuts: Sequence, batch_duration: float, nj: int) -> Iterator[Tuple[str, np.ndarray]]:
+    """Codes per cut, encoded in padded batches of up to ``batch_duration`` seconds of audio."""
+    order = sorted(range(len(cuts)), key=lambda i: cuts[i].duration, reverse=True)
+    batches, batch, total = [], [], 0.0
+    for i in order:
+        if batch and total + cuts[i].duration > batch_duration:
+            batches.append(batch)
+            batch, total = [], 0.0
+        batch.append(cuts[i])
+        total += cuts[i].duration
+    if batch:
+        batches.append(batch)
+    with ThreadPoolExecutor(max(1, nj)) as loader:
+        for batch in batches:
+            wavs = list(loader.map(lambda c: load_cut_audio(c)[0], batch))
+            for cut, codes in zip(batch, encode_batch(model, wavs)):
+                yield cut.id, codes.numpy().astype(np.int16)
+
+
+# ----------------------------------------------------------------------------- the stage
+
+def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
+    """Encode one part (this rank's shard of it); returns the cuts manifest path."""
+    from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest
+
+    rec_path, sup_path = input_paths(opts, part)
+    out, stamp = output_path(opts, part), stamp_path(opts, part)
+    params = part_params(opts, part)
+    if _is_up_to_date(opts, part, params):
+        logger.info("%s: up to date (same inputs and parameters), nothing to do", out)
+        return out
+
+    recordings: RecordingSet = load_manifest(rec_path)
+    supervisions: SupervisionSet = load_manifest(sup_path)
+    cuts, skipped = make_cuts(recordings, supervisions, sup_path)
+    if skipped:
+        listing = opts.tokenized_dir / f"{opts.prefix}_recordings_without_supervision_{part}.txt"
+        atomic_write_text(listing, "".join(r + "\n" for r in skipped))
+        logger.warning("%s: %d recordings have no supervision (rejected by stage 2?), skipped; listed in %s",
+                       part, len(skipped), listing)
+    cuts = cuts[opts.rank::opts.world_size]
+    chunks = [cuts[i:i + opts.chunk_size] for i in range(0, len(cuts), opts.chunk_size)]
+
+    directory = chunk_dir(opts, part)
+    _reset_chunk_dir(directory, params)
+    pending = [i for i in range(len(chunks)) if not chunk_files(directory, i)[1].is_file()]
+    done_cuts = sum(len(chunks[i]) for i in range(len(chunks)) if i not in set(pending))
+    logger.info("%s%s: %d cuts in %d chunks; %d chunks already done (%d cuts)", part, shard_suffix(opts),
+                len(cuts), len(chunks), len(chunks) - len(pending), done_cuts)
+
+    if pending:
+        if model is None:
+            model = load_codec(opts.codec_weights, opts.device)
+        todo = [cut for i in pending for cut in chunks[i]]
+        if torch.device(opts.device).type == "cpu":
+            results = _encode_cpu(model, todo, opts.nj, opts.codec_weights)
+        else:
+            results = _encode_gpu(model, todo, opts.batch_duration, opts.nj)
+        _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress)
+
+    merged = []
+    for i in range(len(chunks)):
+        merged.extend(load_manifest(chunk_files(directory, i)[1]))
+    atomic_save_manifest(CutSet.from_cuts(merged), out)
+    atomic_write_text(stamp, json.dumps(params, indent=1, sort_keys=True) + "\n")
+    logger.info("%s: wrote %s (%d cuts)", part, out, len(merged))
+    return out
+
+
+def _collect(results: Iterator[Tuple[str, np.ndarray]], chunks: List[Tuple[int, list]],
+             directory: Path, part: str, progress: bool) -> None:
+    """Write each chunk as soon as all its cuts have codes (results may come in any order)."""
+    from tqdm import tqdm
+
+    owner = {cut.id: index for index, cuts in chunks for cut in cuts}
+    duration = {cut.id: cut.duration for _, cuts in chunks for cut in cuts}
+    remaining = {index: len(cuts) for index, cuts in chunks}
+    members = dict(chunks)
+    codes: Dict[int, Dict[str, np.ndarray]] = {index: {} for index, _ in chunks}
+    seconds = sum(c.duration for _, cuts in chunks for c in cuts)
+    bar = tqdm(total=seconds, desc=f"encodec {part}", unit="s audio", disable=not progress,
+               dynamic_ncols=True, mininterval=1.0, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+    start = time.time()
+    with bar:
+        for cut_id, array in results:
+            index = owner[cut_id]
+            codes[index][cut_id] = array
+            remaining[index] -= 1
+            bar.update(duration[cut_id])
+            if remaining[index] == 0:
+                archive, manifest = chunk_files(directory, index)
+                write_chunk(members[index], codes.pop(index), archive, manifest)
+    elapsed = time.time() - start
+    logger.info("%s: encoded %.1f s of audio in %.1f s (%.1fx real time)", part, seconds, elapsed,
+                seconds / max(elapsed, 1e-9))
+
+
+def distributed_rank() -> Tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def tokenize_audio(opts: TokenizeOptions) -> List[Path]:
+    """Stage 3 for every part (or ``opts.parts``); loads the codec once for all parts."""
+    parts = opts.parts or find_parts(opts.tokenized_dir, opts.prefix)
+    if not parts:
+        raise FileNotFoundError(
+            f"no {opts.prefix}_supervisions_<part>.jsonl.gz in {opts.tokenized_dir}: run stage 2 first "
+            f"or check --prefix/--tokenized-dir"
+        )
+    logger.info("stage 3 options: %s", {k: str(v) for k, v in asdict(opts).items()})
+    model = None
+    outputs = []
+    for part in parts:
+        input_paths(opts, part)
+        if model is None and not _is_up_to_date(opts, part):
+            model = load_codec(opts.codec_weights, opts.device)
+        outputs.append(tokenize_part(opts, part, model))
+    return outputs
+
+
+def part_params(opts: TokenizeOptions, part: str) -> dict:
+    """Everything the part's outputs depend on; recorded in the stamp and the chunk folder."""
+    rec_path, sup_path = input_paths(opts, part)
+    return {
+        "version": STAMP_VERSION,
+        "recordings": _content_digest(rec_path),
+        "supervisions": _content_digest(sup_path),
+        "codec": codec_identity(opts.codec_weights),
+        "chunk_size": opts.chunk_size,
+        "rank": opts.rank,
+        "world_size": opts.world_size,
+    }
+
+
+def _is_up_to_date(opts: TokenizeOptions, part: str, params: Optional[dict] = None) -> bool:
+    out, stamp = output_path(opts, part), stamp_path(opts, part)
+    if not (out.is_file() and stamp.is_file()):
+        return False
+    params = params or part_params(opts, part)
+    return json.loads(stamp.read_text()) == params
