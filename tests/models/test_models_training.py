@@ -1,0 +1,134 @@
+"""Training forward: loss dict, masking of padding, gradient routing per stage, prefix modes."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from valle.models import VALLE, get_preset
+
+
+def make_batch(lens=(30, 17), text_lens=(9, 5), seed=0, prompt_lens=(12, 7)):
+    g = torch.Generator().manual_seed(seed)
+    B, T, S = len(lens), max(lens), max(text_lens)
+    return dict(
+        text_tokens=torch.randint(0, 128, (B, S), generator=g),
+        text_lens=torch.tensor(text_lens),
+        text_langs=torch.randint(0, 3, (B, S), generator=g),
+        audio_codes=torch.randint(0, 1024, (B, T, 8), generator=g),
+        audio_lens=torch.tensor(lens),
+        prompt_codes=torch.randint(0, 1024, (B, max(prompt_lens), 8), generator=g),
+        prompt_lens=torch.tensor(prompt_lens),
+    )
+
+
+def model_for(**kw):
+    torch.manual_seed(0)
+    return VALLE(get_preset("nano", **kw))
+
+
+def run(model, batch, stage, seed=7):
+    torch.manual_seed(seed)  # the NAR stage (and prefix) come from the global RNG
+    return model(batch, stage)
+
+
+def item(batch, i):
+    S, T = int(batch["text_lens"][i]), int(batch["audio_lens"][i])
+    Tp = int(batch["prompt_lens"][i])
+    return dict(text_tokens=batch["text_tokens"][i:i + 1, :S], text_lens=batch["text_lens"][i:i + 1],
+                text_langs=batch["text_langs"][i:i + 1, :S], audio_codes=batch["audio_codes"][i:i + 1, :T],
+                audio_lens=batch["audio_lens"][i:i + 1], prompt_codes=batch["prompt_codes"][i:i + 1, :Tp],
+                prompt_lens=batch["prompt_lens"][i:i + 1])
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2])
+def test_loss_dict_and_gradient_routing(stage):
+    model = model_for()
+    batch = make_batch()
+    out = run(model, batch, stage)
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    has_ar = "ar_loss" in out
+    has_nar = "nar_loss" in out
+    assert (has_ar, has_nar) == (stage in (0, 1), stage in (0, 2))
+    if has_ar:
+        assert out["ar_frames"] == 30 + 17 + 2  # every frame plus one EOS per item
+        assert 0.0 <= float(out["ar_top10_acc"]) <= 1.0
+    if has_nar:
+        assert 0 < out["nar_frames"] <= 47
+    grads = {n: p.grad is not None and bool(p.grad.abs().sum() > 0) for n, p in model.named_parameters()}
+    ar_grads = [g for n, g in grads.items() if n.startswith("ar_")]
+    nar_grads = [g for n, g in grads.items() if n.startswith("nar_")]
+    assert all(ar_grads) if has_ar else not any(ar_grads)
+    assert any(nar_grads) if has_nar else not any(nar_grads)
+    if has_nar:
+        assert all(grads[n] for n in grads if n.startswith("nar_decoder.layers"))
+
+
+@pytest.mark.parametrize("prepend_bos", [True, False])
+def test_losses_are_means_over_real_tokens(prepend_bos):
+    """A padded batch gives the token-weighted mean of its items run alone: padding is ignored."""
+    model = model_for(prefix_mode=0, prepend_bos=prepend_bos).eval()
+    batch = make_batch()
+    both = run(model, batch, 0)
+    singles = [run(model, item(batch, i), 0) for i in range(2)]
+    for k in ("ar", "nar"):
+        n = [s[f"{k}_frames"] for s in singles]
+        want = sum(float(s[f"{k}_loss"]) * m for s, m in zip(singles, n)) / sum(n)
+        assert both[f"{k}_frames"] == sum(n)
+        assert math.isclose(float(both[f"{k}_loss"]), want, rel_tol=1e-5), k
+    # garbage in padded positions changes nothing
+    noisy = dict(batch)
+    noisy["audio_codes"] = batch["audio_codes"].clone()
+    noisy["audio_codes"][1, 17:] = 5
+    noisy["text_tokens"] = batch["text_tokens"].clone()
+    noisy["text_tokens"][1, 5:] = 3
+    again = run(model, noisy, 0)
+    assert math.isclose(again["loss"].item(), both["loss"].item(), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("mode", [1, 2, 4])
+def test_prefix_modes(mode):
+    model = model_for(prefix_mode=mode).eval()
+    batch = make_batch()
+    a, b = run(model, batch, 2, seed=3), run(model, batch, 2, seed=3)
+    assert torch.isfinite(a["loss"]) and a["loss"].item() == b["loss"].item()  # replayable from the seed
+    if mode in (1, 2):
+        assert a["nar_frames"] < 47  # the acoustic prompt frames are not targets
+    else:
+        assert a["nar_frames"] == 47
+    if mode == 4:  # the prompt is real input: changing it changes the loss; its padding does not
+        other = dict(batch, prompt_codes=(batch["prompt_codes"] + 1) % 1024)
+        assert run(model, other, 2, seed=3)["loss"].item() != a["loss"].item()
+        padded = dict(batch, prompt_codes=batch["prompt_codes"].clone())
+        padded["prompt_codes"][1, 7:] = 0
+        assert math.isclose(run(model, padded, 2, seed=3)["loss"].item(), a["loss"].item(), rel_tol=1e-6)
+        with pytest.raises(ValueError, match="prompt_codes"):
+            model({k: v for k, v in batch.items() if k != "prompt_codes"}, 2)
+
+
+def test_few_steps_reduce_both_losses():
+    model = model_for()
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    batch = make_batch()
+    first = run(model, batch, 0)
+    for step in range(8):
+        out = run(model, batch, 0, seed=step)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    last = run(model, batch, 0)
+    assert float(last["ar_loss"]) < float(first["ar_loss"]) - 0.5
+    assert float(last["nar_loss"]) < float(first["nar_loss"])
+
+
+def test_bad_inputs_have_clear_errors():
+    model = model_for()
+    batch = make_batch()
+    with pytest.raises(ValueError, match="text_vocab_size=128"):
+        model(dict(batch, text_tokens=batch["text_tokens"] + 500), 1)
+    with pytest.raises(ValueError, match="train_stage"):
+        model(batch, 3)
+    with pytest.raises(ValueError, match="num_languages=3"):
+        model(dict(batch, text_langs=batch["text_langs"] + 3), 1)
