@@ -14,6 +14,7 @@ exactly the one an uninterrupted run would train on.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Dict, Iterator, Optional
 
 from lhotse import CutSet
@@ -65,23 +66,27 @@ class ResumableSampler:
         self.options = dict(
             max_duration=max_duration, num_buckets=num_buckets, quadratic_duration=quadratic_duration,
             shuffle=shuffle, drop_last=drop_last, buffer_size=buffer_size,
-            shuffle_buffer_size=shuffle_buffer_size or buffer_size,
+            shuffle_buffer_size=shuffle_buffer_size,
             num_cuts_for_bins_estimate=num_cuts_for_bins_estimate, seed=seed,
             world_size=world_size, rank=rank,
         )
         common = dict(max_duration=max_duration, shuffle=shuffle, drop_last=drop_last, seed=seed,
                       world_size=world_size, rank=rank, quadratic_duration=quadratic_duration)
         if num_buckets < 2:  # too few cuts to estimate bucket bins: plain dynamic batching
-            self.sampler = DynamicCutSampler(cuts, **common)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self.sampler = DynamicCutSampler(cuts, **common)
             self.epoch, self.batches_done, self._skip = 0, 0, 0
             return
-        self.sampler = DynamicBucketingSampler(
-            cuts, max_duration=max_duration, num_buckets=num_buckets,
-            quadratic_duration=quadratic_duration, shuffle=shuffle, drop_last=drop_last,
-            buffer_size=buffer_size, shuffle_buffer_size=shuffle_buffer_size or buffer_size,
-            num_cuts_for_bins_estimate=num_cuts_for_bins_estimate, seed=seed,
-            world_size=world_size, rank=rank,
-        )
+        extra = {} if shuffle_buffer_size is None else {"shuffle_buffer_size": shuffle_buffer_size}
+        with warnings.catch_warnings():  # lhotse's "eager CutSet" hint: we filter eagerly on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            self.sampler = DynamicBucketingSampler(
+                cuts, max_duration=max_duration, num_buckets=num_buckets,
+                quadratic_duration=quadratic_duration, shuffle=shuffle, drop_last=drop_last,
+                buffer_size=buffer_size, num_cuts_for_bins_estimate=num_cuts_for_bins_estimate, seed=seed,
+                world_size=world_size, rank=rank, **extra,
+            )
         self.epoch = 0
         self.batches_done = 0
         self._skip = 0
@@ -100,12 +105,16 @@ class ResumableSampler:
         self.sampler.set_epoch(self.epoch)
         it = iter(self.sampler)
         skip, self._skip = self._skip, 0
-        for _ in range(skip):
+        # Plain next() calls: ``yield from it`` would call lhotse's __iter__ again, which restarts it.
+        while True:
             try:
-                next(it)
+                batch = next(it)
             except StopIteration:
                 return
-        yield from it
+            if skip > 0:
+                skip -= 1
+                continue
+            yield batch
 
     def state_dict(self) -> Dict[str, object]:
         return {"epoch": self.epoch, "batches_done": self.batches_done,

@@ -13,13 +13,14 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from valle.train.init_from import (
-    load_into, merge_symbol_tables, model_overrides, read_init_checkpoint,
+    load_into, merge_symbol_tables, model_overrides, published_vallex_symbols, read_init_checkpoint,
 )
 from valle.train.optim import ScaledAdam
 from valle.train.schedulers import Cosine, Eden, Noam
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PRESET = "small"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -56,11 +57,13 @@ def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_
     if resume_ckpt is not None:
         cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
         return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
-    if args.model_preset not in PRESETS:
+    if args.model_preset is not None and args.model_preset not in PRESETS:
         raise ValueError(f"--model-preset {args.model_preset!r} is unknown; choose one of {sorted(PRESETS)}")
     overrides = model_overrides(args)
     if args.init_from is not None:
         cfg, state, ckpt_symbols, info = read_init_checkpoint(args.init_from, args.model_preset, overrides)
+        if ckpt_symbols is None and info.get("format") == "vallex-published":
+            ckpt_symbols = published_vallex_symbols()
         symbols = merge_symbol_tables(args.init_from, data_symbols.symbols, ckpt_symbols, args.init_mismatch,
                                       used_symbols=train_symbols_used)
         if len(symbols) > cfg.text_vocab_size:
@@ -73,7 +76,7 @@ def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_
         if args.dropout is not None:
             cfg = ModelConfig.from_dict({**cfg.to_dict(), "dropout": args.dropout})
         return cfg, state, symbols, info
-    cfg = get_preset(args.model_preset, **overrides)
+    cfg = get_preset(args.model_preset or DEFAULT_PRESET, **overrides)
     symbols = data_symbols.symbols
     if len(symbols) > cfg.text_vocab_size:
         if args.text_vocab_size is not None:

@@ -35,7 +35,14 @@ def read_init_checkpoint(path: Path, model_preset: Optional[str], overrides: Dic
     if not path.is_file():
         raise FileNotFoundError(f"--init-from {path}: file not found")
     try:
-        return read_checkpoint(path, model_preset=model_preset, **overrides)
+        try:
+            return read_checkpoint(path, model_preset=model_preset, **overrides)
+        except ValueError as e:
+            if model_preset is not None or "published VALL-E X format" not in str(e):
+                raise
+            log.info("--init-from %s: weights only (published VALL-E X format); using --model-preset vallex "
+                     "with sizes inferred from the tensor shapes", path)
+            return read_checkpoint(path, model_preset="vallex", **overrides)
     except (KeyError, RuntimeError, ValueError) as e:
         raise ValueError(f"--init-from {path}: {e}") from e
 
@@ -70,28 +77,35 @@ def merge_symbol_tables(path: Path, data_symbols: Sequence[str], ckpt_symbols: O
     return list(ckpt_symbols) + missing
 
 
+def published_vallex_symbols():
+    """The 70-symbol table of the published VALL-E X model (its files carry no table)."""
+    import json
+
+    import valle.text
+
+    path = Path(valle.text.__file__).parent / "data" / "vallex_symbols.json"
+    return list(json.loads(path.read_text(encoding="utf-8"))["symbols"])
+
+
 def load_into(model: torch.nn.Module, state: Dict[str, torch.Tensor], path: Path, mismatch: str) -> List[str]:
-    """Load ``state`` into ``model``; strict, or resize row counts. Returns the resize report lines."""
+    """Load ``state`` into ``model``; strict, or resize vocabulary tables. Returns the resize report."""
+    from valle.models.checkpoint_import import resize_embeddings
+
     own = model.state_dict()
-    report = []
-    state = dict(state)
-    bad_shapes = [k for k in state if k in own and state[k].shape != own[k].shape]
-    if bad_shapes and mismatch == "resize":
-        for k in bad_shapes:
-            src, dst = state[k], own[k]
-            if src.dim() != dst.dim() or src.shape[1:] != dst.shape[1:]:
-                raise ValueError(
-                    f"--init-from {path}: {k} has shape {list(src.shape)} but the model wants {list(dst.shape)}; "
-                    "only the number of rows can be resized: pass the checkpoint's --model-preset / sizes"
-                )
-            new = dst.detach().clone()
-            n = min(src.shape[0], dst.shape[0])
-            new[:n] = src[:n].to(new.dtype)
-            state[k] = new
-            report.append(f"{k}: {src.shape[0]} -> {dst.shape[0]} rows (kept {n})")
-        for line in report:
+    report: List[str] = []
+    if mismatch == "resize":
+        try:
+            state, changes = resize_embeddings(state, model)
+        except ValueError as e:
+            raise ValueError(f"--init-from {path}: {e}; pass the checkpoint's --model-preset and sizes") from e
+        for c in changes:
+            line = f"{c['key']}: {c['change']} " + (
+                f"{c['old_rows']} -> {c['new_rows']} rows" if "old_rows" in c else f"({c.get('rows')} rows)")
+            report.append(line)
             log.info("--init-mismatch resize: %s", line)
-        bad_shapes = []
+        model.load_state_dict(state, strict=True)
+        return report
+    bad_shapes = [k for k in state if k in own and state[k].shape != own[k].shape]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if bad_shapes or missing or unexpected:
@@ -105,7 +119,7 @@ def load_into(model: torch.nn.Module, state: Dict[str, torch.Tensor], path: Path
             details.append(f"unexpected {unexpected[:6]}{' ...' if len(unexpected) > 6 else ''}")
         raise ValueError(
             f"--init-from {path} does not fit the model: {'; '.join(details)}. Pass the checkpoint's "
-            "--model-preset and sizes, or --init-mismatch resize for table sizes"
+            "--model-preset and sizes, or --init-mismatch resize for vocabulary table sizes"
         )
     model.load_state_dict(state, strict=True)
     return report

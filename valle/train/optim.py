@@ -67,12 +67,11 @@ class ScaledAdam(Optimizer):
 
     # -- clipping -------------------------------------------------------------------------
     def _total_grad_norm(self) -> float:
-        sq = 0.0
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    sq += float(p.grad.detach().float().pow(2).sum())
-        return math.sqrt(sq)
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return 0.0
+        norms = torch._foreach_norm([g.float() if g.dtype != torch.float32 else g for g in grads])
+        return float(torch.linalg.vector_norm(torch.stack(norms)))
 
     def _clip_factor(self, norm: float) -> float:
         """Multiplier for this step's gradients (1.0 = no clipping)."""
@@ -100,86 +99,105 @@ class ScaledAdam(Optimizer):
                 loss = closure()
         clip = self._clip_factor(self._total_grad_norm())
         for group in self.param_groups:
+            tensors, scalars = [], []
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("ScaledAdam does not support sparse gradients")
-                grad = p.grad.float() * clip if clip != 1.0 else p.grad.float()
                 state = self.state[p]
                 if len(state) == 0:
-                    self._init_state(p, state)
-                if p.numel() == 1:
-                    self._step_scalar(group, p, grad, state)
-                else:
-                    self._step_tensor(group, p, grad, state)
+                    self._init_state(p, state, group)
+                (scalars if p.numel() == 1 else tensors).append(p)
+            grads = [p.grad.float() for p in tensors + scalars]
+            if clip != 1.0 and grads:
+                torch._foreach_mul_(grads, clip)
+            n = len(tensors)
+            if tensors:
+                self._step_tensors(group, tensors, grads[:n])
+            if scalars:
+                self._step_scalars(group, scalars, grads[n:])
         return loss
 
     @staticmethod
-    def _init_state(p: torch.Tensor, state: dict) -> None:
+    def _init_state(p: torch.Tensor, state: dict, group: dict) -> None:
         state["step"] = 0
         state["exp_avg"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(p, dtype=torch.float32, memory_format=torch.preserve_format)
         if p.numel() > 1:
-            rms = p.detach().float().pow(2).mean().sqrt()
-            state["param_rms"] = rms.reshape(1)
-            state["scale_grads"] = torch.zeros(0, dtype=torch.float32, device=p.device)
-            state["scale_exp_avg_sq"] = torch.zeros(1, dtype=torch.float32, device=p.device)
+            rms = float(p.detach().float().pow(2).mean().sqrt())
+            state["param_rms"] = min(max(rms, group["param_min_rms"]), group["param_max_rms"])
+            state["scale_grads"] = torch.zeros(group["size_update_period"], dtype=torch.float32, device=p.device)
+            state["scale_exp_avg_sq"] = 0.0
             state["scale_step"] = 0
 
-    def _adam_direction(self, group: dict, grad: torch.Tensor, state: dict) -> torch.Tensor:
+    def _adam_directions(self, group: dict, params: List[torch.Tensor], grads: List[torch.Tensor]):
+        """Bias-corrected Adam directions m/(sqrt(v)+eps), one per parameter (foreach for speed)."""
         beta1, beta2 = group["betas"]
-        state["step"] += 1
-        step = state["step"]
-        state["exp_avg"].mul_(beta1).add_(grad, alpha=1 - beta1)
-        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias1 = 1 - beta1**step
-        bias2 = 1 - beta2**step
-        denom = (state["exp_avg_sq"] / bias2).sqrt_().add_(group["eps"])
-        return (state["exp_avg"] / bias1) / denom
+        states = [self.state[p] for p in params]
+        for st in states:
+            st["step"] += 1
+        exp_avgs = [st["exp_avg"] for st in states]
+        exp_avg_sqs = [st["exp_avg_sq"] for st in states]
+        torch._foreach_mul_(exp_avgs, beta1)
+        torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denom, [math.sqrt(1 - beta2 ** st["step"]) for st in states])
+        torch._foreach_add_(denom, group["eps"])
+        directions = torch._foreach_div(exp_avgs, denom)
+        bias1 = [1 - beta1 ** st["step"] for st in states]
+        return directions, bias1, states
 
-    def _step_scalar(self, group: dict, p: torch.Tensor, grad: torch.Tensor, state: dict) -> None:
-        direction = self._adam_direction(group, grad, state)
+    def _step_scalars(self, group: dict, params: List[torch.Tensor], grads: List[torch.Tensor]) -> None:
+        directions, bias1, _ = self._adam_directions(group, params, grads)
         lr = group["lr"] * group["scalar_lr_scale"]
-        new = (p.float() - lr * direction).clamp_(-group["scalar_max"], group["scalar_max"])
-        p.copy_(new.to(p.dtype))
+        for p, d, b in zip(params, directions, bias1):
+            new = (p.float() - (lr / b) * d).clamp_(-group["scalar_max"], group["scalar_max"])
+            p.copy_(new.to(p.dtype))
 
-    def _step_tensor(self, group: dict, p: torch.Tensor, grad: torch.Tensor, state: dict) -> None:
+    def _step_tensors(self, group: dict, params: List[torch.Tensor], grads: List[torch.Tensor]) -> None:
         lr = group["lr"]
         period = group["size_update_period"]
-        # d(loss)/d(log scale of p): how the loss changes if the whole tensor grows.
-        scale_grad = (grad * p.float()).sum().reshape(1)
-        state["scale_grads"] = torch.cat([state["scale_grads"], scale_grad])
-        if state["scale_grads"].numel() >= period:
-            self._update_scale(group, p, state)
-        direction = self._adam_direction(group, grad, state)
-        p.add_((-lr * state["param_rms"] * direction).to(p.dtype))
+        for p, g in zip(params, grads):
+            state = self.state[p]
+            # d(loss)/d(log scale of p): how the loss changes if the whole tensor grows.
+            state["scale_grads"][state["step"] % period] = (g * p.float()).sum()
+            if state["step"] % period == period - 1:
+                self._update_scale(group, p, state)
+        directions, bias1, states = self._adam_directions(group, params, grads)
+        torch._foreach_mul_(directions, [-lr * st["param_rms"] / b for st, b in zip(states, bias1)])
+        if all(p.dtype == torch.float32 for p in params):
+            torch._foreach_add_(params, directions)
+        else:
+            for p, d in zip(params, directions):
+                p.add_(d.to(p.dtype))
 
     def _update_scale(self, group: dict, p: torch.Tensor, state: dict) -> None:
         """Every ``size_update_period`` steps: Adam step on the tensor's log-scale, then refresh its RMS."""
         beta1, beta2 = group["betas"]
         grads = state["scale_grads"]
         n = grads.numel()
-        state["scale_grads"] = grads.new_zeros(0)
         state["scale_step"] += 1
         k = state["scale_step"]
         decay = beta2**n
-        state["scale_exp_avg_sq"].mul_(decay).add_((grads**2).mean() * (1 - decay))
+        state["scale_exp_avg_sq"] = state["scale_exp_avg_sq"] * decay + float((grads**2).mean()) * (1 - decay)
         bias2 = 1 - decay**k
-        denom = (state["scale_exp_avg_sq"] / bias2).sqrt() + group["eps"]
+        denom = math.sqrt(state["scale_exp_avg_sq"] / bias2) + group["eps"]
         size_lr = group["lr"] * group["scalar_lr_scale"]
         # Summed over the period: the change in log-scale equals n steps of size_lr.
-        scale_step = -size_lr * n * grads.mean() / denom
+        scale_step = -size_lr * n * float(grads.mean()) / denom
         rms = state["param_rms"]
         # Keep the RMS inside its bounds: no shrinking below min, no growing above max.
-        if float(rms) <= group["param_min_rms"]:
-            scale_step = scale_step.clamp(min=0.0)
-        if float(rms) >= group["param_max_rms"]:
-            scale_step = scale_step.clamp(max=0.0)
-        scale_step = scale_step.clamp(-0.5, 0.5)
-        p.mul_((1.0 + scale_step).to(p.dtype))
-        new_rms = p.detach().float().pow(2).mean().sqrt()
-        state["param_rms"] = new_rms.clamp(group["param_min_rms"], group["param_max_rms"]).reshape(1)
+        if rms <= group["param_min_rms"]:
+            scale_step = max(scale_step, 0.0)
+        if rms >= group["param_max_rms"]:
+            scale_step = min(scale_step, 0.0)
+        scale_step = min(max(scale_step, -0.5), 0.5)
+        p.mul_(1.0 + scale_step)
+        new_rms = float(p.detach().float().pow(2).mean().sqrt())
+        state["param_rms"] = min(max(new_rms, group["param_min_rms"]), group["param_max_rms"])
 
     # -- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -48,7 +48,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--shuffle", type=str2bool, default=True)
     g.add_argument("--drop-last", type=str2bool, default=False)
     g.add_argument("--buffer-size", type=int, default=20000)
-    g.add_argument("--shuffle-buffer-size", type=int, default=None, help="default: --buffer-size")
+    g.add_argument("--shuffle-buffer-size", type=int, default=None, help="lhotse >= 1.20 adds it to --buffer-size (deprecated there)")
     g.add_argument("--num-cuts-for-bins-estimate", type=int, default=10000)
     g.add_argument("--filter-min-duration", type=float, default=0.5)
     g.add_argument("--filter-max-duration", type=float, default=20.0)
@@ -56,7 +56,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--prompt-max-frames", type=int, default=225, help="prefix mode 4: longest same-speaker prompt")
 
     g = p.add_argument_group("model")
-    g.add_argument("--model-preset", default="small", help="nano | small | valle | vallex")
+    g.add_argument("--model-preset", default=None,
+                   help="nano | small | valle | vallex (default: small from scratch; with --init-from the "
+                        "checkpoint's own config, or vallex inferred from shapes for published files)")
     for name, typ in [("d-model", int), ("nhead", int), ("num-layers", int), ("dim-feedforward", int),
                       ("dropout", float), ("prefix-mode", int), ("text-vocab-size", int),
                       ("num-languages", int), ("num-quantizers", int)]:

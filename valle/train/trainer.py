@@ -315,11 +315,10 @@ class Trainer:
 
     def _grad_norm(self) -> float:
         """Total gradient norm before clipping (grads are already averaged across ranks)."""
-        sq = 0.0
-        for p in self.model.parameters():
-            if p.grad is not None:
-                sq += float(p.grad.detach().float().pow(2).sum())
-        return math.sqrt(sq)
+        grads = [p.grad.detach().float() for p in self.model.parameters() if p.grad is not None]
+        if not grads:
+            return 0.0
+        return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
     def run_validation(self, epoch_end: bool) -> Optional[Dict[str, float]]:
         if self.valid_loader is None:
