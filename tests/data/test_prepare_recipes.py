@@ -51,12 +51,13 @@ def test_custom_ljspeech_mini_stages_0_to_4_and_rerun_skips(repo, ljspeech_copy,
 def test_mixed_formats_folder(repo, mixed_corpus, tmp_path):
     data = tmp_path / "out"
     prepare(repo, "custom", tmp_path, "--corpus-dir", mixed_corpus, "--data-dir", data, "--codec-weights", "random",
-            "--nj", "1", "--dev-size", "0", "--test-size", "0")
+            "--nj", "1", "--dev-size", "0", "--test-size", "0", "--trim-silence", "true")
     train = list(load_manifest(data / "tokenized" / "cuts_train.jsonl.gz"))
     assert sorted(c.id for c in train) == ["anna_sixteen", "anna_stereo"]
     for cut in train:
-        check_codes(cut)
+        check_codes(cut)  # codes follow the trimmed span, not the whole file
         assert cut.sampling_rate == 24000
+        assert cut.start + cut.duration <= cut.recording.duration + 1e-6
     reasons = {r.path.split("/")[-1]: r.reason for r in read_rejects(data / "manifests" / "rejects.tsv")}
     assert reasons == {"empty.wav": "empty_transcript", "truncated.wav": "corrupt_audio", "orphan.wav": "missing_transcript"}
     report = (data / "tokenized" / "report" / "report.txt").read_text()
