@@ -1,0 +1,269 @@
+"""Stage 2 of prepare.sh: text tokens for every supervision of a corpus.
+
+``tokenize_corpus(manifests_dir, output_dir, prefix, tokenizer, lang, nj)`` reads
+``<prefix>_supervisions_<part>.jsonl.gz`` and writes, in ``output_dir``:
+
+- ``<prefix>_supervisions_<part>.jsonl.gz``: the supervisions with ``custom["text_tokens"]``
+  (and ``custom["text_token_langs"]`` for vallex), ``language`` set to the language used;
+- ``unique_text_tokens.k2symbols``: the symbol table (vallex: the fixed published table);
+- ``text_tokens_report.json``: per tokenizer that ran, utterances, tokens, the phoneme inventory
+  with counts, substituted / dropped characters with counts, and the utterances without tokens;
+- ``text_rejects.tsv`` (rejects.tsv format): one line per supervision that produced no tokens,
+  which is left out of the output — never silently;
+- ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run. A
+  rerun with equal parameters and inputs skips; anything changed redoes the work.
+
+Languages: ``lang="auto"`` reads each supervision's ``language`` (normalised, so lhotse's
+``English`` is ``en-us``; ``en-us`` when unset), any other value applies to every supervision.
+Parallelism: ``nj`` worker processes tokenize contiguous slices (each builds its tokenizer once
+and phonemizes its slice in batched calls).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import re
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from valle.text.languages import normalize_language
+from valle.text.symbol_table import SymbolTable
+from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
+from valle.utils.atomic import atomic_save_manifest, atomic_write_text
+
+log = logging.getLogger("valle.text.stage2")
+
+FORMAT_VERSION = 1  # bump when the outputs change for equal inputs (a new rule, a new field)
+SYMBOLS_NAME = "unique_text_tokens.k2symbols"
+REPORT_NAME = "text_tokens_report.json"
+REJECTS_NAME = "text_rejects.tsv"
+REJECTS_HEADER = "path\treason\tdetail"
+DEFAULT_LANG = "en-us"
+
+
+def find_supervision_manifests(manifests_dir: Path, prefix: str) -> Dict[str, Path]:
+    """``{part: path}`` of ``<prefix>_supervisions_<part>.jsonl.gz``, sorted by part."""
+    pattern = re.compile(r"^%s_supervisions_(.+)\.jsonl\.gz$" % re.escape(prefix))
+    found = {}
+    for p in sorted(Path(manifests_dir).glob(f"{prefix}_supervisions_*.jsonl.gz")):
+        m = pattern.match(p.name)
+        if m:
+            found[m.group(1)] = p
+    return found
+
+
+NON_PHONEME_TOKENS = frozenset(list(".,!?;:-…~\"«»“”„()[]{}—–¿¡'") + ["_", "ˈ", "ˌ", "[UNK]", "*"])
+
+
+def has_phonemes(tokens: List[str]) -> bool:
+    """False for an empty token list or one of only punctuation, boundaries and stress marks:
+    such an utterance has nothing to say, and training on it teaches silence for punctuation."""
+    return any(t not in NON_PHONEME_TOKENS for t in tokens)
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# worker side ------------------------------------------------------------------------------------
+_WORKER_TOKENIZERS: Dict[Tuple[str, Optional[str]], object] = {}
+
+
+def _tokenize_slice(job: Tuple[str, Optional[str], List[str], List[str]]) -> List[dict]:
+    name, default_lang, texts, langs = job
+    key = (name, default_lang)
+    if key not in _WORKER_TOKENIZERS:
+        _WORKER_TOKENIZERS[key] = get_text_tokenizer(name, default_lang)
+    tok = _WORKER_TOKENIZERS[key]
+    out = []
+    for tt in tok.batch(texts, langs):
+        out.append({"tokens": tt.tokens, "langs": tt.langs, "lang": tt.lang, "tokenizer": tt.tokenizer,
+                    "substituted": dict(tt.substituted), "dropped": dict(tt.dropped)})
+    return out
+
+
+def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1) -> List[dict]:
+    """Tokenize ``texts`` (one language each) with ``nj`` processes; results in input order."""
+    if nj <= 1 or len(texts) < 2 * nj:
+        return _tokenize_slice((name, default_lang, texts, langs))
+    size = -(-len(texts) // nj)
+    jobs = [(name, default_lang, texts[i:i + size], langs[i:i + size]) for i in range(0, len(texts), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=nj, mp_context=ctx) as pool:
+        return [r for part in pool.map(_tokenize_slice, jobs) for r in part]
+
+
+# driver -----------------------------------------------------------------------------------------
+def _recording_paths(manifests_dir: Path, prefix: str, part: str) -> Dict[str, str]:
+    """recording id -> source path, for naming rejects by their audio file."""
+    path = manifests_dir / f"{prefix}_recordings_{part}.jsonl.gz"
+    if not path.is_file():
+        return {}
+    from lhotse import RecordingSet
+
+    return {r.id: str(r.sources[0].source) for r in RecordingSet.from_file(path) if r.sources}
+
+
+def _update_rejects(path: Path, prefix: str, lines: List[str]) -> None:
+    """Replace this corpus's lines in ``text_rejects.tsv`` (other corpora's lines are kept)."""
+    kept = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            detail = line.split("\t")[2] if line.count("\t") >= 2 else ""
+            if line.strip() and not detail.startswith(f"{prefix}/"):
+                kept.append(line)
+    atomic_write_text(path, "\n".join([REJECTS_HEADER] + kept + lines) + "\n")
+
+
+def _tsv_field(text: str) -> str:
+    return re.sub(r"[\t\r\n]+", " ", text)
+
+
+def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "espeak", lang: str = DEFAULT_LANG,
+                    nj: int = 1, force: bool = False) -> dict:
+    """Run stage 2 for one corpus; returns the report (also written to ``text_tokens_report.json``)."""
+    from lhotse import SupervisionSet
+
+    manifests_dir, output_dir = Path(manifests_dir), Path(output_dir)
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"--text-tokenizer {tokenizer!r} is not one of {', '.join(TOKENIZERS)}")
+    per_utterance = lang is None or str(lang).lower() in ("auto", "per-utterance")
+    corpus_lang = None if per_utterance else normalize_language(lang)
+    inputs = find_supervision_manifests(manifests_dir, prefix)
+    if not inputs:
+        raise FileNotFoundError(
+            f"no {prefix}_supervisions_<part>.jsonl.gz in {manifests_dir}; run stage 1 (manifests) first, "
+            "or check --manifests-dir and --prefix"
+        )
+    params = {
+        "format_version": FORMAT_VERSION,
+        "prefix": prefix,
+        "text_tokenizer": tokenizer,
+        "lang": "auto" if per_utterance else corpus_lang,
+        "inputs": {part: {"file": p.name, "sha1": _sha1(p)} for part, p in inputs.items()},
+    }
+    stamp = output_dir / f".{prefix}_text_tokens.params.json"
+    outputs = [output_dir / f"{prefix}_supervisions_{part}.jsonl.gz" for part in inputs]
+    outputs += [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]
+    if not force and stamp.is_file() and all(p.is_file() for p in outputs):
+        try:
+            previous = json.loads(stamp.read_text(encoding="utf-8"))
+        except ValueError:
+            previous = None
+        if previous == params:
+            log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
+                     output_dir, tokenizer, params["lang"])
+            return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
+        log.info("stage 2: parameters or inputs changed since the last run; tokenizing again")
+
+    # gather texts of every part, one language per supervision
+    sups = {part: list(SupervisionSet.from_file(p)) for part, p in inputs.items()}
+    texts, langs, where = [], [], []
+    unset_language = 0
+    for part, segs in sups.items():
+        for k, s in enumerate(segs):
+            if per_utterance:
+                if s.language:
+                    seg_lang = normalize_language(s.language)
+                else:
+                    seg_lang, unset_language = DEFAULT_LANG, unset_language + 1
+            else:
+                seg_lang = corpus_lang
+            texts.append(s.text or "")
+            langs.append(seg_lang)
+            where.append((part, k))
+    if unset_language:
+        log.warning("stage 2: %d supervisions have no language; read as %s", unset_language, DEFAULT_LANG)
+    log.info("stage 2: tokenizing %d supervisions (%s) with %s, lang %s, nj %d",
+             len(texts), ", ".join(inputs), tokenizer, params["lang"], nj)
+    results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
+
+    # assemble outputs, stats and rejects
+    stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
+                                                  "inventory": Counter(), "substituted": Counter(),
+                                                  "dropped": Counter(), "no_tokens": []})
+    kept: Dict[str, list] = {part: [] for part in sups}
+    reject_lines: List[str] = []
+    all_tokens: Counter = Counter()
+    for (part, k), text, res in zip(where, texts, results):
+        s = sups[part][k]
+        st = stats[res["tokenizer"]]
+        st["utterances"] += 1
+        st["languages"][res["lang"]] += 1
+        st["substituted"].update(res["substituted"])
+        st["dropped"].update(res["dropped"])
+        if not has_phonemes(res["tokens"]):
+            reason = "empty_transcript" if not text.strip() else "no_text_tokens"
+            st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
+            reject_lines.append((part, s, reason, text, res))
+            continue
+        st["tokens"] += len(res["tokens"])
+        st["inventory"].update(res["tokens"])
+        all_tokens.update(res["tokens"])
+        custom = dict(s.custom or {})
+        custom["text_tokens"] = res["tokens"]
+        if res["langs"] is not None:
+            custom["text_token_langs"] = res["langs"]
+        kept[part].append(_with(s, custom, res["lang"]))
+
+    total_kept = sum(len(v) for v in kept.values())
+    if total_kept == 0:
+        raise RuntimeError(
+            f"stage 2: none of the {len(texts)} supervisions of {prefix} produced text tokens with {tokenizer} "
+            f"(lang {params['lang']}); check the transcripts and --lang"
+        )
+    lines = []
+    paths_cache: Dict[str, Dict[str, str]] = {}
+    for part, s, reason, text, res in reject_lines:
+        if part not in paths_cache:
+            paths_cache[part] = _recording_paths(manifests_dir, prefix, part)
+        path = paths_cache[part].get(s.recording_id, s.id)
+        detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) produced no phoneme "
+                  f"tokens for text {text!r}; fix or remove the transcript, or check --lang")
+        lines.append("\t".join([_tsv_field(path), reason, _tsv_field(detail)]))
+
+    for part, segs in kept.items():
+        atomic_save_manifest(SupervisionSet.from_segments(segs), output_dir / f"{prefix}_supervisions_{part}.jsonl.gz")
+    table = (get_text_tokenizer("vallex").symbol_table() if tokenizer == "vallex"
+             else SymbolTable.for_corpus(all_tokens))
+    table.to_file(output_dir / SYMBOLS_NAME)
+    _update_rejects(output_dir / REJECTS_NAME, prefix, lines)
+    report = {
+        "prefix": prefix,
+        "text_tokenizer": tokenizer,
+        "lang": params["lang"],
+        "parts": {part: {"supervisions": len(sups[part]), "tokenized": len(kept[part])} for part in sups},
+        "symbols": len(table),
+        "rejected": len(lines),
+        "tokenizers": {name: _jsonable(st) for name, st in sorted(stats.items())},
+    }
+    atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(stamp, json.dumps(params, indent=1) + "\n")
+    log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
+             total_kept, len(texts), len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
+    for name, st in report["tokenizers"].items():
+        if st["substituted"] or st["dropped"]:
+            log.warning("stage 2: %s substituted %d and dropped %d characters (details in %s)", name,
+                        sum(st["substituted"].values()), sum(st["dropped"].values()), output_dir / REPORT_NAME)
+    return report
+
+
+def _with(s, custom: dict, lang: Optional[str]):
+    from lhotse.utils import fastcopy
+
+    return fastcopy(s, custom=custom, language=lang or s.language)
+
+
+def _jsonable(st: dict) -> dict:
+    out = dict(st)
+    for key in ("languages", "inventory", "substituted", "dropped"):
+        out[key] = dict(st[key].most_common())
+    return out
