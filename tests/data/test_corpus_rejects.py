@@ -102,3 +102,15 @@ def test_nothing_usable_fails_with_a_clear_message(tmp_path, capsys):
     assert "no usable utterance" in err and "rejects.tsv" in err
     assert [r.reason for r in read_rejects(tmp_path / "m" / "rejects.tsv")] == ["unreadable_audio"]
     assert not (tmp_path / "m" / "custom_supervisions_all.jsonl.gz").exists()
+
+
+def test_too_long_after_trimming_and_from_header(every_reason, tmp_path):
+    # with --trim-silence the 21 s hum is decoded (trimming might shorten it) and still too long
+    prepare_custom(every_reason, tmp_path / "a", trim_silence=True)
+    got = {r.path.split("/")[-1]: r for r in read_rejects(tmp_path / "a" / "rejects.tsv")}
+    assert got["long.wav"].reason == "too_long" and "--max-duration 22" in got["long.wav"].detail
+    # a lower limit catches the ordinary sentence too (without trimming, test_each_rejection_reason
+    # covers the header-only path: 21 s > 20 s is rejected before decoding)
+    prepare_custom(every_reason, tmp_path / "b", trim_silence=True, max_duration=1.0, min_duration=0.1)
+    got = {r.path.split("/")[-1]: r.reason for r in read_rejects(tmp_path / "b" / "rejects.tsv")}
+    assert got["long.wav"] == "too_long" and got["good.wav"] == "too_long"

@@ -88,3 +88,17 @@ def test_shellcheck_clean(repo):
              repo / "egs/custom/prepare.sh", repo / "egs/libritts/prepare.sh"]
     r = subprocess.run([shellcheck, "-S", "warning", *map(str, files)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+def test_recipes_show_their_defaults_and_reject_typos(repo, tmp_path):
+    r = subprocess.run(["bash", str(repo / "egs/custom/prepare.sh"), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert any(ln.strip().startswith("--corpus ") and "[custom]" in ln for ln in lines)
+    assert any("--dev-size" in ln and "[0.05]" in ln for ln in lines)
+    r = subprocess.run(["bash", str(repo / "egs/libritts/prepare.sh"), "--help"], capture_output=True, text=True)
+    assert any(ln.strip().startswith("--corpus ") and "[libritts]" in ln for ln in r.stdout.splitlines())
+    r = subprocess.run(["bash", str(repo / "egs/libritts/prepare.sh"), "--max-durration", "30"], capture_output=True, text=True)
+    assert r.returncode == 1 and "--max-duration" in r.stderr and "unknown option '--max-durration'" in r.stderr
+    r = subprocess.run(["bash", str(repo / "egs/custom/prepare.sh"), "--stage", "1"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and "--corpus-dir" in r.stderr

@@ -105,8 +105,22 @@ def speech_span(samples: np.ndarray, sr: int) -> Tuple[float, float]:
     return float(round(start, 4)), float(round(end, 4))
 
 
-def check_audio(path: Path, trim_silence: bool = False) -> AudioInfo:
-    """Decode ``path`` fully; raise AudioProblem (unreadable/corrupt/zero) or return its info."""
+# A file longer than --max-duration by more than this is rejected from its header alone, even
+# with --trim-silence: an hour-long recording dropped into the folder must not be decoded whole.
+HEADER_REJECT_MARGIN_S = 60.0
+
+
+def too_long_detail(duration: float, max_duration: float) -> str:
+    return (f"{duration:.3f} s > --max-duration {max_duration} s; raise it with "
+            f"--max-duration {int(duration) + 1} or split the file")
+
+
+def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[float] = None) -> AudioInfo:
+    """Decode ``path`` fully; raise AudioProblem (unreadable/corrupt/zero/too long) or return its info.
+
+    With ``max_duration``, files whose header already shows them too long (beyond what trimming
+    could remove) are rejected without decoding them.
+    """
     import soundfile as sf
 
     try:
@@ -115,6 +129,15 @@ def check_audio(path: Path, trim_silence: bool = False) -> AudioInfo:
         raise AudioProblem("unreadable_audio", f"cannot read file: {e}") from None
     if truncated:
         raise AudioProblem("corrupt_audio", truncated)
+    if max_duration is not None:
+        try:
+            header = sf.info(str(path))
+        except Exception as e:
+            msg = str(e).strip() or type(e).__name__
+            raise AudioProblem("unreadable_audio", f"cannot open audio ({msg})") from None
+        limit = max_duration + (HEADER_REJECT_MARGIN_S if trim_silence else 0.0)
+        if header.duration > limit:
+            raise AudioProblem("too_long", too_long_detail(header.duration, max_duration))
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # libsndfile raises its own error types, with empty messages at times

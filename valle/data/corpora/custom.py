@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
-from valle.data.corpora.audio_check import AudioInfo, AudioProblem, check_audio
+from valle.data.corpora.audio_check import AudioInfo, AudioProblem, check_audio, too_long_detail
 from valle.data.corpora.layouts import LAYOUTS, SCANNERS, Candidate, detect_layout
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
@@ -21,17 +21,18 @@ from valle.utils.atomic import atomic_save_manifest
 PART = "all"
 
 
-def _probe(job: Tuple[str, bool]) -> Union[AudioInfo, Tuple[str, str]]:
-    path, trim = job
+def _probe(job: Tuple[str, bool, float]) -> Union[AudioInfo, Tuple[str, str]]:
+    path, trim, max_duration = job
     try:
-        return check_audio(Path(path), trim_silence=trim)
+        return check_audio(Path(path), trim_silence=trim, max_duration=max_duration)
     except AudioProblem as e:
         return e.reason, e.detail
 
 
-def probe_all(paths: List[Path], trim_silence: bool, num_jobs: int) -> List[Union[AudioInfo, Tuple[str, str]]]:
+def probe_all(paths: List[Path], trim_silence: bool, num_jobs: int,
+              max_duration: float = float("inf")) -> List[Union[AudioInfo, Tuple[str, str]]]:
     """Decode every file (in ``num_jobs`` processes); one AudioInfo or (reason, detail) each."""
-    jobs = [(str(p), trim_silence) for p in paths]
+    jobs = [(str(p), trim_silence, max_duration) for p in paths]
     if num_jobs <= 1 or len(jobs) < 8:
         return [_probe(j) for j in jobs]
     with ProcessPoolExecutor(num_jobs) as ex:
@@ -67,8 +68,7 @@ def build_manifests(
             rejects.append(Reject(path, "too_short", f"{span:.3f} s < --min-duration {min_duration} s"))
             continue
         if span > max_duration:
-            rejects.append(Reject(path, "too_long", f"{span:.3f} s > --max-duration {max_duration} s; "
-                                  f"raise it with --max-duration {int(span) + 1} or split the file"))
+            rejects.append(Reject(path, "too_long", too_long_detail(span, max_duration)))
             continue
         if cand.utt_id in seen:
             rejects.append(Reject(path, "duplicate_id", f"utterance id {cand.utt_id} is already used by {seen[cand.utt_id]}"))
@@ -127,7 +127,7 @@ def prepare_custom(
         raise ValueError(f"unknown --layout {layout!r}: use auto or one of {', '.join(LAYOUTS)}")
     cands, rejects = SCANNERS[layout](corpus_dir, speaker)
     logging.info("probing %d audio files with %d job(s)", len(cands), num_jobs)
-    infos = probe_all([c.audio for c in cands], trim_silence, num_jobs)
+    infos = probe_all([c.audio for c in cands], trim_silence, num_jobs, max_duration)
     recordings, supervisions, more = build_manifests(cands, infos, min_duration, max_duration, language)
     rejects += more
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,12 @@ def scan_libritts(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candid
         text = read_transcript(norm) if norm.is_file() else original
         # <speaker>/<chapter>/<utt>.wav, possibly below a part folder (dev-clean/...)
         rel = p.relative_to(corpus_dir)
-        spk_default = rel.parts[-3] if len(rel.parts) >= 3 else (rel.parts[0] if len(rel.parts) == 2 else corpus_dir.resolve().name)
+        if len(rel.parts) >= 3:
+            spk_default = rel.parts[-3]
+        elif len(rel.parts) == 2:
+            spk_default = rel.parts[0]
+        else:
+            spk_default = corpus_dir.resolve().name
         cands.append(
             Candidate(stem, p, _speaker_or(spk_default, speaker), text, str(norm if norm.is_file() else orig),
                       {"orig_text": original or text})
@@ -139,7 +144,8 @@ def scan_pairs(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candidate
     root_name = corpus_dir.resolve().name
     for p in list_audio_files(corpus_dir):
         stem = p.name[: -len(p.suffix)]
-        transcript = next((p.with_name(stem + s) for s in TRANSCRIPT_SUFFIXES if p.with_name(stem + s).is_file()), None)
+        candidates = [p.with_name(stem + s) for s in TRANSCRIPT_SUFFIXES]
+        transcript = next((t for t in candidates if t.is_file()), None)
         if transcript is None:
             rejects.append(Reject(str(p), "missing_transcript", f"no {stem}.txt or {stem}.lab beside it"))
             continue

@@ -42,6 +42,15 @@ class Reject:
             raise ValueError(f"unknown reject reason {self.reason!r}; known: {sorted(REJECT_REASONS)}")
 
 
+@dataclass(frozen=True)
+class _LooseReject:
+    """A reject row read back from disk; its reason may come from another stage."""
+
+    path: str
+    reason: str
+    detail: str = ""
+
+
 def _clean(field: str) -> str:
     return " ".join(str(field).split())  # no tabs/newlines inside a TSV field
 
@@ -69,15 +78,6 @@ def read_rejects(path: Path) -> List[Reject]:
             row = (row + ["", "", ""])[:3]
             out.append(_LooseReject(*row))
     return out
-
-
-@dataclass(frozen=True)
-class _LooseReject:
-    """A reject row read back from disk; its reason may come from another stage."""
-
-    path: str
-    reason: str
-    detail: str = ""
 
 
 def count_reasons(rejects: Iterable) -> Dict[str, int]:
