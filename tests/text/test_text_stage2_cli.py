@@ -74,6 +74,11 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
     assert st["utterances"] == 7 and st["tokens"] == sum(len(s["custom"]["text_tokens"]) for s in train + dev)
     assert st["inventory"]["_"] > 10 and [x["id"] for x in st["no_tokens"]] == ["c", "d"]
 
+    # --nj 1 gives the same supervisions as --nj 2
+    assert main(["--manifests-dir", str(corpus / "manifests"), "--output-dir", str(corpus / "nj1"),
+                 "--prefix", "toy", "--nj", "1"]) == 0
+    assert _read(corpus / "nj1" / "toy_supervisions_train.jsonl.gz") == train
+
     # same parameters: nothing is rewritten, and the log says so
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     caplog.clear()

@@ -164,12 +164,18 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
         log.info("stage 2: parameters or inputs changed since the last run; tokenizing again")
 
-    # gather texts of every part, one language per supervision
-    sups = {part: list(SupervisionSet.from_file(p)) for part, p in inputs.items()}
-    texts, langs, where = [], [], []
+    stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
+                                                  "inventory": Counter(), "substituted": Counter(),
+                                                  "dropped": Counter(), "no_tokens": []})
+    all_tokens: Counter = Counter()
+    lines: List[str] = []
+    part_counts: Dict[str, dict] = {}
     unset_language = 0
-    for part, segs in sups.items():
-        for k, s in enumerate(segs):
+    # one part at a time: memory is bounded by the largest part, not the corpus
+    for part, path in inputs.items():
+        segs = list(SupervisionSet.from_file(path))
+        texts, langs = [], []
+        for s in segs:
             if per_utterance:
                 if s.language:
                     seg_lang = normalize_language(s.language)
@@ -179,59 +185,46 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
                 seg_lang = corpus_lang
             texts.append(s.text or "")
             langs.append(seg_lang)
-            where.append((part, k))
+        log.info("stage 2: %s: tokenizing %d supervisions with %s, lang %s, nj %d",
+                 part, len(texts), tokenizer, params["lang"], nj)
+        results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
+        kept = []
+        rec_paths = None
+        for s, text, res in zip(segs, texts, results):
+            st = stats[res["tokenizer"]]
+            st["utterances"] += 1
+            st["languages"][res["lang"]] += 1
+            st["substituted"].update(res["substituted"])
+            st["dropped"].update(res["dropped"])
+            if not has_phonemes(res["tokens"]):
+                reason = "empty_transcript" if not text.strip() else "no_text_tokens"
+                st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
+                if rec_paths is None:
+                    rec_paths = _recording_paths(manifests_dir, prefix, part)
+                detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) produced no "
+                          f"phoneme tokens for text {text!r}; fix or remove the transcript, or check --lang")
+                lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))
+                continue
+            st["tokens"] += len(res["tokens"])
+            st["inventory"].update(res["tokens"])
+            all_tokens.update(res["tokens"])
+            custom = dict(s.custom or {})
+            custom["text_tokens"] = res["tokens"]
+            if res["langs"] is not None:
+                custom["text_token_langs"] = res["langs"]
+            kept.append(_with(s, custom, res["lang"]))
+        atomic_save_manifest(SupervisionSet.from_segments(kept), output_dir / f"{prefix}_supervisions_{part}.jsonl.gz")
+        part_counts[part] = {"supervisions": len(segs), "tokenized": len(kept)}
     if unset_language:
         log.warning("stage 2: %d supervisions have no language; read as %s", unset_language, DEFAULT_LANG)
-    log.info("stage 2: tokenizing %d supervisions (%s) with %s, lang %s, nj %d",
-             len(texts), ", ".join(inputs), tokenizer, params["lang"], nj)
-    results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
 
-    # assemble outputs, stats and rejects
-    stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
-                                                  "inventory": Counter(), "substituted": Counter(),
-                                                  "dropped": Counter(), "no_tokens": []})
-    kept: Dict[str, list] = {part: [] for part in sups}
-    reject_lines: List[str] = []
-    all_tokens: Counter = Counter()
-    for (part, k), text, res in zip(where, texts, results):
-        s = sups[part][k]
-        st = stats[res["tokenizer"]]
-        st["utterances"] += 1
-        st["languages"][res["lang"]] += 1
-        st["substituted"].update(res["substituted"])
-        st["dropped"].update(res["dropped"])
-        if not has_phonemes(res["tokens"]):
-            reason = "empty_transcript" if not text.strip() else "no_text_tokens"
-            st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
-            reject_lines.append((part, s, reason, text, res))
-            continue
-        st["tokens"] += len(res["tokens"])
-        st["inventory"].update(res["tokens"])
-        all_tokens.update(res["tokens"])
-        custom = dict(s.custom or {})
-        custom["text_tokens"] = res["tokens"]
-        if res["langs"] is not None:
-            custom["text_token_langs"] = res["langs"]
-        kept[part].append(_with(s, custom, res["lang"]))
-
-    total_kept = sum(len(v) for v in kept.values())
+    total = sum(c["supervisions"] for c in part_counts.values())
+    total_kept = sum(c["tokenized"] for c in part_counts.values())
     if total_kept == 0:
         raise RuntimeError(
-            f"stage 2: none of the {len(texts)} supervisions of {prefix} produced text tokens with {tokenizer} "
+            f"stage 2: none of the {total} supervisions of {prefix} produced text tokens with {tokenizer} "
             f"(lang {params['lang']}); check the transcripts and --lang"
         )
-    lines = []
-    paths_cache: Dict[str, Dict[str, str]] = {}
-    for part, s, reason, text, res in reject_lines:
-        if part not in paths_cache:
-            paths_cache[part] = _recording_paths(manifests_dir, prefix, part)
-        path = paths_cache[part].get(s.recording_id, s.id)
-        detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) produced no phoneme "
-                  f"tokens for text {text!r}; fix or remove the transcript, or check --lang")
-        lines.append("\t".join([_tsv_field(path), reason, _tsv_field(detail)]))
-
-    for part, segs in kept.items():
-        atomic_save_manifest(SupervisionSet.from_segments(segs), output_dir / f"{prefix}_supervisions_{part}.jsonl.gz")
     table = (get_text_tokenizer("vallex").symbol_table() if tokenizer == "vallex"
              else SymbolTable.for_corpus(all_tokens))
     table.to_file(output_dir / SYMBOLS_NAME)
@@ -240,7 +233,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "prefix": prefix,
         "text_tokenizer": tokenizer,
         "lang": params["lang"],
-        "parts": {part: {"supervisions": len(sups[part]), "tokenized": len(kept[part])} for part in sups},
+        "parts": part_counts,
         "symbols": len(table),
         "rejected": len(lines),
         "tokenizers": {name: _jsonable(st) for name, st in sorted(stats.items())},
@@ -248,7 +241,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
     atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(stamp, json.dumps(params, indent=1) + "\n")
     log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
-             total_kept, len(texts), len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
+             total_kept, total, len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
     for name, st in report["tokenizers"].items():
         if st["substituted"] or st["dropped"]:
             log.warning("stage 2: %s substituted %d and dropped %d characters (details in %s)", name,
