@@ -46,9 +46,23 @@ def list_audio_files(corpus_dir: Path) -> List[Path]:
     return found
 
 
+class TranscriptProblem(ValueError):
+    """A transcript file that cannot be decoded; the message names the file, the byte and the fix."""
+
+
+def decode_utf8(raw: bytes, where: str) -> str:
+    """Strict UTF-8 (BOM allowed): a Latin-1 or UTF-16 file must not become text with U+FFFD in it."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TranscriptProblem(
+            f"{where} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); convert it, "
+            f"e.g. `iconv -f latin1 -t utf-8` for Latin-1"
+        ) from None
+
+
 def read_transcript(path: Path) -> str:
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    return " ".join(text.split())
+    return " ".join(decode_utf8(path.read_bytes(), str(path)).split())
 
 
 def detect_layout(corpus_dir: Path) -> str:
@@ -90,7 +104,7 @@ def scan_ljspeech(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candid
         by_stem.setdefault(p.stem, p)
     used = set()
     cands, rejects = [], []
-    for lineno, line in enumerate(meta.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for lineno, line in enumerate(decode_utf8(meta.read_bytes(), str(meta)).splitlines(), 1):
         if not line.strip():
             continue
         fields = line.split("|")
@@ -122,8 +136,12 @@ def scan_libritts(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candid
         if not norm.is_file() and not orig.is_file():
             rejects.append(Reject(str(p), "missing_transcript", f"neither {norm.name} nor {orig.name} exists"))
             continue
-        original = read_transcript(orig) if orig.is_file() else ""
-        text = read_transcript(norm) if norm.is_file() else original
+        try:
+            original = read_transcript(orig) if orig.is_file() else ""
+            text = read_transcript(norm) if norm.is_file() else original
+        except TranscriptProblem as e:
+            rejects.append(Reject(str(p), "unreadable_transcript", str(e)))
+            continue
         # <speaker>/<chapter>/<utt>.wav, possibly below a part folder (dev-clean/...)
         rel = p.relative_to(corpus_dir)
         if len(rel.parts) >= 3:
@@ -152,7 +170,11 @@ def scan_pairs(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candidate
         rel = p.relative_to(corpus_dir)
         spk_default = p.parent.name if len(rel.parts) > 1 else root_name
         utt_id = "_".join(rel.parent.parts + (stem,))
-        text = read_transcript(transcript)
+        try:
+            text = read_transcript(transcript)
+        except TranscriptProblem as e:
+            rejects.append(Reject(str(p), "unreadable_transcript", str(e)))
+            continue
         cands.append(Candidate(utt_id, p, _speaker_or(spk_default, speaker), text, str(transcript),
                                {"orig_text": text}))
     return cands, rejects
