@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -74,9 +75,21 @@ def stage0(args) -> None:
           + (" (detected)" if args.layout == "auto" else " (--layout)"), flush=True)
 
 
+def check_writable(directory: Path, option: str) -> None:
+    """Fail in a second, not after decoding every file, when the outputs cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {directory} is not writable ({e.strerror}): fix its permissions or "
+                         f"choose another folder") from None
+
+
 def stage1(args) -> None:
     prefix = args.prefix or args.corpus
     out = Path(args.output_dir)
+    check_writable(out, "--output-dir")
     if args.corpus == "libritts":
         corpus_dir = _libritts_dir(args)
         parts = parse_parts(args.parts)
@@ -128,6 +141,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         (stage0 if args.stage == 0 else stage1)(args)
     except (ValueError, ConnectionError) as e:
         print(f"prepare_manifests stage {args.stage}: ERROR: {e}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as e:  # disk full, permissions: name the file; atomic writes left nothing half-done
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"prepare_manifests stage {args.stage}: ERROR: {e.strerror or e}{where}; check free disk space "
+              f"and permissions of --output-dir {args.output_dir}, then rerun (nothing half-written was kept)",
+              file=sys.stderr, flush=True)
         return 1
     return 0
 
