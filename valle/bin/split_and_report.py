@@ -65,6 +65,8 @@ def run(args) -> None:
               f"(delete {stamp} to force)", flush=True)
         return
     remove_stamp(stamp)
+    for stale in list(tok.glob(".tmp-*")) + list(report_dir.glob(".tmp-*")):  # left by a killed earlier run
+        stale.unlink(missing_ok=True)
 
     infos = [c for part, path in files.items() for c in read_infos(path, part)]
     kept, filtered = duration_filter(infos, args.min_duration, args.max_duration)

@@ -174,6 +174,9 @@ class Trainer:
         self.monitor = Monitor(self.exp_dir, args, self.is_main, self.train_cuts, self.world_size)
         if self.is_main:
             self.exp_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.exp_dir.glob(".tmp-*"):  # a checkpoint write cut short by a kill
+                log.info("removing %s, left by an interrupted write", stale)
+                stale.unlink(missing_ok=True)
             save_effective_config(args, self.exp_dir)
             self.monitor.truncate_steps(self.step)
         if ckpt is not None and not switching:
