@@ -81,6 +81,11 @@ class EspeakTokenizer(TextTokenizer):
                     lang, preserve_punctuation=False, with_stress=True, logger=_quiet
                 )
             except RuntimeError as e:
+                if "not supported" not in str(e):
+                    raise RuntimeError(
+                        f"phonemizer cannot start espeak-ng ({e}); install it: `apt-get install espeak-ng` "
+                        "(or set PHONEMIZER_ESPEAK_LIBRARY to libespeak-ng.so)"
+                    ) from e
                 raise ValueError(
                     f"espeak-ng has no voice {lang!r} ({e}); list voices with `espeak-ng --voices` "
                     "and pass one with --lang (zh and ja use the pinyin / openjtalk tokenizers)"

@@ -36,6 +36,7 @@ def vallex_symbols() -> Tuple[str, ...]:
     return tuple(json.loads((DATA_DIR / "vallex_symbols.json").read_text(encoding="utf-8"))["symbols"])
 
 
+@functools.lru_cache(maxsize=1)
 def vallex_symbol_table() -> SymbolTable:
     """The published 70-symbol table (``[UNK]`` 0 ... ``↓`` 69, pad id ``[PAD]`` 3)."""
     return SymbolTable(vallex_symbols())
