@@ -15,6 +15,40 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout with the keep mask drawn 16 bits per element from 64-bit random words.
+
+    ``F.dropout`` draws one Bernoulli float per element, which on CPU costs several times the
+    matmul it follows (it was ~17% of a training step). Comparing int16 random values against a
+    threshold gives the same mask distribution (p rounded to a multiple of 1/65536) from a
+    quarter of the random draws. Uses torch's global generator, so seeding reproduces it.
+    """
+    if not training or p <= 0.0:
+        return x
+    if p >= 1.0:
+        return x * 0.0
+    n = x.numel()
+    words = torch.randint(-(2 ** 63), 2 ** 63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+    bits = words.view(torch.int16)[:n].view(x.shape)
+    threshold = -32768 + int(round(p * 65536))
+    keep = (bits >= threshold).to(x.dtype)
+    return x * keep.mul_(1.0 / (1.0 - p))
+
+
+class FastDropout(nn.Module):
+    """``nn.Dropout`` with the cheaper mask of ``fast_dropout``."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return fast_dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class TokenEmbedding(nn.Module):
     """An embedding table; the extra module level gives the ``.word_embeddings.weight`` key."""
 
@@ -42,7 +76,7 @@ class SinePositionalEmbedding(nn.Module):
         super().__init__()
         self.dim = dim
         self.alpha = nn.Parameter(torch.ones(1), requires_grad=alpha_trainable)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
         self._table: Optional[Tensor] = None
 
     def table(self, n: int, device) -> Tensor:
@@ -157,7 +191,7 @@ class TransformerLayer(nn.Module):
         self.norm2 = norm(dim)
         self.norm_first = norm_first
         self.adaptive = adaptive
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
 
     def _norm(self, norm: nn.Module, x: Tensor, cond: Optional[Tensor]) -> Tensor:
         return norm(x, cond) if self.adaptive else norm(x)
