@@ -132,3 +132,31 @@ def test_bad_inputs_have_clear_errors():
         model(batch, 3)
     with pytest.raises(ValueError, match="num_languages=3"):
         model(dict(batch, text_langs=batch["text_langs"] + 3), 1)
+
+
+def test_fast_dropout_rate_scale_and_seed():
+    from valle.models.modules import fast_dropout
+
+    x = torch.ones(200_000)
+    torch.manual_seed(1)
+    y = fast_dropout(x, 0.1, True)
+    assert abs(float((y == 0).float().mean()) - 0.1) < 0.005
+    values = torch.unique(y)
+    assert abs(float(y.mean()) - 1.0) < 0.01 and len(values) == 2 and float(values[0]) == 0.0
+    assert abs(float(values[1]) - 1.0 / 0.9) < 1e-6
+    torch.manual_seed(1)
+    assert torch.equal(fast_dropout(x, 0.1, True), y)
+    assert fast_dropout(x, 0.1, False) is x
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    batch = make_batch()
+    grads = []
+    for enabled in (False, True):
+        model = model_for(dropout=0.1)
+        model.set_activation_checkpointing(enabled)
+        out = run(model, batch, 0)
+        out["loss"].backward()
+        grads.append(model.ar_decoder.layers[0].linear1.weight.grad.clone())
+        grads.append(model.nar_decoder.layers[1].linear2.weight.grad.clone())
+    assert torch.allclose(grads[0], grads[2], atol=1e-6) and torch.allclose(grads[1], grads[3], atol=1e-6)

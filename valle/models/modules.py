@@ -13,6 +13,7 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -221,6 +222,7 @@ class Decoder(nn.Module):
             for _ in range(num_layers)
         )
         self.adaptive = adaptive
+        self.activation_checkpointing = False
         if norm_first:
             self.norm = AdaptiveLayerNorm(dim) if adaptive else nn.LayerNorm(dim)
         else:
@@ -228,8 +230,12 @@ class Decoder(nn.Module):
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
                 cache: Optional[KVCache] = None) -> Tensor:
+        recompute = self.activation_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         for i, layer in enumerate(self.layers):
-            x = layer(x, mask, cond, cache, i)
+            if recompute:  # keep only layer inputs; recompute activations in backward (memory for time)
+                x = checkpoint(layer, x, mask, cond, None, i, use_reentrant=False)
+            else:
+                x = layer(x, mask, cond, cache, i)
         if cache is not None:
             cache.length += x.shape[1]
         if self.norm is not None:

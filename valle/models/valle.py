@@ -55,6 +55,11 @@ class VALLE(nn.Module):
             self.ar_language_embedding = None
             self.nar_language_embedding = None
 
+    def set_activation_checkpointing(self, enabled: bool = True) -> None:
+        """Recompute each decoder layer in backward instead of storing its activations."""
+        self.ar_decoder.activation_checkpointing = enabled
+        self.nar_decoder.activation_checkpointing = enabled
+
     # ------------------------------------------------------------------------------------
     # Shared input embeddings
     # ------------------------------------------------------------------------------------
