@@ -39,6 +39,7 @@ class SamplingOptions:
     use_kv_cache: bool = True
     max_len_ratio: float = 16.0  # length guard: at most this many frames per text token
     seed: Optional[int] = None
+    max_frames: Optional[int] = None  # hard cap per chunk (library/bench use; overrides the ratio)
 
     def validate(self) -> None:
         problems = []
@@ -170,10 +171,13 @@ class Synthesizer:
                 max_len_ratio=options.max_len_ratio,
                 best_of=options.best_of,
                 generator=generator,
+                max_new_frames=options.max_frames,
             )
         codes = out[0].long().cpu()
         # The model stops a chunk at max_len_ratio x (prompt + target text ids) frames.
         guard = max(1, int(float(len(ids)) * options.max_len_ratio))
+        if options.max_frames is not None:
+            guard = int(options.max_frames)
         hit = codes.shape[0] >= guard
         if hit:
             log.warning(
