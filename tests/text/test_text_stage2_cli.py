@@ -123,3 +123,21 @@ def test_stage2_bad_input_names_the_fix(corpus, tmp_path):
         _run(corpus, "--lang", "xx-yy", "--output-dir", str(tmp_path / "o"))
     with pytest.raises(SystemExit):
         _run(corpus, "--text-tokenizer", "bpe")
+
+
+def test_stage2_rerun_after_a_kill_equals_a_clean_run(corpus, tmp_path):
+    clean = tmp_path / "clean"
+    assert _run(corpus, "--output-dir", str(clean)) == 0
+    # the state a SIGKILL can leave: an output written, a temp file half-written, no params stamp
+    out = corpus / "tokenized"
+    assert _run(corpus) == 0
+    (out / ".toy_text_tokens.params.json").unlink()
+    stale = out / ".tmp-x1y2.toy_supervisions_dev.jsonl.gz"
+    stale.write_bytes(b"\x1f\x8b half")
+    (out / "toy_supervisions_train.jsonl.gz").write_bytes(b"\x1f\x8b truncated")
+    assert _run(corpus) == 0
+    assert not stale.exists()
+    for name in ("toy_supervisions_train.jsonl.gz", "toy_supervisions_dev.jsonl.gz"):
+        assert _read(out / name) == _read(clean / name)
+    for name in ("unique_text_tokens.k2symbols", "text_tokens_report.json", "text_rejects.tsv"):
+        assert (out / name).read_bytes() == (clean / name).read_bytes()

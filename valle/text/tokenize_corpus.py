@@ -164,6 +164,14 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
         log.info("stage 2: parameters or inputs changed since the last run; tokenizing again")
 
+    # a run killed mid-write leaves ".tmp-*.<output name>" files beside its outputs: remove ours
+    names = {p.name for p in outputs} | {REJECTS_NAME, stamp.name}
+    for stale in output_dir.glob(".tmp-*"):
+        if any(stale.name.endswith("." + n) for n in names):
+            stale.unlink(missing_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)  # until every output is rewritten, the old stamp must not vouch for them
+
     stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
                                                   "inventory": Counter(), "substituted": Counter(),
                                                   "dropped": Counter(), "no_tokens": []})
