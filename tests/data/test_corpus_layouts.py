@@ -134,3 +134,12 @@ def test_libritts_download_fails_fast_offline(tmp_path, capsys):
     assert rc == 1
     assert time.time() - t0 < 15
     assert "cannot reach" in err and "--stage 1" in err and "openslr.org/60" in err
+
+
+def test_libritts_stage0_with_corpus_on_disk(libritts_tree, capsys):
+    base = ["--stage", "0", "--corpus", "libritts", "--parts", "dev-clean train-clean-100"]
+    assert prepare_main(base + ["--dl-dir", str(libritts_tree.parent)]) == 0
+    assert "already present" in capsys.readouterr().out
+    assert prepare_main(base + ["--corpus-dir", str(libritts_tree)]) == 0
+    assert prepare_main(["--stage", "0", "--corpus", "libritts", "--parts", "test-clean", "--corpus-dir", str(libritts_tree)]) == 1
+    assert "lacks LibriTTS part(s) test-clean" in capsys.readouterr().err

@@ -63,7 +63,15 @@ def _libritts_dir(args) -> Path:
 
 def stage0(args) -> None:
     if args.corpus == "libritts":
-        download_libritts_parts(args.dl_dir, parse_parts(args.parts))
+        parts = parse_parts(args.parts)
+        if args.corpus_dir:  # the user has LibriTTS already: check it, download nothing
+            missing = [p for p in parts if not (Path(args.corpus_dir) / p).is_dir()]
+            if missing:
+                raise ValueError(f"--corpus-dir {args.corpus_dir} lacks LibriTTS part(s) {' '.join(missing)}; "
+                                 "fix --parts, or drop --corpus-dir to download into --dl-dir")
+            print(f"LibriTTS parts {' '.join(parts)} present in {args.corpus_dir}", flush=True)
+            return
+        download_libritts_parts(args.dl_dir, parts)
         return
     if not args.corpus_dir:
         raise ValueError("--corpus-dir is required for --corpus custom: point it at your recordings")
