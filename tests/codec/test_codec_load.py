@@ -24,6 +24,7 @@ def test_random_is_seeded_isolated_and_marked(random_codec, caplog):
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)
+    codec._RANDOM_STATE.clear()  # build from scratch, not from the per-process cache
     with caplog.at_level("WARNING"):
         again = load_codec("random")
     after = torch.rand(3)

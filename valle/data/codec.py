@@ -53,17 +53,29 @@ class CodecWeightsError(RuntimeError):
     """The codec weights cannot be found, downloaded or loaded; the message says what to do."""
 
 
-def _build_model():
-    """The causal 24 kHz Encodec architecture (no weights loaded), set to 6 kbps, eval mode."""
+def _build_model(init: bool = False):
+    """The causal 24 kHz Encodec architecture at 6 kbps, in eval mode.
+
+    ``init=False`` builds it on the meta device and allocates empty storage (seconds faster than
+    running every initialiser); the caller must then load a complete state dict.
+    """
     from encodec import EncodecModel
 
     # Same construction as EncodecModel.encodec_model_24khz: causal, weight norm, no segments,
     # no input normalisation (the 48 kHz model is the one that normalises).
-    model = EncodecModel.encodec_model_24khz(pretrained=False)
+    if init:
+        model = EncodecModel.encodec_model_24khz(pretrained=False)
+    else:
+        with torch.device("meta"):
+            model = EncodecModel.encodec_model_24khz(pretrained=False)
+        model = model.to_empty(device="cpu")
     model.name = "encodec_24khz"
     model.set_target_bandwidth(BANDWIDTH)
     model.eval()
     return model
+
+
+_RANDOM_STATE: dict = {}
 
 
 def _random_model():
@@ -71,19 +83,29 @@ def _random_model():
 
     encodec initialises codebooks to zeros for k-means on the first training batch, which would
     make every code 0; we draw the codebooks instead, scaled to the residual each stage sees, so
-    tests comparing codes compare something that can differ.
+    tests comparing codes compare something that can differ. The weights are made once per
+    process and reused.
     """
+    if _RANDOM_STATE:
+        model = _build_model()
+        model.load_state_dict(_RANDOM_STATE, strict=True)
+        return model
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
-        model = _build_model()
+        model = _build_model(init=True)
     generator = torch.Generator().manual_seed(RANDOM_SEED)
     # An untrained encoder's output is nearly constant (its biases) with a small variation;
     # centre the codebooks on that constant and spread them like the variation, measured on one
     # second of seeded, amplitude-modulated noise.
     t = torch.arange(SAMPLE_RATE) / SAMPLE_RATE
     probe = torch.randn(SAMPLE_RATE, generator=generator) * 0.1 * (1 + torch.sin(2 * torch.pi * 3 * t))
-    with torch.inference_mode():
-        emb = model.encoder(probe.view(1, 1, -1))[0]  # [dimension, frames]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same floats whatever the thread count of the caller
+    try:
+        with torch.inference_mode():
+            emb = model.encoder(probe.view(1, 1, -1))[0]  # [dimension, frames]
+    finally:
+        torch.set_num_threads(threads)
     centre, spread = emb.mean(dim=1), emb.std(dim=1)
     for stage, layer in enumerate(model.quantizer.vq.layers):
         codebook = layer._codebook
@@ -93,6 +115,7 @@ def _random_model():
         codebook.embed.copy_(embed)
         codebook.embed_avg.copy_(embed)
         codebook.inited.fill_(1.0)
+    _RANDOM_STATE.update({k: v.detach().clone() for k, v in model.state_dict().items()})
     return model
 
 
@@ -205,11 +228,15 @@ def load_codec(weights: Optional[Union[str, os.PathLike]] = None, device: Union[
     return model.to(device)
 
 
+_RESAMPLERS: dict = {}
+
+
 def to_codec_input(wav: torch.Tensor, sr: int) -> torch.Tensor:
     """Downmix ``[channels, samples]`` audio to mono and resample it to 24 kHz: ``[1, samples]``.
 
     Same order and resampler as ``encodec.utils.convert_audio`` (mean over channels, then
-    ``torchaudio.functional.resample``), so codes match encodec's own preprocessing.
+    ``torchaudio.transforms.Resample``; ``functional.resample`` differs by ~3e-6, enough to flip
+    codes), so codes match encodec's own preprocessing. Resamplers are cached per rate.
     """
     import torchaudio
 
@@ -217,7 +244,10 @@ def to_codec_input(wav: torch.Tensor, sr: int) -> torch.Tensor:
         wav = wav.unsqueeze(0)
     wav = wav.to(torch.float32).mean(dim=0, keepdim=True)
     if sr != SAMPLE_RATE:
-        wav = torchaudio.functional.resample(wav, sr, SAMPLE_RATE)
+        if sr not in _RESAMPLERS:
+            _RESAMPLERS[sr] = torchaudio.transforms.Resample(sr, SAMPLE_RATE)
+        with torch.inference_mode():
+            wav = _RESAMPLERS[sr](wav)
     return wav
 
 
