@@ -45,7 +45,7 @@ def test_stage1_skips_when_current_and_redoes_on_change(mixed_corpus, tmp_path, 
     assert stage1(mixed_corpus, out, "--speaker", "zoe") == 0 and sups.exists()
 
 
-def test_sigkill_then_rerun_gives_identical_outputs(tmp_path, espeak_wav):
+def test_stage1_sigkill_then_rerun_gives_identical_outputs(tmp_path, espeak_wav):
     src = espeak_wav("Killing a stage half way must not matter.", tmp_path / "src.wav")
     corpus = tmp_path / "corpus" / "spk"
     corpus.mkdir(parents=True)
@@ -74,3 +74,42 @@ def test_sigkill_then_rerun_gives_identical_outputs(tmp_path, espeak_wav):
     assert "up to date" not in r.stdout
     assert contents(out) == contents(ref)
     assert not list(out.glob(".tmp-*"))  # the rerun cleans temporary files left by the kill
+
+
+def test_stage4_sigkill_while_writing_then_rerun(tmp_path, ljspeech_copy):
+    from lhotse import CutSet
+
+    from valle.data.corpora import prepare_custom
+
+    m = prepare_custom(ljspeech_copy, tmp_path / "data" / "manifests")["all"]
+    base = list(CutSet.from_manifests(m["recordings"], m["supervisions"]))
+    many = CutSet.from_cuts(base[i % 2].with_id(f"c{i:05d}") for i in range(2000))
+    tok = tmp_path / "data" / "tokenized"
+    tok.mkdir()
+    many.to_file(tok / "custom_cuts_all.jsonl.gz")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    os.link(tok / "custom_cuts_all.jsonl.gz", ref / "custom_cuts_all.jsonl.gz")
+    args = ["--manifests-dir", str(tmp_path / "data" / "manifests"), "--dev-size", "0.1", "--test-size", "100"]
+    from valle.bin.split_and_report import main as split_main
+
+    assert split_main(["--tokenized-dir", str(ref)] + args) == 0
+
+    cmd = [sys.executable, "-m", "valle.bin.split_and_report", "--tokenized-dir", str(tok)] + args
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed_mid_write = False
+    while proc.poll() is None:  # kill as soon as a split file is being written
+        if list(tok.glob(".tmp-*cuts_train*")):
+            proc.send_signal(signal.SIGKILL)
+            killed_mid_write = True
+            break
+        time.sleep(0.005)
+    proc.wait()
+    print("killed while writing:", killed_mid_write)
+    if killed_mid_write:
+        assert not (tok / "cuts_train.jsonl.gz").exists() and not (tok / ".stage4_custom.params.json").exists()
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    for split in ("train", "dev", "test"):
+        assert (tok / f"cuts_{split}.jsonl.gz").read_bytes() == (ref / f"cuts_{split}.jsonl.gz").read_bytes()
+    assert (tok / "report" / "report.txt").read_text().replace(str(tok), "") == \
+        (ref / "report" / "report.txt").read_text().replace(str(ref), "")
