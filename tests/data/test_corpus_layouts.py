@@ -3,7 +3,7 @@ and LibriTTS through lhotse's recipe."""
 from __future__ import annotations
 
 import pytest
-from conftest import write
+from corpus_builders import write
 from lhotse import load_manifest
 
 from valle.bin.prepare_manifests import main as prepare_main

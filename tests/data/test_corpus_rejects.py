@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import sox, write
+from corpus_builders import sox, write
 from lhotse import load_manifest
 
 from valle.bin.prepare_manifests import main as prepare_main

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import write
+from corpus_builders import write
 from lhotse import CutSet, load_manifest
 
 from valle.bin.split_and_report import main as split_main

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import write
+from corpus_builders import write
 
 from valle.bin.prepare_manifests import main as prepare_main
 
