@@ -47,19 +47,37 @@ def make_cuts(out_dir: Path, name: str, num: int, seed: int = 0, min_frames: int
     return CutSet.from_cuts(cuts)
 
 
-def make_data_dir(root: Path, num_train: int = 8, num_dev: int = 2, seed: int = 0, **kw) -> Path:
+def make_data_dir(root: Path, num_train: int = 8, num_dev: int = 2, seed: int = 0, repeat: int = 1,
+                  dev_is_train: bool = False, symbols=None, **kw) -> Path:
+    """``repeat`` > 1 lists each training utterance that many times (new ids, same features)."""
     d = root / "tokenized"
     d.mkdir(parents=True, exist_ok=True)
-    make_cuts(d, "train", num_train, seed=seed, **kw).to_file(d / "cuts_train.jsonl.gz")
-    if num_dev:
+    train = make_cuts(d, "train", num_train, seed=seed, **kw)
+    copies = [c.with_id(f"{c.id}-r{r}") for r in range(repeat) for c in train] if repeat > 1 else list(train)
+    CutSet.from_cuts(copies).to_file(d / "cuts_train.jsonl.gz")
+    if dev_is_train:
+        train.to_file(d / "cuts_dev.jsonl.gz")
+    elif num_dev:
         make_cuts(d, "dev", num_dev, seed=seed + 1, **kw).to_file(d / "cuts_dev.jsonl.gz")
-    SymbolTable.for_corpus(PHONES).to_file(d / "unique_text_tokens.k2symbols")
+    table = SymbolTable(symbols) if symbols is not None else SymbolTable.for_corpus(PHONES)
+    table.to_file(d / "unique_text_tokens.k2symbols")
     return d
 
 
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     return make_data_dir(tmp_path)
+
+
+def add_tokens(data_dir: Path, tokens: list) -> None:
+    """Append ``tokens`` to the first training cut's text and to the data's symbol table."""
+    path = data_dir / "cuts_train.jsonl.gz"
+    cuts = list(CutSet.from_file(path))
+    cuts[0].supervisions[0].custom["text_tokens"] = cuts[0].supervisions[0].custom["text_tokens"] + tokens
+    CutSet.from_cuts(cuts).to_file(path)
+    table_path = data_dir / "unique_text_tokens.k2symbols"
+    table = SymbolTable.from_file(table_path)
+    SymbolTable(table.symbols + [t for t in tokens if t not in table]).to_file(table_path)
 
 
 def base_args(data_dir: Path, exp_dir: Path, *extra: str) -> list:
