@@ -27,6 +27,8 @@ LIBRITTS_PARTS = (
     "train-other-500",
 )
 OPENSLR_HOST = "www.openslr.org"
+# Files lhotse's recipe excludes on purpose (its exclude pattern), reported with the right reason.
+KNOWN_CORRUPT = ("1092_134562_000013_000004.wav",)
 
 
 def parse_parts(parts: Optional[Sequence[str]]) -> List[str]:
@@ -117,7 +119,13 @@ def prepare_libritts_parts(
         recs, sups = m["recordings"], m["supervisions"]
         sup_ids = {s.recording_id for s in sups}
         for wav in list_audio_files(corpus_dir / part):
-            if wav.stem not in sup_ids:
+            if wav.stem in sup_ids:
+                continue
+            if wav.name.startswith("._"):
+                rejects.append(Reject(str(wav), "unreadable_audio", "macOS resource-fork file, not audio"))
+            elif wav.name in KNOWN_CORRUPT:
+                rejects.append(Reject(str(wav), "corrupt_audio", "known corrupt LibriTTS file, skipped by lhotse's recipe"))
+            else:
                 rejects.append(Reject(str(wav), "missing_transcript", "no line in the chapter's .trans.tsv"))
         keep = []
         for s in sups:
