@@ -41,10 +41,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=int, choices=(0, 1), required=True, help="0: get/check the corpus, 1: manifests")
     p.add_argument("--corpus", choices=("libritts", "custom"), default="custom", help="which corpus recipe")
     p.add_argument("--corpus-dir", default="", help="custom: your recordings; libritts: the LibriTTS/ folder "
-                   "(default: <dl-dir>/LibriTTS)")
+                   "(empty: <dl-dir>/LibriTTS)")
     p.add_argument("--dl-dir", default="download", help="libritts: where stage 0 downloads and unpacks")
     p.add_argument("--output-dir", default="data/manifests", help="where manifests and rejects.tsv go")
-    p.add_argument("--prefix", default="", help="manifest name prefix (default: the corpus name)")
+    p.add_argument("--prefix", default="", help="manifest name prefix (empty: the corpus name)")
     p.add_argument("--parts", default="all", help="libritts: parts to prepare, e.g. 'dev-clean train-clean-100'")
     p.add_argument("--layout", default="auto", choices=("auto",) + LAYOUTS, help="custom folder layout")
     p.add_argument("--speaker", default="", help="custom: speaker name for every utterance (single-speaker folders)")
