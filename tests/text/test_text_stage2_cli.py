@@ -15,6 +15,7 @@ TEXTS = {
     "c": "   ",
     "d": "…",
     "e": "The quick brown fox jumps over the lazy dog!",
+    "f": "[EN]An unmatched tag[ZH]",
 }
 
 
@@ -66,13 +67,14 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
     assert set(table.symbols[2:]) == {t for s in train + dev for t in s["custom"]["text_tokens"]}
     rejects = (out / "text_rejects.tsv").read_text(encoding="utf-8").splitlines()
     assert rejects[0] == "path\treason\tdetail"
-    assert [r.split("\t")[1] for r in rejects[1:]] == ["empty_transcript", "no_text_tokens"]
+    assert [r.split("\t")[1] for r in rejects[1:]] == ["empty_transcript", "no_text_tokens", "tokenizer_error"]
+    assert "no matching closing tag" in rejects[3]
     assert rejects[1].split("\t")[0].endswith("hi.wav") and "toy/train supervision c" in rejects[1]
     report = json.loads((out / "text_tokens_report.json").read_text(encoding="utf-8"))
     st = report["tokenizers"]["espeak"]
-    assert report["parts"]["train"] == {"supervisions": 5, "tokenized": 3} and report["rejected"] == 2
-    assert st["utterances"] == 7 and st["tokens"] == sum(len(s["custom"]["text_tokens"]) for s in train + dev)
-    assert st["inventory"]["_"] > 10 and [x["id"] for x in st["no_tokens"]] == ["c", "d"]
+    assert report["parts"]["train"] == {"supervisions": 6, "tokenized": 3} and report["rejected"] == 3
+    assert st["utterances"] == 8 and st["tokens"] == sum(len(s["custom"]["text_tokens"]) for s in train + dev)
+    assert st["inventory"]["_"] > 10 and [x["id"] for x in st["no_tokens"]] == ["c", "d", "f"]
 
     # --nj 1 gives the same supervisions as --nj 2
     assert main(["--manifests-dir", str(corpus / "manifests"), "--output-dir", str(corpus / "nj1"),
@@ -94,7 +96,7 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
     assert [s["id"] for s in train_v] == ["a", "b", "e"]
     assert train_v[0]["custom"]["text_token_langs"] == ["en"] * len(train_v[0]["custom"]["text_tokens"])
     assert SymbolTable.from_file(out / "unique_text_tokens.k2symbols") == vallex_symbol_table()
-    assert len((out / "text_rejects.tsv").read_text().splitlines()) == 3  # replaced, not appended twice
+    assert len((out / "text_rejects.tsv").read_text().splitlines()) == 4  # replaced, not appended twice
 
     # changed input manifest: redone as well
     sups = list(SupervisionSet.from_file(corpus / "manifests" / "toy_supervisions_dev.jsonl.gz"))

@@ -54,6 +54,15 @@ def test_zh_and_ja_are_routed_off_espeak(espeak):
     assert espeak("你好", "zh-CN").tokenizer == "pinyin" and espeak("今日は", "ja").tokenizer == "openjtalk"
 
 
+def test_espeak_reads_tagged_segments_in_their_languages(espeak):
+    tt = espeak("[EN]Thank you[EN][ZH]谢谢[ZH]", "de")
+    assert tt.tokens == espeak("Thank you").tokens + ["_"] + get_text_tokenizer("pinyin")("谢谢").tokens
+    sic = espeak("Wait [sic] here").tokens  # lower-case brackets are text, not tags
+    assert sic[4:6] == ["_", "["] and sic[sic.index("]") + 1] == "_" and "k" in sic
+    with pytest.raises(ValueError, match="no matching closing tag"):
+        espeak("[EN]unmatched[ZH]")
+
+
 def test_unknown_characters_are_counted():
     zh = get_text_tokenizer("pinyin", "zh")
     tt = zh("好😀")
@@ -89,5 +98,7 @@ def test_language_codes_and_tags():
     assert split_language_tags("[EN]I like[EN][ZH]中文[ZH] tea", "en-gb") == [
         ("en", "I like"), ("zh", "中文"), ("en-gb", " tea")]
     assert split_language_tags("plain", "de") == [("de", "plain")]
+    with pytest.raises(ValueError, match=r"tag \[EN\] .* no matching closing tag"):
+        split_language_tags("[EN]hello[ZH]", "en")
     with pytest.raises(ValueError, match="empty language"):
         normalize_language(" ")

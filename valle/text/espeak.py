@@ -11,6 +11,7 @@ breaks numbers at ``3.5`` and misaligns a batch's outputs (one more output line 
 empty text taking its neighbour's phones). Text chunks between marks are phonemized in one call
 per language (phonemizer drives libespeak-ng in-process; ~0.4 ms per sentence).
 
+Inline language tags (``[EN]..[EN][ZH]..[ZH]``) switch the language per segment.
 English voices first get :func:`valle.text.english_normalize.normalize_english` (espeak alone
 reads ``$5`` as "dollar five" and ``Dr.`` as the end of a sentence); other voices read numbers with
 espeak's own rules. ``zh*`` and ``ja*`` are handed to the pinyin / openjtalk tokenizers.
@@ -23,6 +24,7 @@ from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 from valle.text.english_normalize import normalize_english
+from valle.text.languages import has_language_tags, split_language_tags
 from valle.text.tokenizer import WORD_BOUNDARY, TextTokenizer, TokenizedText
 
 STRESS_MARKS = ("ˈ", "ˌ")
@@ -61,6 +63,24 @@ def phone_tokens(phonemized_word: str) -> List[str]:
     return tokens
 
 
+def espeak_voice(lang: str) -> str:
+    """A voice phonemizer accepts for ``lang``: bare ``en`` -> ``en-us``, ``fr`` -> ``fr-fr``
+    (espeak-ng knows them as aliases, phonemizer only accepts the voice names it lists)."""
+    try:
+        from phonemizer.backend import EspeakBackend
+
+        supported = EspeakBackend.supported_languages()
+    except RuntimeError:  # espeak-ng missing: let the backend constructor say so
+        return lang
+    if lang in supported:
+        return lang
+    for candidate in ({"en": "en-us"}.get(lang, ""), f"{lang}-{lang}"):
+        if candidate in supported:
+            return candidate
+    regional = sorted(v for v in supported if v.startswith(lang + "-"))
+    return regional[0] if regional else lang
+
+
 class EspeakTokenizer(TextTokenizer):
     name = "espeak"
 
@@ -78,7 +98,7 @@ class EspeakTokenizer(TextTokenizer):
                 raise RuntimeError("phonemizer is not installed: run `make setup` (pip install -e .)") from e
             try:
                 self._backends[lang] = EspeakBackend(
-                    lang, preserve_punctuation=False, with_stress=True, logger=_quiet
+                    espeak_voice(lang), preserve_punctuation=False, with_stress=True, logger=_quiet
                 )
             except RuntimeError as e:
                 if "not supported" not in str(e):
@@ -116,6 +136,41 @@ class EspeakTokenizer(TextTokenizer):
                 raise RuntimeError(f"phonemizer returned {len(res)} lines for {len(todo)} inputs ({lang})")
             for i, r in zip(todo, res):
                 out[i] = r
+        return out
+
+    def batch(self, texts, langs=None) -> List[TokenizedText]:
+        """Like the base batch, plus inline language tags: ``[EN]hello[EN][ZH]你好[ZH]`` is read
+        segment by segment, each in its language (zh/ja segments by pinyin/openjtalk)."""
+        texts = list(texts)
+        langs = list(langs) if langs is not None else [None] * len(texts)
+        if not any("[" in (t or "") for t in texts):
+            return super().batch(texts, langs)
+        flat_texts, flat_langs, spans = [], [], []
+        for text, lang in zip(texts, langs):
+            default = lang or self.lang
+            segs = split_language_tags(text or "", default) if has_language_tags(text or "") else None
+            if segs is None:
+                split_language_tags(text or "", default or "en-us")  # raises on a stray [EN]/[ZH]/[JA]
+                segs = [(lang, text)]
+            spans.append((len(flat_texts), len(segs)))
+            for seg_lang, seg_text in segs:
+                flat_texts.append(seg_text)
+                flat_langs.append(seg_lang)
+        flat = super().batch(flat_texts, flat_langs)
+        out = []
+        for start, n in spans:
+            parts = flat[start:start + n]
+            if n == 1:
+                out.append(parts[0])
+                continue
+            merged = TokenizedText(tokens=[], lang=parts[0].lang, tokenizer=self.name)
+            for part in parts:
+                if merged.tokens and part.tokens:
+                    merged.tokens.append(WORD_BOUNDARY)
+                merged.tokens.extend(part.tokens)
+                merged.substituted.update(part.substituted)
+                merged.dropped.update(part.dropped)
+            out.append(merged)
         return out
 
     def _batch_one_language(self, texts: List[str], lang: str) -> List[TokenizedText]:

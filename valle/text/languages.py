@@ -68,14 +68,17 @@ def language_id(code: str) -> int:
     return VALLEX_LANGUAGE_IDS.get(base_language(code), 0)
 
 
-_TAG_RE = re.compile(r"\[([A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?)\](.*?)\[\1\]", re.DOTALL)
+# Tags are upper case ([EN], [ZH], [JA], [DE], [EN-GB]) so that bracketed words in transcripts
+# ("[ah]", "[sic]") stay text.
+_TAG_RE = re.compile(r"\[([A-Z]{2,3}(?:[-_][A-Z]{2,4})?)\](.*?)\[\1\]", re.DOTALL)
+_STRAY_TAG_RE = re.compile(r"\[(?:EN|ZH|JA)\]")
 
 
 def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[Tuple[str, str]]:
     """Split ``[EN]..[EN][ZH]..[ZH]`` text into ``[(lang, segment), ...]`` in text order.
 
-    A tag opens and closes a segment with the same code (case-insensitive, normalised with
-    :func:`normalize_language`). Text outside any tag belongs to ``default_lang``; if there is
+    A tag (upper case) opens and closes a segment with the same code (normalised with
+    :func:`normalize_language`: ``[EN-GB]`` -> ``en-gb``). Text outside any tag belongs to ``default_lang``; if there is
     none, such text is an error (the published frontend silently dropped it, which loses words).
     Blank untagged text (spaces between tags) is ignored.
     """
@@ -85,6 +88,12 @@ def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[T
     def untagged(chunk: str) -> None:
         if not chunk.strip():
             return
+        stray = _STRAY_TAG_RE.search(chunk)
+        if stray:
+            raise ValueError(
+                f"language tag {stray.group(0)} in {text!r} has no matching closing tag; "
+                f"write {stray.group(0)}text{stray.group(0)} (the same tag opens and closes a segment)"
+            )
         if default_lang is None:
             raise ValueError(
                 f"text {chunk.strip()!r} is outside any language tag in {text!r}; wrap it in [EN]..[EN] "

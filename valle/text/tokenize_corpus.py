@@ -83,11 +83,28 @@ def _tokenize_slice(job: Tuple[str, Optional[str], List[str], List[str]]) -> Lis
     if key not in _WORKER_TOKENIZERS:
         _WORKER_TOKENIZERS[key] = get_text_tokenizer(name, default_lang)
     tok = _WORKER_TOKENIZERS[key]
-    out = []
-    for tt in tok.batch(texts, langs):
-        out.append({"tokens": tt.tokens, "langs": tt.langs, "lang": tt.lang, "tokenizer": tt.tokenizer,
-                    "substituted": dict(tt.substituted), "dropped": dict(tt.dropped)})
+    try:
+        return [_result(tt) for tt in tok.batch(texts, langs)]
+    except ValueError:
+        pass
+    # One text spoiled the batch (say, an unmatched [EN] tag): tokenize one by one, so that only
+    # the bad texts become rejects. If every text fails (a wrong --lang), that is the error.
+    out, errors = [], 0
+    for text, lang in zip(texts, langs):
+        try:
+            out.append(_result(tok(text, lang)))
+        except ValueError as e:
+            errors += 1
+            if errors == len(texts):
+                raise
+            out.append({"tokens": [], "langs": None, "lang": lang, "tokenizer": name, "substituted": {},
+                        "dropped": {}, "error": str(e)})
     return out
+
+
+def _result(tt) -> dict:
+    return {"tokens": tt.tokens, "langs": tt.langs, "lang": tt.lang, "tokenizer": tt.tokenizer,
+            "substituted": dict(tt.substituted), "dropped": dict(tt.dropped)}
 
 
 def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1) -> List[dict]:
@@ -206,11 +223,14 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             st["dropped"].update(res["dropped"])
             if not has_phonemes(res["tokens"]):
                 reason = "empty_transcript" if not text.strip() else "no_text_tokens"
+                if res.get("error"):
+                    reason = "tokenizer_error"
                 st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
                 if rec_paths is None:
                     rec_paths = _recording_paths(manifests_dir, prefix, part)
-                detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) produced no "
-                          f"phoneme tokens for text {text!r}; fix or remove the transcript, or check --lang")
+                why = f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens"
+                detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) {why} "
+                          f"for text {text!r}; fix or remove the transcript, or check --lang")
                 lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))
                 continue
             st["tokens"] += len(res["tokens"])

@@ -90,8 +90,12 @@ class TextTokenizer:
         return SymbolTable.for_corpus(tokens)
 
 
-def get_text_tokenizer(name: str = "espeak", lang: Optional[str] = "en-us") -> TextTokenizer:
-    """Build a tokenizer; ``espeak`` with ``lang`` zh*/ja* returns the pinyin/openjtalk tokenizer."""
+def get_text_tokenizer(name: str = "espeak", lang: Optional[str] = None) -> TextTokenizer:
+    """Build a tokenizer; ``espeak`` with ``lang`` zh*/ja* returns the pinyin/openjtalk tokenizer.
+
+    ``lang`` is the default language of calls that give none: ``espeak`` falls back to ``en-us``,
+    ``pinyin`` to ``zh``, ``openjtalk`` to ``ja``; ``vallex`` then needs language tags in the text.
+    """
     name = (name or "espeak").lower()
     if name not in TOKENIZERS:
         raise ValueError(f"unknown text tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)} (--text-tokenizer)")
@@ -104,7 +108,7 @@ def get_text_tokenizer(name: str = "espeak", lang: Optional[str] = "en-us") -> T
     if name == "espeak":
         from valle.text.espeak import EspeakTokenizer
 
-        return EspeakTokenizer(lang)
+        return EspeakTokenizer(lang or "en-us")
     if name == "pinyin":
         from valle.text.pinyin import PinyinTokenizer
 
