@@ -1,6 +1,7 @@
 """codec_batch: the fast single-cut path equals encodec exactly; padded batches trim exactly."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -84,3 +85,23 @@ def test_zero_padding_without_reflection_would_differ(codec_and_speech, codec64)
     naive = _embeddings(model64, torch.cat([wav, wav.new_zeros(12800 - len(wav))]))[:, :alone.shape[1]]
     assert (naive[:, -1] - alone[:, -1]).abs().max() > 1e-10  # float64 noise is ~1e-16
     assert torch.allclose(naive[:, :-1], alone[:, :-1], rtol=0, atol=1e-12)
+
+
+def test_gpu_batching_path_on_cpu_equals_one_cut_at_a_time(tmp_path, samples_dir, codec64):
+    """The --device cuda code path (duration batches, threaded loading), run on CPU in float64."""
+    from codec_stage_inputs import write_stage2_inputs
+    from lhotse import load_manifest
+
+    from valle.data.audio_tokenize import _encode_cpu, _encode_gpu, make_cuts
+
+    formats = samples_dir / "formats"
+    files = [formats / "stereo.wav", formats / "mono_c0.wav", formats / "stereo.opus", formats / "stereo.mp3"]
+    manifests, tokenized = write_stage2_inputs(tmp_path, files)
+    sup_path = tokenized / "corpus_supervisions_train.jsonl.gz"
+    cuts, _ = make_cuts(load_manifest(manifests / "corpus_recordings_train.jsonl.gz"), load_manifest(sup_path), sup_path)
+    batched = dict(_encode_gpu(codec64, cuts, batch_duration=2.2, nj=2))  # batches of 2-3 cuts
+    single = dict(_encode_cpu(codec64, cuts, nj=1, weights=None))
+    assert sorted(batched) == sorted(single) == sorted(c.id for c in cuts)
+    for cut_id, codes in single.items():
+        assert codes.dtype == np.int16 and codes.shape[1] == 8
+        assert np.array_equal(batched[cut_id], codes)

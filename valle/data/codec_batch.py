@@ -44,6 +44,10 @@ def _conv(sconv, x: torch.Tensor, lengths: List[int]):
     batch, channels, width = x.shape
     if min(lengths) <= max([padding_total] + extras):
         raise ValueError("input too short for the batched encoder")
+    span = (kernel - 1) * dilation + 1
+    if padding_total == 0 and not any(extras):  # 1x1 convolutions: nothing to pad, no copy
+        y = sconv.conv.norm(conv(x))
+        return y, [(n - span) // stride + 1 for n in lengths]
     padded_width = padding_total + max(width, max(n + e for n, e in zip(lengths, extras)))
     padded = x.new_empty(batch, channels, padded_width)
     if padding_total:
@@ -57,7 +61,6 @@ def _conv(sconv, x: torch.Tensor, lengths: List[int]):
             start = padding_total + n
             padded[i, :, start:start + e] = x[i, :, n - 1 - e:n - 1].flip(-1)
     y = sconv.conv.norm(conv(padded))
-    span = (kernel - 1) * dilation + 1
     new_lengths = [(n + padding_total + e - span) // stride + 1 for n, e in zip(lengths, extras)]
     return y, new_lengths
 
