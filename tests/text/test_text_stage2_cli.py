@@ -98,6 +98,13 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
     assert SymbolTable.from_file(out / "unique_text_tokens.k2symbols") == vallex_symbol_table()
     assert len((out / "text_rejects.tsv").read_text().splitlines()) == 4  # replaced, not appended twice
 
+    # another corpus replaced the shared symbol table: this corpus is redone, not skipped
+    (out / "unique_text_tokens.k2symbols").write_text("<pad> 0\n")
+    caplog.clear()
+    assert _run(corpus, "--text-tokenizer", "vallex", "--lang", "auto") == 0
+    assert "changed" in caplog.text
+    assert SymbolTable.from_file(out / "unique_text_tokens.k2symbols") == vallex_symbol_table()
+
     # changed input manifest: redone as well
     sups = list(SupervisionSet.from_file(corpus / "manifests" / "toy_supervisions_dev.jsonl.gz"))
     SupervisionSet.from_segments(sups[:1]).to_file(corpus / "manifests" / "toy_supervisions_dev.jsonl.gz")

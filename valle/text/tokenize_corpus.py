@@ -10,8 +10,9 @@
   with counts, substituted / dropped characters with counts, and the utterances without tokens;
 - ``text_rejects.tsv`` (rejects.tsv format): one line per supervision that produced no tokens,
   which is left out of the output — never silently;
-- ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run. A
-  rerun with equal parameters and inputs skips; anything changed redoes the work.
+- ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run, and
+  checksums of the shared table and report it wrote. A rerun with equal parameters and inputs
+  skips; anything changed (or a table since replaced by another corpus) redoes the work.
 
 Languages: ``lang="auto"`` reads each supervision's ``language`` (normalised, so lhotse's
 ``English`` is ``en-us``; ``en-us`` when unset), any other value applies to every supervision.
@@ -175,7 +176,8 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             previous = json.loads(stamp.read_text(encoding="utf-8"))
         except ValueError:
             previous = None
-        if previous == params:
+        shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
+        if previous == {"params": params, "outputs": {p.name: _sha1(p) for p in shared}}:
             log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
                      output_dir, tokenizer, params["lang"])
             return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
@@ -267,7 +269,8 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "tokenizers": {name: _jsonable(st) for name, st in sorted(stats.items())},
     }
     atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    atomic_write_text(stamp, json.dumps(params, indent=1) + "\n")
+    written = {p.name: _sha1(output_dir / p.name) for p in (output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME)}
+    atomic_write_text(stamp, json.dumps({"params": params, "outputs": written}, indent=1) + "\n")
     log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
              total_kept, total, len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
     for name, st in report["tokenizers"].items():
