@@ -182,8 +182,23 @@ def load_cut_audio(cut) -> torch.Tensor:
 _WORKER: Dict[str, object] = {}
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the stage process dies (e.g. is SIGKILLed), instead of
+    lingering as an orphan that still holds the task pipe open."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_init(weights: Optional[str]) -> None:
     torch.set_num_threads(1)
+    _die_with_parent()
     if "model" not in _WORKER:  # spawn start method: the parent's model was not inherited
         _WORKER["model"] = load_codec(weights, "cpu")
 
