@@ -10,6 +10,10 @@ the batches trained on when loading is prefetched. ``ResumableSampler`` instead 
 epoch and the number of batches the training loop consumed; on resume it rebuilds the epoch's
 deterministic order (same seed, same epoch) and skips that many batches, so the next batch is
 exactly the one an uninterrupted run would train on.
+
+DDP: every rank builds the same single-process order and takes batch ``rank`` of each round of
+``world_size`` batches, so a W-process step trains on exactly the global batch a single process
+sees with ``--accumulate-grad-steps W`` (an incomplete last round is dropped on every rank).
 """
 from __future__ import annotations
 
@@ -70,13 +74,19 @@ class ResumableSampler:
             num_cuts_for_bins_estimate=num_cuts_for_bins_estimate, seed=seed,
             world_size=world_size, rank=rank,
         )
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside world_size {world_size}")
+        self.world_size, self.rank = world_size, rank
+        self.epoch, self.batches_done, self._skip = 0, 0, 0
+        # Every rank builds the same single-process batch order and takes its share of each round
+        # (see __iter__), so W ranks see exactly the batches one process would see with
+        # --accumulate-grad-steps W: DDP and single-process runs are comparable batch for batch.
         common = dict(max_duration=max_duration, shuffle=shuffle, drop_last=drop_last, seed=seed,
-                      world_size=world_size, rank=rank, quadratic_duration=quadratic_duration)
+                      world_size=1, rank=0, quadratic_duration=quadratic_duration)
         if num_buckets < 2:  # too few cuts to estimate bucket bins: plain dynamic batching
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 self.sampler = DynamicCutSampler(cuts, **common)
-            self.epoch, self.batches_done, self._skip = 0, 0, 0
             return
         extra = {} if shuffle_buffer_size is None else {"shuffle_buffer_size": shuffle_buffer_size}
         with warnings.catch_warnings():  # lhotse's "eager CutSet" hint: we filter eagerly on purpose
@@ -85,11 +95,9 @@ class ResumableSampler:
                 cuts, max_duration=max_duration, num_buckets=num_buckets,
                 quadratic_duration=quadratic_duration, shuffle=shuffle, drop_last=drop_last,
                 buffer_size=buffer_size, num_cuts_for_bins_estimate=num_cuts_for_bins_estimate, seed=seed,
-                world_size=world_size, rank=rank, **extra,
+                world_size=1, rank=0, **extra,
             )
-        self.epoch = 0
-        self.batches_done = 0
-        self._skip = 0
+        self.epoch, self.batches_done, self._skip = 0, 0, 0
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
@@ -102,15 +110,23 @@ class ResumableSampler:
         self.batches_done += 1
 
     def __iter__(self) -> Iterator[CutSet]:
+        """This rank's batches: round ``k`` of ``world_size`` consecutive batches gives rank ``r`` its ``r``-th.
+
+        An incomplete last round is dropped so every rank runs the same number of steps.
+        """
         self.sampler.set_epoch(self.epoch)
         it = iter(self.sampler)
         skip, self._skip = self._skip, 0
+        round_: list = []
         # Plain next() calls: ``yield from it`` would call lhotse's __iter__ again, which restarts it.
         while True:
             try:
-                batch = next(it)
+                round_.append(next(it))
             except StopIteration:
                 return
+            if len(round_) < self.world_size:
+                continue
+            batch, round_ = round_[self.rank], []
             if skip > 0:
                 skip -= 1
                 continue

@@ -113,8 +113,8 @@ class Trainer:
         torch.manual_seed(args.seed)
         random.seed(args.seed)
         np.random.seed(args.seed)
-        data_symbols = SymbolTable.from_file(args.text_symbols)
         self.train_cuts = load_cuts(args.train_cuts, "--train-cuts", args)
+        data_symbols = SymbolTable.from_file(args.text_symbols)
         self.valid_cuts = None
         if Path(args.valid_cuts).is_file():
             self.valid_cuts = load_cuts(args.valid_cuts, "--valid-cuts", args)
