@@ -109,6 +109,7 @@ def test_stage4_sigkill_while_writing_then_rerun(tmp_path, ljspeech_copy):
     if killed_mid_write:
         assert not (tok / "cuts_train.jsonl.gz").exists() and not (tok / ".stage4_custom.params.json").exists()
     assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert not list(tok.glob(".tmp-*"))  # the rerun cleans what the kill left
     for split in ("train", "dev", "test"):
         assert (tok / f"cuts_{split}.jsonl.gz").read_bytes() == (ref / f"cuts_{split}.jsonl.gz").read_bytes()
     assert (tok / "report" / "report.txt").read_text().replace(str(tok), "") == \
