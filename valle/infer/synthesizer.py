@@ -192,6 +192,8 @@ class Synthesizer:
 
         if codes.shape[0] == 0:
             return torch.zeros(0)
+        if codes.shape[1] < 8:  # a model with fewer quantizers: the codec still expects 8 codebooks
+            codes = torch.cat([codes, codes.new_zeros(codes.shape[0], 8 - codes.shape[1])], dim=1)
         with torch.inference_mode():
             wav = decode_codes(self.codec, codes.to(self.device))
         return wav.float().cpu().reshape(-1)
