@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
@@ -63,12 +64,16 @@ def _build_model(init: bool = False):
 
     # Same construction as EncodecModel.encodec_model_24khz: causal, weight norm, no segments,
     # no input normalisation (the 48 kHz model is the one that normalises).
-    if init:
-        model = EncodecModel.encodec_model_24khz(pretrained=False)
-    else:
-        with torch.device("meta"):
+    with warnings.catch_warnings():
+        # encodec uses torch.nn.utils.weight_norm, deprecated in torch 2.x but what its
+        # checkpoints' parameter names (weight_g, weight_v) need
+        warnings.filterwarnings("ignore", message=".*weight_norm.* is deprecated", category=FutureWarning)
+        if init:
             model = EncodecModel.encodec_model_24khz(pretrained=False)
-        model = model.to_empty(device="cpu")
+        else:
+            with torch.device("meta"):
+                model = EncodecModel.encodec_model_24khz(pretrained=False)
+            model = model.to_empty(device="cpu")
     model.name = "encodec_24khz"
     model.set_target_bandwidth(BANDWIDTH)
     model.eval()
