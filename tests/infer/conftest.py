@@ -63,8 +63,10 @@ def nano_checkpoints(tmp_path_factory):
     from valle.text.tokenizer import get_text_tokenizer
     from valle.train.checkpoint import save_checkpoint
 
-    tok = get_text_tokenizer("espeak", "en-us")
-    tokens = [t for tt in tok.batch(SENTENCES + [PROMPT_TEXT]) for t in tt.tokens]
+    tokens = []
+    for lang in ("en-us", "en-gb"):  # tests synthesize with both
+        tok = get_text_tokenizer("espeak", lang)
+        tokens += [t for tt in tok.batch(SENTENCES + [PROMPT_TEXT]) for t in tt.tokens]
     table = SymbolTable.for_corpus(tokens)
     model, config = _train_nano(table.symbols)
     d = tmp_path_factory.mktemp("nano_ckpt")

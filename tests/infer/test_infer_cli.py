@@ -15,7 +15,7 @@ PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
 def _run(ckpts, prompt_wav, out, *extra, text="Seven geese flew low over the frozen lake."):
     argv = ["--checkpoint", str(ckpts["both"]), "--codec-weights", "random", "--text", text,
             "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav), "--output", str(out),
-            "--max-len-ratio", "1.5", *extra]
+            "--max-len-ratio", "0.5", "--prompt-seconds", "1", *extra]
     assert main(argv) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
     wav, sr = sf.read(str(out), always_2d=True)
@@ -23,7 +23,7 @@ def _run(ckpts, prompt_wav, out, *extra, text="Seven geese flew low over the fro
 
 
 def test_basic_synthesis_wav_and_sidecar(nano_checkpoints, prompt_wav, tmp_path, capsys):
-    wav, sr, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "out.wav")
+    wav, sr, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "out.wav", "--prompt-seconds", "3")
     out = capsys.readouterr()
     assert sr == 24000 and wav.shape[1] == 1
     assert meta["generated_frames"] > 0
@@ -41,8 +41,8 @@ def test_basic_synthesis_wav_and_sidecar(nano_checkpoints, prompt_wav, tmp_path,
 
 
 def test_length_guard_scales_with_ratio(nano_checkpoints, prompt_wav, tmp_path):
-    _, _, short = _run(nano_checkpoints, prompt_wav, tmp_path / "a.wav", "--max-len-ratio", "0.5")
-    _, _, long = _run(nano_checkpoints, prompt_wav, tmp_path / "b.wav", "--max-len-ratio", "1.0")
+    _, _, short = _run(nano_checkpoints, prompt_wav, tmp_path / "a.wav", "--max-len-ratio", "0.25")
+    _, _, long = _run(nano_checkpoints, prompt_wav, tmp_path / "b.wav", "--max-len-ratio", "0.5")
     assert long["generated_frames"] == 2 * short["generated_frames"]
 
 
@@ -87,7 +87,7 @@ def test_languages_and_separate_ar_nar_checkpoints(nano_checkpoints, prompt_wav,
     argv = ["--ar-checkpoint", str(nano_checkpoints["ar"]), "--nar-checkpoint", str(nano_checkpoints["nar"]),
             "--codec-weights", "random", "--text", "Seven geese flew low.", "--language", "en-gb",
             "--prompt-language", "en-us", "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav),
-            "--output", str(out), "--max-len-ratio", "1", "--device", "cpu"]
+            "--output", str(out), "--max-len-ratio", "0.5", "--device", "cpu"]
     assert main(argv) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["language"] == "en-gb" and meta["prompt_language"] == "en-us"
@@ -106,7 +106,7 @@ def test_tsv_batch_makes_one_file_per_row(nano_checkpoints, prompt_wav, tmp_path
     tsv = tmp_path / "list.tsv"
     tsv.write_text("\n".join(rows) + "\n")
     assert main(["--checkpoint", str(nano_checkpoints["both"]), "--codec-weights", "random",
-                 "--tsv", str(tsv), "--max-len-ratio", "1"]) == 0
+                 "--tsv", str(tsv), "--max-len-ratio", "0.5"]) == 0
     for name, prompt_frames in (("out/one.wav", 225), ("out/two.wav", 75), ("three.wav", 0)):
         wav = tmp_path / name
         meta = json.loads(wav.with_suffix(".json").read_text())

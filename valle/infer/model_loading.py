@@ -4,8 +4,9 @@ Why: training runs the stages apart (``--train-stage 1`` then ``2``), so the AR 
 usable model lives in one experiment dir and the NAR half in another.  Every state-dict key
 starts with ``ar_`` or ``nar_`` (the published VALL-E X layout), so the halves are merged by
 prefix after checking that both files describe the same architecture and the same text symbols.
-A checkpoint whose NAR was never trained (``train_stage == 1``) would synthesize noise, so it
-is refused with the fix instead.
+A checkpoint whose NAR was never trained (only ``--train-stage 1`` ran, from scratch) would
+synthesize noise, so it is refused with the fix instead; a stage-1 fine-tune ``--init-from`` a
+complete model keeps that model's NAR and is accepted.
 
 Reading goes through ``valle.models.checkpoint_import.read_checkpoint``, which understands our
 training checkpoints, the published VALL-E X files and lifeiteng-style files, always with
@@ -33,9 +34,37 @@ class LoadedModel:
     train_args: Optional[dict] = None
 
 
-def _train_stage(info: dict) -> Optional[int]:
-    stage = info.get("train_stage") if isinstance(info, dict) else None
-    return int(stage) if stage is not None else None
+def _history(path) -> dict:
+    """``train_stage``, ``trained_stages`` and ``init_from`` of one of our training checkpoints.
+
+    Read with ``mmap=True`` so the tensors are not loaded a second time; published and
+    lifeiteng files have none of these and give ``{}``.
+    """
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return {}
+    if not isinstance(obj, dict) or "model_config" not in obj:
+        return {}
+    args = obj.get("args") if isinstance(obj.get("args"), dict) else {}
+    stages = obj.get("trained_stages")
+    if stages is None and obj.get("train_stage") is not None:
+        stages = [obj["train_stage"]]
+    return {"trained_stages": {int(x) for x in stages} if stages is not None else None,
+            "init_from": args.get("init_from")}
+
+
+def _untrained_half(path, half: str) -> bool:
+    """True if ``path`` was trained from scratch and never trained ``half`` ("ar" or "nar").
+
+    A half is usable when a stage that trains it ran (0 trains both, 1 the AR, 2 the NAR) or
+    when training started ``--init-from`` another model (fine-tuning keeps its other half).
+    """
+    h = _history(path)
+    stages = h.get("trained_stages")
+    if not stages or h.get("init_from"):
+        return False
+    return not (stages & ({0, 1} if half == "ar" else {0, 2}))
 
 
 def _read(path, model_preset: Optional[str], overrides: dict):
@@ -74,11 +103,10 @@ def load_model(
         )
     if checkpoint is not None:
         config, state, symbols, info = _read(checkpoint, model_preset, overrides)
-        stage = _train_stage(info)
-        if stage == 1:
+        if _half(state, "nar_") and _untrained_half(checkpoint, "nar"):
             raise CheckpointLoadError(
-                f"checkpoint {checkpoint} holds only a trained AR (train_stage 1): its NAR half was never "
-                "trained. Train the NAR (run.sh --train-stage 2) and pass --ar-checkpoint "
+                f"checkpoint {checkpoint} was trained from scratch with --train-stage 1 only: its NAR half "
+                "was never trained. Train the NAR (run.sh --train-stage 2) and pass --ar-checkpoint "
                 f"{checkpoint} --nar-checkpoint <exp-dir of stage 2>/<checkpoint>.pt"
             )
         if not _half(state, "nar_"):
@@ -87,18 +115,18 @@ def load_model(
                 "--nar-checkpoint together with --ar-checkpoint"
             )
         sources = {"ar": str(checkpoint), "nar": str(checkpoint)}
-        args = info.get("args") if isinstance(info, dict) else None
+        args = None
     else:
         config, ar_state, symbols, ar_info = _read(ar_checkpoint, model_preset, overrides)
         nar_config, nar_state, nar_symbols, nar_info = _read(nar_checkpoint, model_preset, overrides)
-        if _train_stage(ar_info) == 2:
+        if _untrained_half(ar_checkpoint, "ar"):
             raise CheckpointLoadError(
-                f"--ar-checkpoint {ar_checkpoint} was trained with --train-stage 2 (NAR only): "
+                f"--ar-checkpoint {ar_checkpoint} was trained from scratch with --train-stage 2 only: "
                 "its AR half was never trained; pass the stage-1 (or stage-0) checkpoint"
             )
-        if _train_stage(nar_info) == 1:
+        if _untrained_half(nar_checkpoint, "nar"):
             raise CheckpointLoadError(
-                f"--nar-checkpoint {nar_checkpoint} was trained with --train-stage 1 (AR only): its NAR "
+                f"--nar-checkpoint {nar_checkpoint} was trained from scratch with --train-stage 1 only: its NAR "
                 "half was never trained; pass the checkpoint of run.sh --train-stage 2"
             )
         a, b = config.to_dict(), nar_config.to_dict()
@@ -119,12 +147,10 @@ def load_model(
         state = {**_half(ar_state, "ar_"), **_half(nar_state, "nar_")}
         symbols = symbols if symbols is not None else nar_symbols
         sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
-        args = ar_info.get("args") if isinstance(ar_info, dict) else None
+        args = None
 
     model = VALLE(config)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    # Tied weights may appear under one name only; anything else missing is a broken file.
-    missing = [k for k in missing if not k.endswith("pe")]
     if missing or unexpected:
         raise CheckpointLoadError(
             f"checkpoint weights do not fit the {config.preset} model: missing {missing[:8]}"
