@@ -24,6 +24,11 @@ from valle.models import VALLE, get_preset  # noqa: E402
 from valle.models.decoding import ar_decode  # noqa: E402
 
 
+def log(*parts) -> None:
+    """Progress on stderr; stdout stays one JSON object."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
 def matmul_flops(n: int = 1024, seconds: float = 1.0) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
@@ -100,15 +105,19 @@ def main(argv=None):
         for bf16 in (False, True):
             key = f"stage{stage}_{'bf16' if bf16 else 'fp32'}"
             train[key] = round(train_fps(stage, bf16, args.steps), 1)
+            log(key, train[key])
     res["train_audio_frames_per_s_d256_h4_l4_b4x300"] = train
     if not args.quick:
         dec = {}
         for prompt in (75, 225):
             for kv in (True, False):
-                dec[f"d256_l4_prompt{prompt}_new150_{'kv' if kv else 'nokv'}"] = round(
-                    decode_fps(256, 4, 4, prompt, 150, kv), 1)
+                key = f"d256_l4_prompt{prompt}_new150_{'kv' if kv else 'nokv'}"
+                dec[key] = round(decode_fps(256, 4, 4, prompt, 150, kv), 1)
+                log(key, dec[key])
         for kv in (True, False):
-            dec[f"d512_l6_prompt225_new300_{'kv' if kv else 'nokv'}"] = round(decode_fps(512, 8, 6, 225, 300, kv), 1)
+            key = f"d512_l6_prompt225_new300_{'kv' if kv else 'nokv'}"
+            dec[key] = round(decode_fps(512, 8, 6, 225, 300, kv), 1)
+            log(key, dec[key])
         dec["kv_speedup_d512_l6"] = round(dec["d512_l6_prompt225_new300_kv"] / dec["d512_l6_prompt225_new300_nokv"], 1)
         res["ar_decode_frames_per_s"] = dec
     res["matmul_fp32_gflops_end"] = round(matmul_flops() / 1e9, 1)

@@ -101,7 +101,8 @@ def read_checkpoint(path, model_preset: Optional[str] = None, **overrides
     preset's head width (64 for ``vallex``: 4 heads at d_model 256) unless ``nhead`` is given.
     ``overrides`` replace config fields in every format (e.g. ``dropout``).
     ``info`` has ``format`` ("valle", "vallex-published" or "lifeiteng"), ``path``,
-    ``inferred`` (fields taken from shapes) and ``extra`` (other top-level entries).
+    ``inferred`` (fields taken from shapes) and ``extra`` (other top-level entries); our own
+    format adds ``train_stage`` and ``args``.
     """
     path = str(path)
     obj = _load(path)
@@ -121,6 +122,7 @@ def read_checkpoint(path, model_preset: Optional[str] = None, **overrides
         cfg.update(overrides)
         config = ModelConfig.from_dict(cfg)
         info["train_stage"] = obj.get("train_stage")
+        info["args"] = obj.get("args")
     elif any(k in obj for k in LIFEITENG_KEYS):
         info["format"] = "lifeiteng"
         if obj.get("add_prenet"):

@@ -142,7 +142,7 @@ class VALLE(nn.Module):
             y_in = torch.cat([q0.new_full((B, 1), c.bos_id), q0], dim=1)
             targets = torch.cat([q0, eos], dim=1)
             in_valid = lengths_to_valid(audio_lens + 1, y_in.shape[1])
-        else:  # the first frame is given, not predicted: inputs y[:-1]... as in lifeiteng
+        else:  # lifeiteng without BOS: input y, target y[1:] + EOS (the first frame is given, not predicted)
             y_in = q0
             targets = torch.cat([q0[:, 1:], eos], dim=1)
             in_valid = audio_valid
