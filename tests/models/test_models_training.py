@@ -160,3 +160,10 @@ def test_activation_checkpointing_gives_the_same_gradients():
         grads.append(model.ar_decoder.layers[0].linear1.weight.grad.clone())
         grads.append(model.nar_decoder.layers[1].linear2.weight.grad.clone())
     assert torch.allclose(grads[0], grads[2], atol=1e-6) and torch.allclose(grads[1], grads[3], atol=1e-6)
+
+
+def test_top10_accuracy_counts_rank_below_ten():
+    logits = torch.arange(20.0).flip(0).repeat(3, 1)  # class c has rank c
+    loss, acc, n = VALLE._ce_and_acc(logits, torch.tensor([0, 9, 10]))
+    assert n == 3 and abs(float(acc) - 2 / 3) < 1e-6
+    assert abs(float(loss) - float(torch.nn.functional.cross_entropy(logits, torch.tensor([0, 9, 10])))) < 1e-6
