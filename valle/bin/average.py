@@ -24,14 +24,23 @@ def get_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--exp-dir", type=Path, default=Path("exp/valle"))
     p.add_argument("--num", type=int, default=3, help="how many of the newest checkpoints to average")
-    p.add_argument("--kind", choices=["epoch", "checkpoint"], default="epoch",
-                   help="epoch-<n>.pt files or checkpoint-<batch>.pt files")
+    p.add_argument("--kind", choices=["auto", "epoch", "checkpoint"], default="auto",
+                   help="epoch-<n>.pt files, checkpoint-<batch>.pt files, or auto: the newest of either")
     p.add_argument("--checkpoints", type=Path, nargs="+", default=None, help="explicit files (overrides --kind/--num)")
     p.add_argument("--output", type=Path, default=None, help="default: EXP_DIR/averaged-<kind>-last<num>.pt")
     return p
 
 
 def select(exp_dir: Path, kind: str, num: int) -> List[Path]:
+    if kind == "auto":
+        # Epoch files if there are any, else batch checkpoints; newest by time, because a run that
+        # switched --train-stage in the same dir may leave older, higher-numbered files behind.
+        for k in ("epoch", "checkpoint"):
+            files = list(Path(exp_dir).glob(f"{k}-*.pt"))
+            if files:
+                return sorted(files, key=lambda p: p.stat().st_mtime_ns)[-num:]
+        raise FileNotFoundError(f"--exp-dir {exp_dir}: no epoch-<n>.pt or checkpoint-<batch>.pt to average; "
+                                "train first (run.sh stage 1)")
     pat = re.compile(rf"^{kind}-(\d+)\.pt$")
     found = sorted((int(m.group(1)), p) for p in Path(exp_dir).glob(f"{kind}-*.pt") if (m := pat.match(p.name)))
     if not found:
@@ -42,8 +51,14 @@ def select(exp_dir: Path, kind: str, num: int) -> List[Path]:
 def average_checkpoints(paths: List[Path]) -> dict:
     base = None
     total = None
+    used: List[Path] = []
+    newest_stage = load_checkpoint(paths[-1]).get("train_stage")
     for path in paths:
         ckpt = load_checkpoint(path)
+        if ckpt.get("train_stage") != newest_stage:
+            log.warning("skipping %s: train stage %s, not the newest file's %s", path, ckpt.get("train_stage"),
+                        newest_stage)
+            continue
         state = ckpt["model"]
         if total is None:
             total = {k: v.detach().double().clone() if v.is_floating_point() else v.clone() for k, v in state.items()}
@@ -54,11 +69,12 @@ def average_checkpoints(paths: List[Path]) -> dict:
                 if v.is_floating_point():
                     total[k] += v.double()
         base = ckpt
-    n = len(paths)
+        used.append(path)
+    n = len(used)
     model = {k: (v / n).to(base["model"][k].dtype) if v.is_floating_point() else v for k, v in total.items()}
     out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "args") if k in base}
     out["model"] = model
-    out["averaged_from"] = [str(p) for p in paths]
+    out["averaged_from"] = [str(p) for p in used]
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
+from lhotse import load_manifest
 
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
@@ -116,7 +117,9 @@ class Trainer:
         self.train_cuts = load_cuts(args.train_cuts, "--train-cuts", args)
         data_symbols = SymbolTable.from_file(args.text_symbols)
         self.valid_cuts = None
-        if Path(args.valid_cuts).is_file():
+        if Path(args.valid_cuts).is_file() and len(load_manifest(args.valid_cuts)) == 0:
+            log.warning("validation manifest %s is empty (a tiny corpus): validation is skipped", args.valid_cuts)
+        elif Path(args.valid_cuts).is_file():
             self.valid_cuts = load_cuts(args.valid_cuts, "--valid-cuts", args)
         else:
             log.warning("no validation manifest %s: validation is skipped", args.valid_cuts)

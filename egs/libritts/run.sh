@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Train VALL-E on LibriTTS after egs/libritts/prepare.sh (see docs/training.md). On several GPUs
+# run stage 1 under torchrun (docs/training.md); this script runs one process.
+#   bash egs/libritts/run.sh --train-stage 1 && bash egs/libritts/run.sh --train-stage 2
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+exec bash "$root/run.sh" --model-preset valle --exp-dir exp/libritts --num-epochs 20 \
+  --max-duration 80 --base-lr 0.05 --valid-interval 2000 --save-every-n 2000 "$@"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Training and synthesis for valle (see docs/training.md), after prepare.sh:
+#   1  train          python -m valle.bin.train  (--train-stage 0 = AR+NAR, 1 = AR, 2 = NAR)
+#   2  average        python -m valle.bin.average (the last --avg epoch or batch checkpoints)
+#   3  synthesize     python -m valle.bin.infer for a few dev utterances into <exp-dir>/samples/
+# Any option not listed below (e.g. --max-duration 60 --base-lr 0.03 --trainable 'ar_*') is passed
+# through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass their defaults, then "$@".
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+stage=1                 ## first stage to run (1 train, 2 average, 3 synthesize)
+stop_stage=3            ## last stage to run (inclusive)
+train_stage=0           ## 0 = AR and NAR jointly, 1 = AR only, 2 = NAR only
+data_dir=data           ## what prepare.sh wrote (uses <data-dir>/tokenized)
+exp_dir=exp/valle       ## experiment dir: checkpoints, logs, tensorboard/, samples/
+model_preset=small      ## model size: nano, small, valle or vallex
+num_epochs=20           ## training epochs
+avg=3                   ## stage 2: number of checkpoints to average
+num_samples=3           ## stage 3: dev utterances to synthesize
+codec_weights=""        ## stage 3: Encodec weights (empty = pretrained hub cache, a file, or random)
+infer_device=cpu        ## stage 3: cpu or cuda
+
+# shellcheck disable=SC2034  # read by parse_options.sh for --help
+usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-3: train, average, synthesize)"
+
+# Split the command line: run.sh's own options go to parse_options.sh, the rest to valle.bin.train.
+own_names=" $(sed -n 's/^\([a-z_][a-z0-9_]*\)=.*[[:space:]]##.*/\1/p' "${BASH_SOURCE[0]}" | tr '\n' ' ') "
+own_args=()
+train_args=()
+while [[ $# -gt 0 ]]; do
+  arg="$1"
+  key="${arg#--}"
+  key="${key%%=*}"
+  key="${key//-/_}"
+  if [[ "$arg" == -h || "$arg" == --help || ( "$arg" == --* && "$own_names" == *" $key "* ) ]]; then
+    own_args+=("$arg")
+    if [[ "$arg" != *=* && "$arg" != -h && "$arg" != --help && $# -ge 2 ]]; then own_args+=("$2"); shift; fi
+    shift
+  elif [[ "$arg" == --* ]]; then
+    train_args+=("$arg")
+    shift
+    # every value up to the next --option belongs to it (--trainable 'ar_*' 'nar_*')
+    while [[ $# -gt 0 && "$1" != --* ]]; do train_args+=("$1"); shift; done
+  else
+    echo "Error: unexpected argument '$arg' for run.sh: options are --name value." >&2
+    exit 1
+  fi
+done
+
+# shellcheck source=local/parse_options.sh
+. "$root/local/parse_options.sh" "${own_args[@]+"${own_args[@]}"}"
+# shellcheck source=local/log.sh
+. "$root/local/log.sh"
+
+if [[ -n "${PYTHON:-}" ]]; then
+  python="$PYTHON"
+elif [[ -x "$root/.venv/bin/python" ]]; then
+  python="$root/.venv/bin/python"
+else
+  python=python3
+fi
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+
+case "$train_stage" in
+  0|1|2) ;;
+  *) echo "Error: --train-stage must be 0, 1 or 2, got '$train_stage'." >&2; exit 1 ;;
+esac
+for n in "$stage" "$stop_stage" "$num_epochs" "$avg" "$num_samples"; do
+  if [[ ! "$n" =~ ^[0-9]+$ ]]; then
+    echo "Error: --stage, --stop-stage, --num-epochs, --avg and --num-samples take integers, got '$n'." >&2
+    exit 1
+  fi
+done
+tokenized="$data_dir/tokenized"
+log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
+
+if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
+  log 1 "train stage $train_stage into $exp_dir"
+  run 1 "$python" -m valle.bin.train --data-dir "$tokenized" --exp-dir "$exp_dir" \
+    --model-preset "$model_preset" --num-epochs "$num_epochs" --train-stage "$train_stage" \
+    "${train_args[@]+"${train_args[@]}"}"
+fi
+
+averaged="$exp_dir/averaged.pt"
+if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
+  log 2 "average the last $avg checkpoints of $exp_dir"
+  run 2 "$python" -m valle.bin.average --exp-dir "$exp_dir" --num "$avg" --kind auto --output "$averaged"
+fi
+
+if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
+  checkpoint="$averaged"
+  if [[ ! -f "$checkpoint" ]]; then
+    checkpoint="$exp_dir/best-valid-loss.pt"
+  fi
+  if [[ ! -f "$checkpoint" ]]; then
+    echo "Error: no $averaged or $exp_dir/best-valid-loss.pt: run stages 1-2 first." >&2
+    exit 1
+  fi
+  mkdir -p "$exp_dir/samples"
+  codec_opt=()
+  if [[ -n "$codec_weights" ]]; then codec_opt=(--codec-weights "$codec_weights"); fi
+  log 3 "synthesize $num_samples dev utterances with $checkpoint into $exp_dir/samples"
+  # dev utterances first; a tiny corpus may need test or train ones too
+  "$python" -m valle.train.sample_prompts --num "$num_samples" \
+    --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
+    while IFS=$'\t' read -r name audio ptext text lang; do
+      run 3 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" --text-prompt "$ptext" \
+        --audio-prompt "$audio" --language "$lang" --device "$infer_device" \
+        "${codec_opt[@]+"${codec_opt[@]}"}" --output "$exp_dir/samples/$name.wav" </dev/null
+    done
+fi
+log "-" "done"

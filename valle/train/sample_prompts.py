@@ -1,0 +1,48 @@
+"""Pick (prompt audio, prompt text, target text) triples from dev cuts for run.sh stage 3.
+
+Prints one tab-separated line per sample: ``name  audio_path  prompt_text  text  language``.
+The prompt is one dev utterance's recording and transcript; the target text is the next
+utterance's transcript, so the sample is a new sentence in a voice the model has heard of.
+Usage: ``python -m valle.train.sample_prompts --cuts data/tokenized/cuts_dev.jsonl.gz --num 3``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from lhotse import load_manifest
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m valle.train.sample_prompts", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--cuts", required=True, nargs="+", help="cuts manifests, in order of preference (dev, test, train)")
+    p.add_argument("--num", type=int, default=3, help="number of samples")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> List[str]:
+    args = get_parser().parse_args(argv)
+    cuts = []
+    for path in args.cuts:
+        if Path(path).is_file():
+            cuts += [c for c in load_manifest(path) if c.supervisions and c.supervisions[0].text
+                     and c.has_recording and c.recording.sources[0].type == "file"]
+    if len(cuts) < 2:
+        sys.exit(f"--cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
+    lines = []
+    for i in range(min(args.num, len(cuts))):
+        prompt, target = cuts[i], cuts[(i + 1) % len(cuts)]
+        text = " ".join(target.supervisions[0].text.split())
+        ptext = " ".join(prompt.supervisions[0].text.split())
+        lang = target.supervisions[0].language or "en-us"
+        lines.append("\t".join([f"sample{i + 1}_{target.id}".replace("/", "_"),
+                                prompt.recording.sources[0].source, ptext, text, lang]))
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    main()
