@@ -1,0 +1,147 @@
+"""Training faults and bad input: NaN batches, symbol mismatch, empty manifest, max-duration,
+truncated checkpoints, SIGKILL during a checkpoint write (nano model, tiny lhotse corpus)."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+from robust_helpers import assert_killed, copy_tree, leftovers, run_module
+from robust_train_data import PHONES, make_train_dir, train_args
+from valle.bin.train import main as train_main
+from valle.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, load_latest
+
+REF_OPTS = ("--num-epochs", "2", "--save-every-n", "2", "--keep-last-k", "0", "--dropout", "0.1")
+
+
+def _steps(exp):
+    return {r["step"]: r for r in map(json.loads, (exp / "steps.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    return make_train_dir(tmp_path_factory.mktemp("train_data"))
+
+
+@pytest.fixture(scope="module")
+def reference(train_dir, tmp_path_factory):
+    """An uninterrupted 2-epoch run with a checkpoint every 2 steps."""
+    exp = tmp_path_factory.mktemp("ref") / "exp"
+    train_main(train_args(train_dir, exp, *REF_OPTS))
+    assert len(_steps(exp)) >= 5
+    return exp
+
+
+class PoisonBatches:
+    """A forward hook that turns the AR text embedding into NaN for chosen training batches."""
+
+    def __init__(self, which):
+        self.which, self.calls = which, 0
+
+    def __call__(self, module, inputs, output):
+        if not module.training:
+            return output
+        self.calls += 1
+        return output * float("nan") if self.which(self.calls) else output
+
+
+def _trainer(train_dir, exp, *extra):
+    from valle.train.options import parse_args
+    from valle.train.trainer import Trainer
+
+    return Trainer(parse_args(train_args(train_dir, exp, *extra)))
+
+
+def test_nan_batch_is_skipped_and_logged(train_dir, tmp_path, caplog):
+    trainer = _trainer(train_dir, tmp_path / "exp", "--num-epochs", "1")
+    hook = PoisonBatches(lambda n: n == 2)
+    trainer.model.ar_text_embedding.register_forward_hook(hook)
+    caplog.set_level(logging.WARNING)
+    trainer.fit()
+    assert hook.calls >= 3
+    assert "inf/NaN loss" in caplog.text and "batch skipped (1 in a row)" in caplog.text
+    steps = _steps(tmp_path / "exp")
+    assert len(steps) == hook.calls - 1, "the poisoned batch made no optimizer step"
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    saved = load_checkpoint(tmp_path / "exp" / "epoch-1.pt")
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+
+
+def test_nan_batches_in_a_row_stop_training(train_dir, tmp_path):
+    from valle.train.trainer import TrainingStopped
+
+    trainer = _trainer(train_dir, tmp_path / "exp", "--num-epochs", "1", "--max-bad-batches", "2",
+                       "--save-every-n", "1")
+    trainer.model.ar_text_embedding.register_forward_hook(PoisonBatches(lambda n: True))
+    with pytest.raises(TrainingStopped, match="2 inf/NaN batches in a row.*--max-bad-batches"):
+        trainer.fit()
+    assert list_checkpoints(tmp_path / "exp") == [], "no checkpoint of a diverged model"
+
+
+def test_init_from_with_missing_symbols_names_them(train_dir, tmp_path):
+    from valle.models import VALLE, get_preset
+    from valle.train.checkpoint import save_checkpoint
+
+    table = ["<pad>", "<unk>"] + [p for p in PHONES if p not in ("s", "t")]
+    config = get_preset("nano", text_vocab_size=len(table))
+    ckpt = save_checkpoint(tmp_path / "other.pt", model=VALLE(config).state_dict(), model_config=config.to_dict(),
+                           text_symbols=table, train_stage=0)
+    with pytest.raises(ValueError) as e:
+        train_main(train_args(train_dir, tmp_path / "exp", "--init-from", str(ckpt)))
+    msg = str(e.value)
+    assert str(ckpt) in msg and "lacks 2 symbol(s)" in msg and ": s t." in msg and "--init-mismatch resize" in msg
+
+
+def test_empty_train_manifest_is_a_clear_error(train_dir, tmp_path):
+    from lhotse import CutSet
+
+    empty = tmp_path / "cuts_empty.jsonl.gz"
+    CutSet.from_cuts([]).to_file(empty)
+    with pytest.raises(ValueError, match=r"--train-cuts .*cuts_empty\.jsonl\.gz: the CutSet is empty"):
+        train_main(train_args(train_dir, tmp_path / "exp", "--train-cuts", str(empty)))
+    assert not (tmp_path / "exp").exists() or not list_checkpoints(tmp_path / "exp")
+
+
+def test_max_duration_smaller_than_every_cut_is_a_clear_error(train_dir, tmp_path):
+    # every cut is 40-80 frames = 0.53-1.07 s
+    args = train_args(train_dir, tmp_path / "exp")
+    args[args.index("--max-duration") + 1] = "0.3"
+    with pytest.raises(ValueError, match=r"--max-duration 0\.3 s is shorter than the longest cut"):
+        train_main(args)
+
+
+def test_truncated_checkpoint_is_named_and_resume_falls_back(reference, train_dir, tmp_path, caplog):
+    exp = copy_tree(reference, tmp_path / "exp")
+    newest = list_checkpoints(exp)[0]
+    previous = list_checkpoints(exp)[1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=f"checkpoint {newest} cannot be read.*truncated"):
+        load_checkpoint(newest)
+    with pytest.raises(CheckpointError, match=str(newest)):
+        train_main(train_args(train_dir, exp, "--resume", str(newest)))
+    caplog.set_level(logging.WARNING)
+    path, ckpt = load_latest(exp)
+    assert path == previous and "step" in ckpt
+    assert str(newest) in caplog.text and "falling back" in caplog.text
+
+
+def test_sigkill_during_checkpoint_write_then_resume_matches(reference, train_dir, tmp_path):
+    exp = tmp_path / "exp"
+    args = train_args(train_dir, exp, *REF_OPTS)
+    # the second checkpoint-<step>.pt write is cut in half and the process killed before the rename
+    proc = run_module("valle.bin.train", args, kill_before_commit=2, match=r"^checkpoint-\d+\.pt$",
+                      truncate_tmp=True)
+    assert_killed(proc)
+    assert [p.name for p in list_checkpoints(exp) if p.name.startswith("checkpoint-")] == ["checkpoint-2.pt"]
+    assert leftovers(exp), "the half-written temporary file is what a real kill leaves"
+    train_main(args)  # --resume auto: from checkpoint-2.pt
+    assert not leftovers(exp), "the rerun removes the interrupted write's temporary file"
+    ref_steps, got = _steps(reference), _steps(exp)
+    assert sorted(got) == sorted(ref_steps)
+    for step, rec in ref_steps.items():
+        assert abs(got[step]["loss"] - rec["loss"]) <= 1e-6, step
+    a = load_checkpoint(reference / "epoch-2.pt")["model"]
+    b = load_checkpoint(exp / "epoch-2.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
