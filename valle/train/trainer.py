@@ -193,6 +193,14 @@ class Trainer:
             path, ckpt = ckpt_io.load_latest(self.exp_dir)
             if path is not None:
                 log.info("resuming from %s (step %s)", path, ckpt["step"])
+            elif ckpt_io.list_checkpoints(self.exp_dir):
+                # Starting over here would overwrite the run's checkpoints and steps.jsonl.
+                found = ckpt_io.list_checkpoints(self.exp_dir)
+                raise ValueError(
+                    f"--resume auto: none of the {len(found)} checkpoint(s) in {self.exp_dir} can be resumed from "
+                    f"({', '.join(p.name for p in found[:6])}{' ...' if len(found) > 6 else ''}; see the warnings "
+                    "above). Pass --resume PATH, or move them away and pass --resume none to start over"
+                )
             return ckpt, path
         ckpt = ckpt_io.load_checkpoint(p)
         if "step" not in ckpt:
