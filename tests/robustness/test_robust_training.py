@@ -145,3 +145,14 @@ def test_sigkill_during_checkpoint_write_then_resume_matches(reference, train_di
     a = load_checkpoint(reference / "epoch-2.pt")["model"]
     b = load_checkpoint(exp / "epoch-2.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_auto_with_only_unreadable_checkpoints_refuses_to_start_over(reference, train_dir, tmp_path):
+    exp = copy_tree(reference, tmp_path / "exp")
+    for path in list_checkpoints(exp):
+        path.write_bytes(path.read_bytes()[:1000])
+    before = {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match=r"--resume auto: none of the \d+ checkpoint\(s\) in .* --resume none"):
+        train_main(train_args(train_dir, exp, *REF_OPTS))
+    after = {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()}
+    assert after == before, "nothing in the experiment dir is overwritten"
