@@ -201,3 +201,13 @@ def test_bad_inputs_are_named(tmp_path, espeak_corpus, capsys):
     assert run_stage(manifests, tokenized) == 1
     err = capsys.readouterr().err
     assert "corpus_supervisions_train.jsonl.gz" in err and "run stage 2" in err
+
+
+def test_unreadable_audio_names_the_cut_and_file(tmp_path, espeak_corpus, capsys):
+    manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus[:2])
+    broken = sorted((tmp_path / "audio").iterdir())[1]
+    broken.write_bytes(b"RIFF garbage, not audio")  # changed after stage 1 accepted it
+    assert run_stage(manifests, tokenized) == 1
+    err = capsys.readouterr().err
+    assert "cut utt01: cannot load" in err and str(broken) in err and "rerun stages 1-2" in err
+    assert not (tokenized / "corpus_cuts_train.jsonl.gz").exists()

@@ -175,7 +175,14 @@ def _reset_chunk_dir(directory: Path, params: dict) -> None:
 def load_cut_audio(cut) -> torch.Tensor:
     """The cut's span of the source file, all channels downmixed, at 24 kHz: ``[1, samples]``."""
     rec = cut.recording
-    audio = rec.load_audio(offset=cut.start, duration=cut.duration)
+    try:
+        audio = rec.load_audio(offset=cut.start, duration=cut.duration)
+    except Exception as e:
+        sources = ", ".join(str(s.source) for s in rec.sources)
+        raise ValueError(
+            f"cut {cut.id}: cannot load {cut.duration:.3f} s at {cut.start:.3f} s from {sources} "
+            f"({type(e).__name__}: {e}); stage 1 should have rejected this file: rerun stages 1-2"
+        ) from None
     return to_codec_input(torch.from_numpy(np.ascontiguousarray(audio)), rec.sampling_rate)
 
 
@@ -203,10 +210,44 @@ def _worker_init(weights: Optional[str]) -> None:
         _WORKER["model"] = load_codec(weights, "cpu")
 
 
-def _worker_encode(cut) -> Tuple[str, np.ndarray]:
+def _release_memory() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``).
+
+    Every cut has its own length, so the encoder's large activations come in ever different
+    sizes; glibc keeps the freed ones in fragmented arenas and a process's RSS kept growing with
+    the number of cuts (1.0 -> 1.8 GB over 30 cuts of 1-6 s). Trimming after each cut keeps it
+    flat (about 1.0 GB) for a fraction of a millisecond per call.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _encode_one(model, cut) -> Tuple[str, np.ndarray]:
     wav = load_cut_audio(cut)
-    codes = encode_batch(_WORKER["model"], [wav[0]])[0]
-    return cut.id, codes.numpy().astype(np.int16)
+    codes = encode_batch(model, [wav[0]])[0].numpy().astype(np.int16)
+    del wav
+    _release_memory()
+    return cut.id, codes
+
+
+def _worker_encode(cut) -> Tuple[str, np.ndarray]:
+    return _encode_one(_WORKER["model"], cut)
 
 
 def _encode_cpu(model, cuts: Sequence, nj: int, weights: Optional[str]) -> Iterator[Tuple[str, np.ndarray]]:
@@ -216,8 +257,7 @@ def _encode_cpu(model, cuts: Sequence, nj: int, weights: Optional[str]) -> Itera
         torch.set_num_threads(1)
         try:
             for cut in cuts:
-                wav = load_cut_audio(cut)
-                yield cut.id, encode_batch(model, [wav[0]])[0].numpy().astype(np.int16)
+                yield _encode_one(model, cut)
         finally:
             torch.set_num_threads(threads)
         return
@@ -246,7 +286,10 @@ def _encode_gpu(model, cuts: Sequence, batch_duration: float, nj: int) -> Iterat
     with ThreadPoolExecutor(max(1, nj)) as loader:
         for batch in batches:
             wavs = list(loader.map(lambda c: load_cut_audio(c)[0], batch))
-            for cut, codes in zip(batch, encode_batch(model, wavs)):
+            encoded = encode_batch(model, wavs)
+            del wavs
+            _release_memory()
+            for cut, codes in zip(batch, encoded):
                 yield cut.id, codes.numpy().astype(np.int16)
 
 
