@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on a small built-in corpus, on CPU, in a few minutes.
 #   1  corpus      valle.demo.make_corpus: the project's own sentences (valle/demo/sentences.txt)
-#                  spoken by 4 espeak-ng voices, in the LibriTTS layout        -> demo/corpus/
+#                  spoken by 3 espeak-ng voices, in the LibriTTS layout        -> demo/corpus/
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, Encodec codes, splits, report) -> demo/data/
 #   3  train       egs/custom/run.sh: nano AR+NAR (--train-stage 0), briefly, on CPU -> demo/exp/
 #                  (its stage 3 also writes samples for a few dev sentences into demo/exp/samples/)
@@ -9,7 +9,7 @@
 # Encodec: the published weights when the torch hub cache has them (or they can be downloaded);
 # otherwise seeded random weights, announced in a banner and recorded in demo/out.json.
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
-# Environment: DEMO_DIR (default demo), DEMO_STEPS (training steps, default 300),
+# Environment: DEMO_DIR (default demo), DEMO_STEPS (training steps, default 120),
 # CODEC_WEIGHTS (force: PATH, random or pretrained).
 set -euo pipefail
 
@@ -17,14 +17,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
-steps="${DEMO_STEPS:-300}"
+steps="${DEMO_STEPS:-120}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
 start=$(date +%s)
 say() { echo "[demo $(date +%H:%M:%S)] $*"; }
 
 say "1/4 corpus: espeak-ng voices x built-in sentences -> $demo/corpus"
-"$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --num-jobs 2
+"$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --num-voices 3 --num-jobs 2
 
 codec_args=()
 if [[ -n "${CODEC_WEIGHTS:-}" ]]; then codec_args=(--codec-weights "$CODEC_WEIGHTS"); fi
@@ -38,8 +38,8 @@ bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" -
 say "3/4 train: nano AR+NAR for $steps steps on CPU -> $demo/exp"
 bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --model-preset nano \
   --train-stage 0 --num-epochs 1000 --max-steps "$steps" --avg 1 --num-samples 2 --codec-weights "$codec" \
-  --device cpu --num-workers 0 --max-duration 40 --base-lr 0.05 --warmup-steps 50 \
-  --valid-interval 100 --save-every-n 100 --keep-last-k 2 --valid-codec-weights "${codec:-pretrained}"
+  --device cpu --num-workers 0 --max-duration 20 --base-lr 0.05 --warmup-steps 30 \
+  --valid-interval 60 --save-every-n 60 --keep-last-k 2 --valid-codec-weights "${codec:-pretrained}"
 
 say "4/4 synthesize a new sentence in voice 1002 -> $demo/out.wav"
 checkpoint="$demo/exp/averaged.pt"
