@@ -109,3 +109,26 @@ def test_language_without_espeak_voice_is_refused(checkpoint, tmp_path):
                        "--prompt-language", "zz"))
     assert "'zz'" in msg and "--prompt-language" in msg
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_path):
+    """A [samples, channels] read cut or averaged along the wrong axis would give other frames."""
+    import torch
+
+    from robust_helpers import six_channel_mix
+    from valle.data.codec import encode_audio
+    from valle.infer.synthesizer import Synthesizer
+
+    from robust_helpers import convert
+
+    raw = espeak(" ".join(SENTENCES[:2]), tmp_path / "mono.wav", speed=150)
+    mono, sr = sf.read(str(convert(raw, tmp_path / "mono48k.wav", rate=48000)), dtype="float32")
+    assert sr == 48000 and len(mono) / sr > 3.0
+    path = tmp_path / "six channel prompt.wav"
+    sf.write(str(path), six_channel_mix(mono), sr, subtype="FLOAT")
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights="random")
+    codes = synth.prompt_codes(path, max_seconds=2.0)
+    assert codes.shape == (150, 8)
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    expected = encode_audio(synth.codec, torch.from_numpy(data[: 2 * sr].T.copy()), sr)
+    assert torch.equal(codes, expected)

@@ -223,14 +223,55 @@ def test_stage2_language_without_espeak_voice_is_a_clear_error(prepared, tmp_pat
     assert not out.exists() or not list(out.glob("*.jsonl.gz"))
 
 
-def test_stage3_missing_codec_weights_file_is_a_clear_error(prepared, tmp_path, capsys):
-    from valle.bin.tokenize_audio import main as audio_main
+def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tmp_path, capsys):
+    import torch
 
     from robust_helpers import copy_tree
+    from valle.bin.tokenize_audio import main as audio_main
+
+    tokenized = copy_tree(prepared.tokenized, tmp_path / "tokenized")
+
+    def stage3(weights):
+        return audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
+                           "--prefix", "custom", "--codec-weights", str(weights), "--parts", "all"])
 
     missing = tmp_path / "no such encodec.th"
-    tokenized = copy_tree(prepared.tokenized, tmp_path / "tokenized")
-    rc = audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
-                     "--prefix", "custom", "--codec-weights", str(missing), "--parts", "all"])
+    assert stage3(missing) == 1
     err = capsys.readouterr().err
-    assert rc == 1 and f"--codec-weights {missing}: no such file" in err and "random" in err
+    assert f"--codec-weights {missing}: no such file" in err and "random" in err
+    truncated = tmp_path / "cut encodec.th"
+    torch.save({"encoder.model.0.conv.conv.bias": torch.zeros(32)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:-100])
+    assert stage3(truncated) == 1
+    err = capsys.readouterr().err
+    assert f"--codec-weights {truncated}: cannot be read as a torch state dict" in err
+    assert (tokenized / "custom_cuts_all.jsonl.gz").read_bytes() == \
+        (prepared.tokenized / "custom_cuts_all.jsonl.gz").read_bytes(), "the earlier outputs are untouched"
+
+
+def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, capsys):
+    """Recordings point at source files; a corpus moved between stages must not give a traceback."""
+    import json as _json
+
+    from robust_helpers import copy_tree
+    from valle.bin.tokenize_audio import main as audio_main
+
+    manifests = copy_tree(prepared.manifests, tmp_path / "manifests")
+    recs = read_jsonl_gz(manifests / "custom_recordings_all.jsonl.gz")
+    for r in recs:
+        r["sources"][0]["source"] = r["sources"][0]["source"].replace(str(prepared.root), str(tmp_path / "moved"))
+    import gzip
+
+    with gzip.open(manifests / "custom_recordings_all.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(_json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+    tokenized = tmp_path / "tokenized"
+    tokenized.mkdir()
+    for name in ("custom_supervisions_all.jsonl.gz", "unique_text_tokens.k2symbols"):
+        (tokenized / name).write_bytes((prepared.tokenized / name).read_bytes())
+    rc = audio_main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
+                     "--codec-weights", "random", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err
+    assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
+    assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()

@@ -109,6 +109,20 @@ def test_codec_weights_and_averaging_refuse_crafted_pickle(tmp_path):
     assert not marker.exists() and not (tmp_path / "avg.pt").exists()
 
 
+def test_training_config_yaml_cannot_run_code(tmp_path, capsys):
+    """--config is read with yaml.safe_load: python/object tags are an error, not a call."""
+    from valle.bin.train import main as train_main
+
+    marker = tmp_path / "MARKER_yaml_ran"
+    config = tmp_path / "evil.yaml"
+    config.write_text(f"base-lr: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(SystemExit) as e:
+        train_main(["--config", str(config), "--data-dir", str(tmp_path)])
+    assert e.value.code == 2
+    assert f"--config {config}: invalid YAML" in capsys.readouterr().err
+    assert not marker.exists()
+
+
 def _torch_load_calls(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     for node in ast.walk(tree):
