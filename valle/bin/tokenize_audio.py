@@ -31,7 +31,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="stage-2 supervisions are read and the cuts and codes/ written here")
     parser.add_argument("--prefix", required=True, help="corpus name at the start of the manifest file names")
     parser.add_argument("--parts", nargs="*", default=None,
-                        help="parts to encode (default: every <prefix>_supervisions_<part>.jsonl.gz found)")
+                        help="parts to encode; none given = every <prefix>_supervisions_<part>.jsonl.gz found")
     parser.add_argument("--codec-weights", default=None,
                         help="Encodec weights: empty for the published checkpoint (torch hub cache or "
                         "download), a state-dict PATH, or 'random' (seeded, NOT real; tests/offline runs)")
