@@ -14,8 +14,8 @@ stop_stage=3            ## last stage to run (inclusive)
 train_stage=0           ## 0 = AR and NAR jointly, 1 = AR only, 2 = NAR only
 data_dir=data           ## what prepare.sh wrote (uses <data-dir>/tokenized)
 exp_dir=exp/valle       ## experiment dir: checkpoints, logs, tensorboard/, samples/
-model_preset=small      ## model size: nano, small, valle or vallex
-num_epochs=20           ## training epochs
+model_preset=""         ## model size: nano, small, valle or vallex (empty: valle.bin.train's default or --config's)
+num_epochs=""           ## training epochs (empty: valle.bin.train's default or --config's)
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
 codec_weights=""        ## stage 3: Encodec weights (empty = pretrained hub cache, a file, or random)
@@ -66,7 +66,7 @@ case "$train_stage" in
   0|1|2) ;;
   *) echo "Error: --train-stage must be 0, 1 or 2, got '$train_stage'." >&2; exit 1 ;;
 esac
-for n in "$stage" "$stop_stage" "$num_epochs" "$avg" "$num_samples"; do
+for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples"; do
   if [[ ! "$n" =~ ^[0-9]+$ ]]; then
     echo "Error: --stage, --stop-stage, --num-epochs, --avg and --num-samples take integers, got '$n'." >&2
     exit 1
@@ -77,9 +77,10 @@ log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
 if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
   log 1 "train stage $train_stage into $exp_dir"
-  run 1 "$python" -m valle.bin.train --data-dir "$tokenized" --exp-dir "$exp_dir" \
-    --model-preset "$model_preset" --num-epochs "$num_epochs" --train-stage "$train_stage" \
-    "${train_args[@]+"${train_args[@]}"}"
+  opts=(--data-dir "$tokenized" --exp-dir "$exp_dir" --train-stage "$train_stage")
+  if [[ -n "$model_preset" ]]; then opts+=(--model-preset "$model_preset"); fi
+  if [[ -n "$num_epochs" ]]; then opts+=(--num-epochs "$num_epochs"); fi
+  run 1 "$python" -m valle.bin.train "${opts[@]}" "${train_args[@]+"${train_args[@]}"}"
 fi
 
 averaged="$exp_dir/averaged.pt"
