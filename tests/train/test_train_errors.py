@@ -48,3 +48,19 @@ def test_config_yaml_defaults_cli_overrides_and_saved_command(data_dir, tmp_path
     bad.write_text("max-stpes: 3\n")
     with pytest.raises(SystemExit):
         main(["--config", str(bad)])
+
+
+def test_nan_batches_are_skipped_then_training_stops(data_dir, tmp_path, caplog):
+    good = tmp_path / "good"
+    main(base_args(data_dir, good, "--max-steps", "1", "--save-every-n", "0", "--train-stage", "1"))
+    ckpt = torch.load(good / "checkpoint-1.pt", weights_only=True)
+    ckpt["model"]["ar_predict_layer.weight"][0, 0] = float("nan")  # a corrupted weight: every loss is NaN
+    bad = tmp_path / "nan.pt"
+    torch.save(ckpt, bad)
+    from valle.train.trainer import TrainingStopped
+
+    with pytest.raises(TrainingStopped, match=r"3 inf/NaN batches in a row.*--max-bad-batches"):
+        main(base_args(data_dir, tmp_path / "exp", "--init-from", str(bad), "--max-bad-batches", "3",
+                       "--train-stage", "1"))
+    assert "inf/NaN loss on cuts ['train-" in caplog.text and "batch skipped (1 in a row)" in caplog.text
+    assert not (tmp_path / "exp" / "steps.jsonl").is_file() or not (tmp_path / "exp" / "steps.jsonl").read_text()

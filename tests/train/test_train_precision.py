@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -12,14 +13,18 @@ from valle.bin.train import main
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype):
+def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype, caplog):
+    caplog.set_level(logging.INFO)
     data = make_data_dir(tmp_path, num_train=6, num_dev=0, min_frames=20, max_frames=30)
     exp = tmp_path / "exp"
     main(base_args(data, exp, "--dtype", dtype, "--activation-checkpointing", "true",
-                   "--accumulate-grad-steps", "2", "--max-steps", "2", "--save-every-n", "0"))
+                   "--accumulate-grad-steps", "2", "--max-steps", "2", "--save-every-n", "0",
+                   "--log-interval", "1"))
     steps = [json.loads(l) for l in (exp / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2]
     assert all(math.isfinite(s["loss"]) and s["grad_norm"] > 0 for s in steps)
+    progress = [r.getMessage() for r in caplog.records if "frames/s" in r.getMessage()]
+    assert len(progress) == 2 and all("step" in m and "lr" in m and "ETA" in m and "ar_acc" in m for m in progress)
     ckpt = torch.load(exp / "checkpoint-2.pt", weights_only=True)
     assert ckpt["model"]["ar_predict_layer.weight"].dtype == torch.float32  # master weights stay fp32
     assert bool(ckpt["scaler"]) == (dtype == "float16")  # GradScaler state only for float16
