@@ -90,6 +90,7 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
         assert cut.features.type == "encodec" and cut.features.num_features == 8
         assert cut.features.frame_shift == 320 / 24000 and cut.features.sampling_rate == 24000
         assert cut.supervisions[0].custom["text_tokens"] == ["s", "ʌ", "m"]
+        assert cut.custom["codec_weights"] == "random"
         assert abs(codes.shape[0] - round(cut.duration * 75)) <= 1 and codes.shape[1] == 8
         with h5py.File(cut.features.storage_path, "r") as f:
             stored = f[cut.features.storage_key][()]

@@ -34,14 +34,14 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from valle.data.codec import RANDOM, hub_checkpoint_path, load_codec, to_codec_input
+from valle.data.codec import RANDOM, hub_checkpoint_path, load_codec, to_codec_input, weights_label
 from valle.data.codec_batch import encode_batch
 from valle.data.codes_archive import write_chunk
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-STAMP_VERSION = 1
+STAMP_VERSION = 2  # bump when the outputs change for the same inputs
 
 
 @dataclass
@@ -332,7 +332,8 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
             results = _encode_cpu(model, todo, opts.nj, opts.codec_weights)
         else:
             results = _encode_gpu(model, todo, opts.batch_duration, opts.nj)
-        _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress)
+        _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress,
+                 weights_label(opts.codec_weights))
 
     merged = []
     for i in range(len(chunks)):
@@ -344,7 +345,7 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
 
 
 def _collect(results: Iterator[Tuple[str, np.ndarray]], chunks: List[Tuple[int, list]],
-             directory: Path, part: str, progress: bool) -> None:
+             directory: Path, part: str, progress: bool, codec_weights: str) -> None:
     """Write each chunk as soon as all its cuts have codes (results may come in any order)."""
     from tqdm import tqdm
 
@@ -365,7 +366,7 @@ def _collect(results: Iterator[Tuple[str, np.ndarray]], chunks: List[Tuple[int, 
             bar.update(duration[cut_id])
             if remaining[index] == 0:
                 archive, manifest = chunk_files(directory, index)
-                write_chunk(members[index], codes.pop(index), archive, manifest)
+                write_chunk(members[index], codes.pop(index), archive, manifest, codec_weights)
     elapsed = time.time() - start
     logger.info("%s: encoded %.1f s of audio in %.1f s (%.1fx real time)", part, seconds, elapsed,
                 seconds / max(elapsed, 1e-9))

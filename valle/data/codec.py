@@ -204,6 +204,13 @@ def _load_state(model, state: dict, path: Path) -> None:
         ) from e
 
 
+def weights_label(weights: Optional[Union[str, os.PathLike]]) -> str:
+    """What ``model.valle_codec_weights`` says for ``load_codec(weights)``."""
+    if weights is None:
+        return "pretrained:" + CHECKPOINT_NAME
+    return RANDOM if str(weights) == RANDOM else str(weights)
+
+
 def load_codec(weights: Optional[Union[str, os.PathLike]] = None, device: Union[str, torch.device] = "cpu"):
     """The Encodec 24 kHz model at 6 kbps (8 codebooks), in eval mode on ``device``.
 
@@ -221,14 +228,14 @@ def load_codec(weights: Optional[Union[str, os.PathLike]] = None, device: Union[
         path = Path(weights)
         model = _build_model()
         _load_state(model, _read_state_dict(path), path)
-        model.valle_codec_weights = str(path)
+        model.valle_codec_weights = weights_label(path)
     else:
         target = hub_checkpoint_path()
         if not target.is_file():
             _download_pretrained(target)
         model = _build_model()
         _load_state(model, _read_state_dict(target), target)
-        model.valle_codec_weights = "pretrained:" + CHECKPOINT_NAME
+        model.valle_codec_weights = weights_label(None)
     model.eval()
     return model.to(device)
 

@@ -48,8 +48,13 @@ def fit_codes(codes: np.ndarray, duration: float, cut_id: str) -> np.ndarray:
     return codes.astype(np.int16)
 
 
-def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, manifest: Path) -> None:
-    """Store ``codes[cut.id]`` for every cut in ``archive``, then the cuts (with features) in ``manifest``."""
+def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, manifest: Path,
+                codec_weights: str) -> None:
+    """Store ``codes[cut.id]`` for every cut in ``archive``, then the cuts (with features) in ``manifest``.
+
+    ``cut.custom["codec_weights"]`` records which Encodec weights made the codes (``random``,
+    a path, or ``pretrained:<checkpoint>``), so later stages can refuse or flag random codes.
+    """
     from lhotse import CutSet, Features
     from lhotse.features.io import NumpyHdf5Writer
 
@@ -75,5 +80,6 @@ def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, man
                     recording_id=cut.recording_id,
                     channels=cut.channel,
                 )
+                cut.custom = {**(cut.custom or {}), "codec_weights": codec_weights}
                 with_features.append(cut)
     atomic_save_manifest(CutSet.from_cuts(with_features), manifest)
