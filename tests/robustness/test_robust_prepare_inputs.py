@@ -275,3 +275,24 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
     assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err
     assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
     assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()
+
+
+def test_run_sh_trains_and_averages_with_odd_paths(prepared, tmp_path):
+    """run.sh quotes --data-dir (the session's, with quotes and ü) and an --exp-dir with quotes,
+    a glob and non-ASCII letters through training (2 nano steps) and averaging."""
+    import subprocess
+
+    from robust_helpers import REPO, python_env
+
+    exp = tmp_path / "exp \"odd\" dír's [x] *"
+    r = subprocess.run(["bash", str(REPO / "run.sh"), "--data-dir", str(prepared.data), "--exp-dir", str(exp),
+                        "--model-preset", "nano", "--num-epochs", "1", "--avg", "1", "--stop-stage", "2",
+                        "--max-steps", "2", "--save-every-n", "1", "--max-duration", "10", "--num-workers", "0",
+                        "--tensorboard", "false", "--synthesize-at-valid", "false", "--filter-min-duration", "0.1"],
+                       capture_output=True, text=True, cwd=REPO, env=python_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in exp.glob("checkpoint-*.pt")) == ["checkpoint-1.pt", "checkpoint-2.pt"]
+    from valle.train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(exp / "averaged.pt")["model"]
+    assert [p.name for p in tmp_path.iterdir()] == [exp.name], "no stray folder from a split or globbed path"
