@@ -22,7 +22,8 @@ codec_weights=""        ## stage 3: Encodec weights (empty = pretrained hub cach
 infer_device=cpu        ## stage 3: cpu or cuda
 
 # shellcheck disable=SC2034  # read by parse_options.sh for --help
-usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-3: train, average, synthesize)"
+usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-3: train, average, synthesize)
+Any option not listed here goes to valle.bin.train (see: python -m valle.bin.train --help)."
 
 # Split the command line: run.sh's own options go to parse_options.sh, the rest to valle.bin.train.
 own_names=" $(sed -n 's/^\([a-z_][a-z0-9_]*\)=.*[[:space:]]##.*/\1/p' "${BASH_SOURCE[0]}" | tr '\n' ' ') "

@@ -12,14 +12,15 @@ from conftest import base_args, make_data_dir
 from valle.bin.train import main
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype, caplog):
+@pytest.mark.parametrize("dtype,extra", [("bfloat16", ["--prefix-mode", "4"]), ("float16", [])])
+def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype, extra, caplog):
+    """bfloat16 also runs prefix mode 4 (same-speaker prompts from the dataset)."""
     caplog.set_level(logging.INFO)
     data = make_data_dir(tmp_path, num_train=6, num_dev=0, min_frames=20, max_frames=30)
     exp = tmp_path / "exp"
     main(base_args(data, exp, "--dtype", dtype, "--activation-checkpointing", "true",
                    "--accumulate-grad-steps", "2", "--max-steps", "2", "--save-every-n", "0",
-                   "--log-interval", "1"))
+                   "--log-interval", "1", *extra))
     steps = [json.loads(l) for l in (exp / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2]
     assert all(math.isfinite(s["loss"]) and s["grad_norm"] > 0 for s in steps)

@@ -126,6 +126,9 @@ class Trainer:
         check_symbols(self.train_cuts, data_symbols, f"--train-cuts {args.train_cuts}")
 
         ckpt, self.resumed_from = self._find_resume()
+        if ckpt is not None and args.init_from is not None:
+            log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
+                        self.resumed_from, args.init_from)
         switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
         cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts))
         self.config, self.text_symbols = cfg, symbols
@@ -212,7 +215,14 @@ class Trainer:
         return per_rank[self.rank] if self.rank < len(per_rank) else per_rank[0]
 
     def _restore(self, ckpt) -> None:
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise ValueError(
+                f"cannot resume from {self.resumed_from}: its optimizer state does not fit this run's trainable "
+                f"parameters or --optimizer ({e}); keep the run's --trainable/--freeze/--optimizer, or start "
+                f"anew from its weights with --resume none --init-from {self.resumed_from}"
+            ) from e
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
