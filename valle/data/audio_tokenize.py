@@ -157,6 +157,8 @@ def _reset_chunk_dir(directory: Path, params: dict) -> None:
     """Keep finished chunks only if they were made with ``params``; otherwise start over."""
     params_file = directory / "params.json"
     if params_file.is_file() and json.loads(params_file.read_text()) == params:
+        for stale in directory.glob(".tmp-*"):  # a chunk whose write a kill or a full disk cut short
+            stale.unlink(missing_ok=True)
         return
     if directory.is_dir():
         removed = 0
