@@ -125,8 +125,7 @@ def test_sigkill_in_stage3_keeps_finished_chunks_and_rerun_matches(prepared, tmp
     assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in chunks.glob("*-00000.*")} == done, \
         "finished chunks are kept, not re-encoded"
     _same_cuts(tokenized / "custom_cuts_all.jsonl.gz", prepared.tokenized / "custom_cuts_all.jsonl.gz")
-    known_bug(bool(leftovers(tokenized)), "valle/data/audio_tokenize.py: a rerun after a kill leaves the killed "
-              "run's .tmp-*.h5 in codes/<part>/ (_reset_chunk_dir removes them only when parameters change)")
+    assert not leftovers(tokenized), "the rerun removes the killed run's temporary archive"
 
 
 def test_sigkill_in_stage4_then_rerun_matches(prepared, tmp_path):
