@@ -73,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     try:
         tokenize_audio(opts)
-    except (CodecWeightsError, FileNotFoundError, ValueError) as e:
+    except (CodecWeightsError, OSError, ValueError) as e:
         logging.getLogger(__name__).error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         return 1

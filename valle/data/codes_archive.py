@@ -5,7 +5,7 @@ is written under a temporary name and renamed, then the chunk's cut manifest (wh
 the archive) is written atomically. A chunk counts as done when its manifest exists; an archive
 without a manifest is an interrupted chunk and is simply rewritten.
 
-Codes are stored with lhotse's ``NumpyHdf5Writer`` (exact; lilcom would be lossy) so
+Codes are stored in lhotse's ``numpy_hdf5`` format (exact; lilcom would be lossy) so
 ``cut.load_features()`` returns them. They are trimmed to lhotse's frame count for the cut
 (``compute_num_frames``, i.e. round(duration * 75)): Encodec yields ceil(samples / 320) frames,
 at most one more, and trimming makes ``features.num_frames == cut.num_frames``.
@@ -48,6 +48,24 @@ def fit_codes(codes: np.ndarray, duration: float, cut_id: str) -> np.ndarray:
     return codes.astype(np.int16)
 
 
+def _hdf5_image(arrays: Dict[str, np.ndarray]) -> bytes:
+    """An HDF5 file in memory, laid out as lhotse's ``NumpyHdf5Writer`` writes it (one dataset per
+    key), so lhotse's ``numpy_hdf5`` reader loads it.
+
+    Built in memory and written with a plain file write because HDF5 itself crashed the process
+    (SIGSEGV) when the disk filled up mid-write; a Python write raises a clean ``OSError``.
+    """
+    import io
+
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        for key, value in arrays.items():
+            f.create_dataset(key, data=value)
+    return buffer.getvalue()
+
+
 def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, manifest: Path,
                 codec_weights: str) -> None:
     """Store ``codes[cut.id]`` for every cut in ``archive``, then the cuts (with features) in ``manifest``.
@@ -58,28 +76,34 @@ def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, man
     from lhotse import CutSet, Features
     from lhotse.features.io import NumpyHdf5Writer
 
+    arrays = {cut.id: fit_codes(codes[cut.id], cut.duration, cut.id) for cut in cuts}
+    try:
+        image = _hdf5_image(arrays)
+        with atomic_path(archive) as tmp:
+            tmp.write_bytes(image)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write the codes archive {archive}: {e.strerror or e} "
+                               f"(disk full or no write permission?); rerun stage 3 after fixing it") from e
     with_features: List = []
-    with atomic_path(archive) as tmp:
-        with NumpyHdf5Writer(tmp, mode="w") as writer:
-            if Path(writer.storage_path) != tmp:
-                raise RuntimeError(f"NumpyHdf5Writer renamed {tmp} to {writer.storage_path}")
-            for cut in cuts:
-                array = fit_codes(codes[cut.id], cut.duration, cut.id)
-                key = writer.write(cut.id, array)
-                cut.features = Features(
-                    type=FEATURE_TYPE,
-                    num_frames=array.shape[0],
-                    num_features=NUM_CODEBOOKS,
-                    frame_shift=FRAME_SHIFT,
-                    sampling_rate=SAMPLE_RATE,
-                    start=cut.start,
-                    duration=cut.duration,
-                    storage_type=writer.name,
-                    storage_path=str(archive),
-                    storage_key=key,
-                    recording_id=cut.recording_id,
-                    channels=cut.channel,
-                )
-                cut.custom = {**(cut.custom or {}), "codec_weights": codec_weights}
-                with_features.append(cut)
-    atomic_save_manifest(CutSet.from_cuts(with_features), manifest)
+    for cut in cuts:
+        cut.features = Features(
+            type=FEATURE_TYPE,
+            num_frames=arrays[cut.id].shape[0],
+            num_features=NUM_CODEBOOKS,
+            frame_shift=FRAME_SHIFT,
+            sampling_rate=SAMPLE_RATE,
+            start=cut.start,
+            duration=cut.duration,
+            storage_type=NumpyHdf5Writer.name,
+            storage_path=str(archive),
+            storage_key=cut.id,
+            recording_id=cut.recording_id,
+            channels=cut.channel,
+        )
+        cut.custom = {**(cut.custom or {}), "codec_weights": codec_weights}
+        with_features.append(cut)
+    try:
+        atomic_save_manifest(CutSet.from_cuts(with_features), manifest)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {manifest}: {e.strerror or e} "
+                               f"(disk full or no write permission?); rerun stage 3 after fixing it") from e
