@@ -55,7 +55,10 @@ class TokenEmbedding(nn.Module):
 
     def __init__(self, dim: int, num_rows: int):
         super().__init__()
-        self.word_embeddings = nn.Embedding(num_rows, dim)
+        weight = torch.empty(num_rows, dim)
+        if weight.device.type != "meta":  # N(0, 1) as nn.Embedding; on meta, init is decomposed and slow
+            nn.init.normal_(weight)
+        self.word_embeddings = nn.Embedding(num_rows, dim, _weight=weight)
 
     @property
     def weight(self) -> Tensor:
