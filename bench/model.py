@@ -51,7 +51,7 @@ def make_batch(B=4, T=300, S=60, vocab=512, seed=0):
     )
 
 
-def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 2) -> float:
+def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 1) -> float:
     torch.manual_seed(0)
     model = VALLE(get_preset("small", d_model=256, nhead=4, num_layers=4, dim_feedforward=1024))
     model.train()
@@ -95,7 +95,7 @@ def decode_fps(d_model, nhead, num_layers, prompt_frames, new_frames, use_kv_cac
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--steps", type=int, default=5, help="timed training steps per configuration")
+    p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--quick", action="store_true", help="stage-1 training numbers only")
     args = p.parse_args(argv)
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
