@@ -141,6 +141,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if (args.text is None) == (args.tsv is None):
         raise SystemExit("error: pass exactly one of --text (one output) or --tsv (batch)")
+    if args.text is not None and not args.text.strip():  # before seconds of model and codec loading
+        raise SystemExit("error: empty --text: nothing to synthesize")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda but no CUDA device is visible: use --device cpu")
     options = SamplingOptions(top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
