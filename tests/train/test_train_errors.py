@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import base_args
+from train_corpus import base_args
 from valle.bin.train import main
 
 
