@@ -198,16 +198,6 @@ def drop_keys(obj, keys: Iterable[str]):
     return obj
 
 
-def known_bug(condition: bool, message: str) -> None:
-    """Mark a product bug found by the matrix (reported, owned by another part) as an expected
-    failure at the exact check, after every other assertion of the test has run. Once fixed, the
-    test passes on its own; then replace the call with a plain assert (docs/robustness.md)."""
-    import pytest
-
-    if condition:
-        pytest.xfail("KNOWN BUG: " + message)
-
-
 def leftovers(directory: Path) -> List[Path]:
     """Temporary files of interrupted atomic writes below ``directory``."""
     return sorted(p for p in Path(directory).rglob(".tmp-*"))

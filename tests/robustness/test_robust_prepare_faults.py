@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from robust_helpers import assert_killed, copy_tree, known_bug, leftovers, read_jsonl_gz, run_module
+from robust_helpers import assert_killed, copy_tree, leftovers, read_jsonl_gz, run_module
 from valle.bin.prepare_manifests import main as prepare_main
 from valle.bin.split_and_report import main as split_main
 from valle.bin.tokenize_audio import main as audio_main
@@ -158,22 +158,21 @@ def test_disk_full_in_stage1_stops_with_a_clear_error_and_rerun_matches(prepared
         assert _gz(out / name) == _gz(prepared.manifests / name)
 
 
-def test_disk_full_in_stage3_leaves_no_output_and_rerun_matches(prepared, tmp_path):
+def test_disk_full_in_stage3_stops_with_a_clear_error_and_rerun_matches(prepared, tmp_path):
     manifests, tokenized = _stage3_inputs(prepared, tmp_path, keep=4)
     args = _stage3_args(manifests, tokenized, "--chunk-size", "4")
     # any file larger than 6 kB fails with EFBIG: params.json fits, the first codes archive does not
     proc = run_module("valle.bin.tokenize_audio", args, max_file_bytes=6000)
-    assert proc.returncode != 0
-    assert "File too large" in proc.stderr
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "File too large" in proc.stderr and "codes-00000.h5" in proc.stderr
     assert not list((tokenized / "codes" / "custom_all").glob("codes-*.h5"))
     assert not list((tokenized / "codes" / "custom_all").glob("cuts-*.jsonl.gz"))
     assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
     assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()
     assert audio_main(args) == 0
+    assert not leftovers(tokenized)
     _same_cuts(tokenized / "custom_cuts_all.jsonl.gz", prepared.tokenized / "custom_cuts_all.jsonl.gz")
-    known_bug(proc.returncode != 1 or "Traceback" in proc.stderr or "codes-00000.h5" not in proc.stderr,
-              f"valle/data/codes_archive.py write_chunk: a failed HDF5 write (disk full) ends stage 3 with "
-              f"exit code {proc.returncode} (-11 = SIGSEGV inside HDF5) instead of an error naming the archive")
 
 
 def test_read_only_output_folder_fails_before_any_work(prepared, tmp_path):
