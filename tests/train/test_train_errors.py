@@ -26,7 +26,7 @@ def test_unknown_preset(data_dir, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_gpu(data_dir, tmp_path):
-    with pytest.raises(RuntimeError, match=r"--device cuda.*no GPU.*--device cpu"):
+    with pytest.raises(ValueError, match=r"--device cuda.*no GPU.*--device cpu"):
         main(base_args(data_dir, tmp_path / "exp") + ["--device", "cuda"])
 
 

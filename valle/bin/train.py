@@ -21,11 +21,12 @@ def main(argv: Optional[List[str]] = None):
     args = parse_args(argv, parser)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from valle.train.trainer import run
+    from valle.train.checkpoint import CheckpointError
+    from valle.train.trainer import TrainingStopped, run
 
     try:
         return run(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, CheckpointError, TrainingStopped) as e:
         if argv is not None:  # tests and library callers get the exception itself
             raise
         logging.getLogger("valle.bin.train").error("%s", e)

@@ -29,7 +29,7 @@ def pick_device(arg: str, local_rank: int) -> torch.device:
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     if arg.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"--device {arg}: CUDA was asked for but no GPU is available; use --device cpu")
+            raise ValueError(f"--device {arg}: CUDA was asked for but no GPU is available; use --device cpu")
         return torch.device(arg if ":" in arg else f"cuda:{local_rank}")
     if arg != "cpu":
         raise ValueError(f"--device {arg}: expected auto, cpu, cuda or cuda:N")
