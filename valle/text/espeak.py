@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
@@ -35,6 +36,19 @@ _SPACE_RE = re.compile(r"\s+")
 
 _quiet = logging.getLogger("valle.text.espeak.phonemizer")
 _quiet.setLevel(logging.ERROR)
+
+
+def remove_unspeakable(text: str) -> Tuple[str, Counter]:
+    """Drop characters espeak-ng can never speak (private use, unassigned, control and format
+    characters, and U+FFFD left by a bad decode) and count them, so the stage-2 report lists
+    them instead of their vanishing inside a word."""
+    kept, dropped = [], Counter()
+    for ch in text:
+        if ch == "\ufffd" or (not ch.isspace() and unicodedata.category(ch) in ("Co", "Cn", "Cc", "Cf", "Cs")):
+            dropped[ch] += 1
+        else:
+            kept.append(ch)
+    return ("".join(kept), dropped) if dropped else (text, dropped)
 
 
 def split_punctuation(text: str) -> List[Tuple[bool, str]]:
@@ -179,9 +193,12 @@ class EspeakTokenizer(TextTokenizer):
             return routed.batch(texts, [lang] * len(texts))
         english = lang.split("-")[0] == "en"
         pieces_per_text = []
+        unspeakable_per_text = []
         chunks: List[str] = []
         for text in texts:
-            text = _SPACE_RE.sub(" ", text or "").strip()
+            text, unspeakable = remove_unspeakable(text or "")
+            unspeakable_per_text.append(unspeakable)
+            text = _SPACE_RE.sub(" ", text).strip()
             if english:
                 text = normalize_english(text)
             pieces = split_punctuation(text)
@@ -191,9 +208,9 @@ class EspeakTokenizer(TextTokenizer):
             pieces_per_text.append(pieces)
         phonemized = iter(self.phonemize_chunks(chunks, lang))
         results = []
-        for pieces in pieces_per_text:
+        for pieces, unspeakable in zip(pieces_per_text, unspeakable_per_text):
             tokens: List[str] = []
-            dropped: Counter = Counter()
+            dropped: Counter = Counter(unspeakable)
 
             def boundary() -> None:
                 if tokens and tokens[-1] != WORD_BOUNDARY:
