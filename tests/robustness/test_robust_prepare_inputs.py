@@ -146,13 +146,15 @@ def test_emoji_are_read_as_words(prepared):
                for t in tokens)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG valle/text/espeak.py: a character espeak-ng does not speak inside "
-                   "a word (private-use U+E123, U+FFFD) vanishes without a 'dropped' entry in the report")
 def test_unknown_characters_are_reported_as_dropped():
     from valle.text.tokenizer import get_text_tokenizer
 
-    result = get_text_tokenizer("espeak", "en-us")("Hello \ue123 world.")
-    assert result.tokens and "\ue123" in "".join(result.dropped)
+    tok = get_text_tokenizer("espeak", "en-us")
+    plain = tok("Hello world.")
+    for odd in ("\ue123", "\ufffd", "\u200b"):  # private use, replacement character, zero-width space
+        result = tok(f"Hel{odd}lo world.")
+        assert result.tokens == plain.tokens, odd
+        assert result.dropped == {odd: 1}, (odd, result.dropped)
 
 
 def test_duplicate_ids_across_folders_keep_the_first(prepared):
