@@ -15,6 +15,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from valle.utils.atomic import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 METRICS = ("loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc")
@@ -63,7 +65,7 @@ class Monitor:
                     keep.append(line)
             except (ValueError, KeyError):
                 break  # a line cut by the kill: drop it and everything after
-        self.steps_path.write_text("".join(l + "\n" for l in keep))
+        atomic_write_text(self.steps_path, "".join(l + "\n" for l in keep))
 
     def log_step(self, step: int, epoch: int, stats: List[Tuple[dict, int]], grad_norm: float, lr: float,
                  device: torch.device) -> None:
