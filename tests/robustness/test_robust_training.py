@@ -127,16 +127,19 @@ def test_truncated_checkpoint_is_named_and_resume_falls_back(reference, train_di
     assert str(newest) in caplog.text and "falling back" in caplog.text
 
 
-def test_sigkill_during_checkpoint_write_then_resume_matches(reference, train_dir, tmp_path):
+@pytest.mark.parametrize("commit,truncate", [(2, True), (3, False)], ids=["mid-write", "epoch-2"])
+def test_sigkill_during_checkpoint_write_then_resume_matches(reference, train_dir, tmp_path, commit, truncate):
+    """mid-write: the 2nd checkpoint-<step>.pt (step 4) is cut in half and the process killed before
+    the rename, so training resumes mid-epoch 1 from step 2; epoch-2: killed in the second epoch as
+    checkpoint-6.pt is written, so it resumes from the end-of-epoch checkpoint epoch-1.pt."""
     exp = tmp_path / "exp"
     args = train_args(train_dir, exp, *REF_OPTS)
-    # the second checkpoint-<step>.pt write is cut in half and the process killed before the rename
-    proc = run_module("valle.bin.train", args, kill_before_commit=2, match=r"^checkpoint-\d+\.pt$",
-                      truncate_tmp=True)
+    proc = run_module("valle.bin.train", args, kill_before_commit=commit, match=r"^checkpoint-\d+\.pt$",
+                      truncate_tmp=truncate)
     assert_killed(proc)
-    assert [p.name for p in list_checkpoints(exp) if p.name.startswith("checkpoint-")] == ["checkpoint-2.pt"]
-    assert leftovers(exp), "the half-written temporary file is what a real kill leaves"
-    train_main(args)  # --resume auto: from checkpoint-2.pt
+    assert len([p for p in list_checkpoints(exp) if p.name.startswith("checkpoint-")]) == commit - 1
+    assert leftovers(exp), "the temporary file of the interrupted write is what a real kill leaves"
+    train_main(args)  # --resume auto: from the newest complete checkpoint
     assert not leftovers(exp), "the rerun removes the interrupted write's temporary file"
     ref_steps, got = _steps(reference), _steps(exp)
     assert sorted(got) == sorted(ref_steps)
