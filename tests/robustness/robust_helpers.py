@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -187,15 +187,6 @@ def assert_killed(proc: subprocess.CompletedProcess) -> None:
 def read_jsonl_gz(path: Path) -> List[dict]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def drop_keys(obj, keys: Iterable[str]):
-    keys = set(keys)
-    if isinstance(obj, dict):
-        return {k: drop_keys(v, keys) for k, v in obj.items() if k not in keys}
-    if isinstance(obj, list):
-        return [drop_keys(v, keys) for v in obj]
-    return obj
 
 
 def leftovers(directory: Path) -> List[Path]:

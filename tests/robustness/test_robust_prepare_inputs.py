@@ -5,9 +5,11 @@ a glob character and non-ASCII letters; each test checks where one kind of file 
 """
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import stat
-from pathlib import Path
+import subprocess
 
 import numpy as np
 import pytest
@@ -253,8 +255,6 @@ def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tm
 
 def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, capsys):
     """Recordings point at source files; a corpus moved between stages must not give a traceback."""
-    import json as _json
-
     from robust_helpers import copy_tree
     from valle.bin.tokenize_audio import main as audio_main
 
@@ -262,10 +262,8 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
     recs = read_jsonl_gz(manifests / "custom_recordings_all.jsonl.gz")
     for r in recs:
         r["sources"][0]["source"] = r["sources"][0]["source"].replace(str(prepared.root), str(tmp_path / "moved"))
-    import gzip
-
     with gzip.open(manifests / "custom_recordings_all.jsonl.gz", "wt", encoding="utf-8") as f:
-        f.writelines(_json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
     tokenized = tmp_path / "tokenized"
     tokenized.mkdir()
     for name in ("custom_supervisions_all.jsonl.gz", "unique_text_tokens.k2symbols"):
@@ -282,8 +280,6 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
 def test_run_sh_trains_and_averages_with_odd_paths(prepared, tmp_path):
     """run.sh quotes --data-dir (the session's, with quotes and ü) and an --exp-dir with quotes,
     a glob and non-ASCII letters through training (2 nano steps) and averaging."""
-    import subprocess
-
     from robust_helpers import REPO, python_env
 
     exp = tmp_path / "exp \"odd\" dír's [x] *"
