@@ -64,5 +64,5 @@ cat <<EOF
   TensorBoard:  tensorboard --logdir $demo/exp/tensorboard
   dev samples:  $demo/exp/samples/
   checkpoint:   $checkpoint
-Rerun `make demo` at any time: finished steps are skipped.
+Rerun 'make demo' at any time: finished steps are skipped.
 EOF

@@ -95,7 +95,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 jobs.append((voice, wpm, pitch, text, wav))
     with ThreadPoolExecutor(max(1, args.num_jobs)) as ex:
         list(ex.map(lambda j: _speak(exe, *j), jobs))
-    atomic_write_text(stamp_file, json.dumps(stamp, indent=1) + "\n")
+    text = json.dumps(stamp, indent=1) + "\n"
+    if not stamp_file.is_file() or stamp_file.read_text() != text:  # untouched on reruns
+        atomic_write_text(stamp_file, text)
     total = len(voices) * len(sentences)
     print(f"[make_corpus] {out}: {total} utterances ({len(voices)} voices x {len(sentences)} sentences), "
           f"{len(jobs)} synthesized now, {total - len(jobs)} already there")
