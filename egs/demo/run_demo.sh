@@ -9,7 +9,7 @@
 # Encodec: the published weights when the torch hub cache has them (or they can be downloaded);
 # otherwise seeded random weights, announced in a banner and recorded in demo/out.json.
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
-# Environment: DEMO_DIR (default demo), DEMO_STEPS (training steps, default 120),
+# Environment: DEMO_DIR (default demo), DEMO_STEPS (training steps, default 250),
 # CODEC_WEIGHTS (force: PATH, random or pretrained).
 set -euo pipefail
 
@@ -17,7 +17,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
-steps="${DEMO_STEPS:-120}"
+steps="${DEMO_STEPS:-250}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
 start=$(date +%s)
@@ -39,7 +39,7 @@ say "3/4 train: nano AR+NAR for $steps steps on CPU -> $demo/exp"
 bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --model-preset nano \
   --train-stage 0 --num-epochs 1000 --max-steps "$steps" --avg 1 --num-samples 2 --codec-weights "$codec" \
   --device cpu --num-workers 0 --max-duration 20 --base-lr 0.05 --warmup-steps 30 \
-  --valid-interval 60 --save-every-n 60 --keep-last-k 2 --valid-codec-weights "${codec:-pretrained}"
+  --valid-interval 100 --save-every-n 100 --keep-last-k 2 --valid-codec-weights "${codec:-pretrained}"
 
 say "4/4 synthesize a new sentence in voice 1002 -> $demo/out.wav"
 checkpoint="$demo/exp/averaged.pt"
@@ -48,7 +48,7 @@ prompt_txt="$demo/corpus/1002/1/1002_1_000004.normalized.txt"
 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --codec-weights "$codec" \
   --text "A quiet morning is the best time to practise a new song." \
   --text-prompt "$(cat "$prompt_txt")" --audio-prompt "${prompt_txt%.normalized.txt}.wav" \
-  --language en-us --top-k 20 --seed 1 --max-len-ratio 12 --output "$demo/out.wav"
+  --language en-us --top-k 20 --seed 1 --max-len-ratio 8 --output "$demo/out.wav"
 
 elapsed=$(( $(date +%s) - start ))
 random_note=""
