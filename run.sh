@@ -90,7 +90,14 @@ if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
   run 2 "$python" -m valle.bin.average --exp-dir "$exp_dir" --num "$avg" --kind auto --output "$averaged"
 fi
 
-if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
+has_init_from=false
+for arg in "${train_args[@]+"${train_args[@]}"}"; do
+  if [[ "$arg" == --init-from || "$arg" == --init-from=* || "$arg" == --init_from* ]]; then has_init_from=true; fi
+done
+if [[ "$stage" -le 3 && "$stop_stage" -ge 3 && "$train_stage" == 1 && "$has_init_from" == false ]]; then
+  # An AR trained from scratch has no NAR yet: synthesis needs --train-stage 2 (or 0) first.
+  log 3 "skipped: --train-stage 1 trained only the AR; run --train-stage 2 next, it synthesizes samples"
+elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   checkpoint="$averaged"
   if [[ ! -f "$checkpoint" ]]; then
     checkpoint="$exp_dir/best-valid-loss.pt"
