@@ -158,21 +158,36 @@ class ScaledAdam(Optimizer):
             p.copy_(new.to(p.dtype))
 
     def _step_tensors(self, group: dict, params: List[torch.Tensor], grads: List[torch.Tensor]) -> None:
+        """RMS-scaled Adam step, written as few passes over memory as possible (it was ~25% of a
+        CPU training step): one lerp for m, two for v, sqrt + eps, and one addcdiv into the
+        parameters. ``m / (sqrt(v / b2) + eps) == sqrt(b2) * m / (sqrt(v) + eps * sqrt(b2))``, so
+        the bias correction of v moves into the per-tensor step size (same update up to rounding).
+        """
         lr = group["lr"]
         period = group["size_update_period"]
-        for p, g in zip(params, grads):
-            state = self.state[p]
+        beta1, beta2 = group["betas"]
+        states = [self.state[p] for p in params]
+        for p, g, state in zip(params, grads, states):
             # d(loss)/d(log scale of p): how the loss changes if the whole tensor grows.
-            state["scale_grads"][state["step"] % period] = (g * p.float()).sum()
+            state["scale_grads"][state["step"] % period] = torch.dot(g.reshape(-1), p.reshape(-1).float())
             if state["step"] % period == period - 1:
                 self._update_scale(group, p, state)
-        directions, bias1, states = self._adam_directions(group, params, grads)
-        torch._foreach_mul_(directions, [-lr * st["param_rms"] / b for st, b in zip(states, bias1)])
+        for st in states:
+            st["step"] += 1
+        exp_avgs = [st["exp_avg"] for st in states]
+        exp_avg_sqs = [st["exp_avg_sq"] for st in states]
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        bias2_sqrt = [math.sqrt(1 - beta2 ** st["step"]) for st in states]
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_add_(denom, [group["eps"] * b for b in bias2_sqrt])
+        steps = [-lr * st["param_rms"] * b2 / (1 - beta1 ** st["step"]) for st, b2 in zip(states, bias2_sqrt)]
         if all(p.dtype == torch.float32 for p in params):
-            torch._foreach_add_(params, directions)
+            torch._foreach_addcdiv_(params, exp_avgs, denom, steps)
         else:
-            for p, d in zip(params, directions):
-                p.add_(d.to(p.dtype))
+            for p, m, d, s in zip(params, exp_avgs, denom, steps):
+                p.add_((m / d).mul_(s).to(p.dtype))
 
     def _update_scale(self, group: dict, p: torch.Tensor, state: dict) -> None:
         """Every ``size_update_period`` steps: Adam step on the tensor's log-scale, then refresh its RMS."""

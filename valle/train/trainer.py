@@ -30,6 +30,7 @@ from valle.train.build import (
 )
 from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
 from valle.train.monitor import Monitor
+from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
 from valle.train.params import select_trainable, trainable_report
 
@@ -317,8 +318,13 @@ class Trainer:
             if not sync:
                 continue
             self.scaler.unscale_(self.optimizer)
-            grad_norm = self._grad_norm()
+            # ScaledAdam measures the same norm for its clipping; reuse it instead of another pass
+            # over every gradient (unless a GradScaler may skip the optimizer step).
+            reuse_norm = isinstance(self.optimizer, ScaledAdam) and not self.scaler.is_enabled()
+            grad_norm = None if reuse_norm else self._grad_norm()
             self.scaler.step(self.optimizer)
+            if reuse_norm:
+                grad_norm = self.optimizer.last_grad_norm
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
             self.step += 1
