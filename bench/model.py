@@ -4,7 +4,8 @@
 
 Training: forward + backward + AdamW step of a d256/4-head/4-layer model on a batch of
 4 x 300 frames x 8 codebooks with 60 text tokens, fp32 and bf16 autocast, train stages 1, 2, 0
-(audio frames per second = 1200 / step time). Decoding: AR frames/s with and without the KV
+(audio frames per second = 1200 / step time), plus stage 0 with the trainer's default ScaledAdam
+(``stage0_fp32_scaled_adam``: the model step ``valle.bin.train`` runs). Decoding: AR frames/s with and without the KV
 cache (greedy, EOS disabled so every run makes exactly the requested frames). The fp32 matmul
 FLOP/s measured in the same run tells how fast the machine was while the numbers were taken.
 """
@@ -22,6 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from valle.models import VALLE, get_preset  # noqa: E402
 from valle.models.decoding import ar_decode  # noqa: E402
+from valle.train.optim import ScaledAdam  # noqa: E402
 
 
 def log(*parts) -> None:
@@ -51,11 +53,11 @@ def make_batch(B=4, T=300, S=60, vocab=512, seed=0):
     )
 
 
-def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 1) -> float:
+def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 1, scaled_adam: bool = False) -> float:
     torch.manual_seed(0)
     model = VALLE(get_preset("small", d_model=256, nhead=4, num_layers=4, dim_feedforward=1024))
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = ScaledAdam(model.parameters(), lr=0.05) if scaled_adam else torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = make_batch()
     frames = int(batch["audio_lens"].sum())
 
@@ -106,6 +108,9 @@ def main(argv=None):
             key = f"stage{stage}_{'bf16' if bf16 else 'fp32'}"
             train[key] = round(train_fps(stage, bf16, args.steps), 1)
             log(key, train[key])
+    if not args.quick:
+        train["stage0_fp32_scaled_adam"] = round(train_fps(0, False, args.steps, scaled_adam=True), 1)
+        log("stage0_fp32_scaled_adam", train["stage0_fp32_scaled_adam"])
     res["train_audio_frames_per_s_d256_h4_l4_b4x300"] = train
     if not args.quick:
         dec = {}
