@@ -48,7 +48,7 @@ prompt_txt="$demo/corpus/1002/1/1002_1_000004.normalized.txt"
 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --codec-weights "$codec" \
   --text "A quiet morning is the best time to practise a new song." \
   --text-prompt "$(cat "$prompt_txt")" --audio-prompt "${prompt_txt%.normalized.txt}.wav" \
-  --language en-us --top-k 20 --seed 1 --max-len-ratio 8 --output "$demo/out.wav"
+  --language en-us --top-k 20 --seed 1 --min-len-ratio 4 --max-len-ratio 8 --output "$demo/out.wav"
 
 elapsed=$(( $(date +%s) - start ))
 random_note=""

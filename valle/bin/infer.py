@@ -84,6 +84,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="continue the prompt audio: the output starts with the prompt itself (true|false)")
     g.add_argument("--max-len-ratio", type=float, default=16.0,
                    help="length guard: stop after this many frames per text token (prompt + target)")
+    g.add_argument("--min-len-ratio", type=float, default=0.0,
+                   help="no end-of-speech before this many frames per target-text token (0 = off); "
+                        "keeps an under-trained model from stopping at once")
     g.add_argument("--max-sentence-chars", type=int, default=200,
                    help="split text into sentence chunks of at most this many characters (0 = no split)")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -147,7 +150,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit("error: --device cuda but no CUDA device is visible: use --device cpu")
     options = SamplingOptions(top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
                               best_of=args.best_of, use_kv_cache=args.use_kv_cache,
-                              max_len_ratio=args.max_len_ratio, seed=args.seed)
+                              max_len_ratio=args.max_len_ratio, min_len_ratio=args.min_len_ratio,
+                              seed=args.seed)
     try:
         options.validate()
         rows = read_tsv(args.tsv) if args.tsv else [{

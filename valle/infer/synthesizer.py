@@ -38,6 +38,7 @@ class SamplingOptions:
     best_of: int = 1  # sample this many AR continuations, keep the most likely
     use_kv_cache: bool = True
     max_len_ratio: float = 16.0  # length guard: at most this many frames per text token
+    min_len_ratio: float = 0.0  # no end-of-speech before this many frames per target-text token (0 = off)
     seed: Optional[int] = None
     max_frames: Optional[int] = None  # hard cap per chunk (library/bench use; overrides the ratio)
 
@@ -51,6 +52,8 @@ class SamplingOptions:
             problems.append(f"--temperature must be > 0, got {self.temperature}")
         if self.best_of < 1:
             problems.append(f"--best-of must be >= 1, got {self.best_of}")
+        if self.min_len_ratio < 0:
+            problems.append(f"--min-len-ratio must be >= 0 (0 = off), got {self.min_len_ratio}")
         if self.max_len_ratio <= 0:
             problems.append(f"--max-len-ratio must be > 0, got {self.max_len_ratio}")
         if problems:
@@ -172,6 +175,7 @@ class Synthesizer:
                 best_of=options.best_of,
                 generator=generator,
                 max_new_frames=options.max_frames,
+                min_len_ratio=options.min_len_ratio,
             )
         codes = out[0].long().cpu()
         # The model stops a chunk at max_len_ratio x (prompt + target text ids) frames.

@@ -43,8 +43,12 @@ def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts
 def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
               prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
               temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-              keep_logits: bool = False) -> ARResult:
-    """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames."""
+              keep_logits: bool = False, min_frames: Optional[Tensor] = None) -> ARResult:
+    """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames.
+
+    ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
+    model that would stop at once still says the whole sentence.
+    """
     c = model.config
     device = text_tokens.device
     B, S = text_tokens.shape
@@ -84,6 +88,11 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
     logits = full_logits()
     step = 0
     while True:
+        if min_frames is not None:
+            early = torch.tensor([len(generated[i]) < int(min_frames[i]) for i in alive.tolist()], device=device)
+            if bool(early.any()):
+                logits = logits.clone()
+                logits[early, c.eos_id] = float("-inf")
         tok = sample_next(logits, top_k, top_p, temperature, generator)
         lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).squeeze(1).cpu()
         tok_l = tok.tolist()
@@ -180,12 +189,13 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
 
 def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens, text_langs=None, *,
               top_k=-100, top_p=1.0, temperature=1.0, use_kv_cache=True, max_len_ratio=16, best_of=1,
-              generator=None, max_new_frames=None) -> List[Tensor]:
+              generator=None, max_new_frames=None, min_len_ratio=0.0) -> List[Tensor]:
     """Text ids (prompt text then target text) + acoustic prompts -> generated codes per item.
 
     ``top_k`` <= 0 disables top-k, 1 is greedy; ``best_of`` N samples N AR continuations per
     item and keeps the one with the highest log-probability per scored token (EOS included);
-    ``max_new_frames`` caps every item (default ``max_len_ratio`` x its text length).
+    ``max_new_frames`` caps every item (default ``max_len_ratio`` x its text length);
+    ``min_len_ratio`` > 0 forbids EOS before that many frames per target-text token.
     """
     _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens)
     model.check_text(text_tokens, text_lens, text_langs)
@@ -200,10 +210,14 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
                 max_frames = torch.full((B,), int(max_new_frames), dtype=torch.long)
             else:
                 max_frames = (text_lens.cpu().float() * max_len_ratio).long().clamp(min=1)
+            min_frames = None
+            if min_len_ratio > 0:
+                target_lens = (text_lens.cpu() - prompt_text_lens.cpu()).float()
+                min_frames = torch.minimum((target_lens * min_len_ratio).long(), max_frames)
             rep = lambda t: None if t is None else t.repeat_interleave(best_of, dim=0)  # noqa: E731
             ar = ar_decode(model, rep(text_tokens), rep(text_lens), rep(text_langs), rep(audio_prompts[..., 0]),
                            rep(prompt_lens), rep(max_frames), top_k=top_k, top_p=top_p, temperature=temperature,
-                           use_kv_cache=use_kv_cache, generator=generator)
+                           use_kv_cache=use_kv_cache, generator=generator, min_frames=rep(min_frames))
             if best_of > 1:
                 score = (ar.logprob / ar.num_scored.clamp(min=1)).view(B, best_of)
                 best = score.argmax(dim=1) + torch.arange(B) * best_of
