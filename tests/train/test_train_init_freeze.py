@@ -66,3 +66,15 @@ def test_stage_switch_keeps_other_half_and_resize_grows_tables(tmp_path):
     old = stage2["model"]["ar_text_embedding.word_embeddings.weight"]
     new = out["model"]["ar_text_embedding.word_embeddings.weight"]
     assert new.shape[0] == 200 and torch.equal(new[: old.shape[0]], old)
+
+
+def test_rerun_at_max_steps_trains_nothing(tmp_path):
+    data = make_data_dir(tmp_path, num_train=4, num_dev=0, min_frames=20, max_frames=30)
+    exp = tmp_path / "exp"
+    args = base_args(data, exp, "--train-stage", "1", "--max-steps", "2", "--save-every-n", "0")
+    main(args)
+    first = torch.load(exp / "checkpoint-2.pt", weights_only=True)
+    main(args)  # resumes from checkpoint-2.pt, already at --max-steps
+    assert sorted(p.name for p in exp.glob("checkpoint-*.pt")) == ["checkpoint-2.pt"]
+    again = torch.load(exp / "checkpoint-2.pt", weights_only=True)
+    assert again["step"] == 2 and all(torch.equal(first["model"][k], again["model"][k]) for k in first["model"])

@@ -264,6 +264,11 @@ class Trainer:
 
             scan_pessimistic_batches(self)
         result: Dict[str, float] = {}
+        if args.max_steps and self.step >= args.max_steps:
+            log.info("already at step %d >= --max-steps %d: nothing to train (raise --max-steps to go on)",
+                     self.step, args.max_steps)
+            self.monitor.close()
+            return result
         stop = False
         while self.epoch <= args.num_epochs and not stop:
             self.scheduler.step_epoch(self.epoch - 1)
