@@ -42,13 +42,8 @@ usage="Usage: $0 [options]   (stages 0-4: corpus, manifests, text tokens, audio 
 # shellcheck source=local/log.sh
 . "$root/local/log.sh"
 
-if [[ -n "${PYTHON:-}" ]]; then
-  python="$PYTHON"
-elif [[ -x "$root/.venv/bin/python" ]]; then
-  python="$root/.venv/bin/python"
-else
-  python=python3
-fi
+# shellcheck source=local/python.sh
+. "$root/local/python.sh"
 
 for n in "$stage" "$stop_stage" "$nj"; do
   if [[ ! "$n" =~ ^[0-9]+$ ]]; then

@@ -54,13 +54,8 @@ done
 # shellcheck source=local/log.sh
 . "$root/local/log.sh"
 
-if [[ -n "${PYTHON:-}" ]]; then
-  python="$PYTHON"
-elif [[ -x "$root/.venv/bin/python" ]]; then
-  python="$root/.venv/bin/python"
-else
-  python=python3
-fi
+# shellcheck source=local/python.sh
+. "$root/local/python.sh"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 
 case "$train_stage" in

@@ -20,12 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import warnings
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
+
+from valle.utils.network import can_reach_url
 
 logger = logging.getLogger(__name__)
 
@@ -129,35 +130,10 @@ def hub_checkpoint_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT_NAME
 
 
-def _server_reachable(url: str, timeout: float) -> bool:
-    """Resolve and connect to the download host within ``timeout`` seconds.
-
-    Runs in a daemon thread because name resolution ignores socket timeouts; a firewall that
-    drops packets must not hang the stage.
-    """
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
-    result = {"ok": False}
-
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return result["ok"]
-
-
 def _download_pretrained(target: Path) -> None:
     timeout = float(os.environ.get(DOWNLOAD_TIMEOUT_ENV, "10"))
     hint = OFFLINE_HINT.format(name=CHECKPOINT_NAME, cache=target.parent)
-    if not _server_reachable(CHECKPOINT_URL, timeout):
+    if not can_reach_url(CHECKPOINT_URL, timeout):
         raise CodecWeightsError(
             f"Encodec weights are not in the torch hub cache ({target}) and {CHECKPOINT_URL} "
             f"cannot be reached (no network within {timeout:g} s). {hint}"

@@ -8,14 +8,13 @@ duration limits, go to rejects.tsv instead of vanishing.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from valle.data.corpora.layouts import list_audio_files
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
+from valle.utils.network import can_reach
 
 LIBRITTS_PARTS = (
     "dev-clean",
@@ -44,23 +43,6 @@ def parse_parts(parts: Optional[Sequence[str]]) -> List[str]:
     if bad:
         raise ValueError(f"unknown LibriTTS part(s) {bad} in --parts; choose from: all {' '.join(LIBRITTS_PARTS)}")
     return names
-
-
-def can_reach(host: str, port: int = 80, timeout: float = 5.0) -> bool:
-    """Connectivity probe bounded by ``timeout`` (DNS included, via a helper thread)."""
-    result = {"ok": False}
-
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
-            pass
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 1.0)
-    return result["ok"]
 
 
 def download_libritts_parts(dl_dir, parts=None, base_url: str = "http://www.openslr.org/resources") -> Path:
