@@ -10,9 +10,13 @@
 
 Why this is far below ``bench/model.py``'s stage-1 figure (profiled): it trains stage 0 (AR and
 NAR decoders, about twice the work per frame), steps the default ScaledAdam over all 10.6M
-parameters (embeddings and output layers included; before the fused update this was ~25% of a
-step), and batches are variable-length. Data loading is not the bottleneck: the 2 workers only
-read small int16 arrays and sit idle between batches (``--num-workers 0`` compares).
+parameters (embeddings and output layers included: ~9% of a step on a quiet machine, ~25% under
+load before its update was fused), and batches are variable-length. Data loading is not the
+bottleneck: the workers only read small int16 arrays (<1% of the main process's time under
+cProfile) and sit idle between batches (``--num-workers 0`` compares). The ~120 frames/s seen
+while other jobs ran is mostly CPU oversubscription: with more runnable threads than cores,
+torch's 2 OpenMP threads wait on each other at every op (same model step under load: 2 threads
+364 frames/s, 1 thread 2170 frames/s), so on a shared machine ``OMP_NUM_THREADS=1`` is faster.
 
 Usage: ``.venv/bin/python bench/train.py [--steps 6] [--max-duration 20] [--num-workers 2]`` (about 1-3 minutes).
 """

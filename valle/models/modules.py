@@ -16,72 +16,6 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 
-def _drop_mask(x: Tensor, p: float) -> Tensor:
-    """Bool [x.shape], True where an element is dropped: int16 values from 64-bit random words
-    below a threshold, i.e. probability p rounded to a multiple of 1/65536, from a quarter of the
-    random draws of one Bernoulli float per element. Uses torch's global generator."""
-    n = x.numel()
-    words = torch.randint(-(2 ** 63), 2 ** 63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
-    bits = words.view(torch.int16)[:n].view(x.shape)
-    return bits < -32768 + int(round(p * 65536))
-
-
-class _MaskedScale(torch.autograd.Function):
-    """``x * scale`` with dropped elements zeroed; saves only the 1-byte mask for backward
-    (a float keep mask cost an extra conversion pass forward and 4 bytes per element)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, drop: Tensor, scale: float) -> Tensor:
-        ctx.save_for_backward(drop)
-        ctx.scale = scale
-        return x.mul(scale).masked_fill_(drop, 0.0)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (drop,) = ctx.saved_tensors
-        return grad.mul(ctx.scale).masked_fill_(drop, 0.0), None, None
-
-
-class _ReluDropout(torch.autograd.Function):
-    """``dropout(relu(x))`` in one autograd node that saves only its output: an element passes
-    the gradient exactly when it is > 0 in the output (kept and positive), so neither the ReLU
-    input nor a mask is stored, and the FFN's largest activation is walked fewer times."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, drop: Tensor, scale: float) -> Tensor:
-        out = x.relu().mul_(scale).masked_fill_(drop, 0.0)
-        ctx.save_for_backward(out)
-        ctx.scale = scale
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (out,) = ctx.saved_tensors
-        return torch.ops.aten.threshold_backward(grad, out, 0.0).mul_(ctx.scale), None, None
-
-
-class _ResidualDropout(torch.autograd.Function):
-    """``x + fast_dropout(y)`` as masked_fill + one scaled add (the residual branch of every layer)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, y: Tensor, drop: Tensor, scale: float) -> Tensor:
-        ctx.save_for_backward(drop)
-        ctx.scale = scale
-        return x.add(y.masked_fill(drop, 0.0), alpha=scale)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (drop,) = ctx.saved_tensors
-        return grad, grad.mul(ctx.scale).masked_fill_(drop, 0.0), None, None
-
-
-def residual_dropout(x: Tensor, y: Tensor, p: float, training: bool) -> Tensor:
-    """``x + fast_dropout(y, p, training)`` with the same random draws, one pass fewer."""
-    if not training or p <= 0.0 or p >= 1.0 or x.shape != y.shape:
-        return x + fast_dropout(y, p, training)
-    return _ResidualDropout.apply(x, y, _drop_mask(y, p), 1.0 / (1.0 - p))
-
-
 def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Inverted dropout with the keep mask drawn 16 bits per element from 64-bit random words.
 
@@ -94,14 +28,12 @@ def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return x
     if p >= 1.0:
         return x * 0.0
-    return _MaskedScale.apply(x, _drop_mask(x, p), 1.0 / (1.0 - p))
-
-
-def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """``fast_dropout(F.relu(x), p, training)`` with the same random draws, fused (see ``_ReluDropout``)."""
-    if not training or p <= 0.0 or p >= 1.0:
-        return fast_dropout(F.relu(x), p, training)
-    return _ReluDropout.apply(x, _drop_mask(x, p), 1.0 / (1.0 - p))
+    n = x.numel()
+    words = torch.randint(-(2 ** 63), 2 ** 63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+    bits = words.view(torch.int16)[:n].view(x.shape)
+    threshold = -32768 + int(round(p * 65536))
+    keep = (bits >= threshold).to(x.dtype)
+    return x * keep.mul_(1.0 / (1.0 - p))
 
 
 class FastDropout(nn.Module):
@@ -269,20 +201,16 @@ class TransformerLayer(nn.Module):
         return norm(x, cond) if self.adaptive else norm(x)
 
     def _ff(self, x: Tensor) -> Tensor:
-        """The FFN without its output dropout (that one is fused into the residual add)."""
-        return self.linear2(relu_dropout(self.linear1(x), self.dropout.p, self.training))
-
-    def _residual(self, x: Tensor, y: Tensor) -> Tensor:
-        return residual_dropout(x, y, self.dropout.p, self.training)
+        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x)))))
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
                 cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
         if self.norm_first:
-            x = self._residual(x, self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer))
-            x = self._residual(x, self._ff(self._norm(self.norm2, x, cond)))
+            x = x + self.dropout(self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer))
+            x = x + self._ff(self._norm(self.norm2, x, cond))
         else:
-            x = self._norm(self.norm1, self._residual(x, self.self_attn(x, mask, cache, layer)), cond)
-            x = self._norm(self.norm2, self._residual(x, self._ff(x)), cond)
+            x = self._norm(self.norm1, x + self.dropout(self.self_attn(x, mask, cache, layer)), cond)
+            x = self._norm(self.norm2, x + self._ff(x), cond)
         return x
 
 
