@@ -1,11 +1,11 @@
-"""Fixtures for the training tests; the corpus builders live in train_corpus.py."""
+"""Fixtures for the training tests; the corpus builders live in tests/synthetic_corpus.py."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from train_corpus import make_data_dir
+from synthetic_corpus import make_data_dir
 
 
 @pytest.fixture

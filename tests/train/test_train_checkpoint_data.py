@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from train_corpus import make_cuts
+from synthetic_corpus import make_cuts
 from valle.data.dataset import SpeechCodesDataset
 from valle.data.sampler import ResumableSampler
 from valle.text.symbol_table import SymbolTable

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from train_corpus import base_args, make_data_dir
+from synthetic_corpus import base_args, make_data_dir
 from valle.bin.train import main
 
 REPO = Path(__file__).resolve().parents[2]

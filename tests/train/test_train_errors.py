@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from train_corpus import base_args
+from synthetic_corpus import base_args
 from valle.bin.train import main
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 import torch
 
-from train_corpus import add_tokens, base_args, make_data_dir
+from synthetic_corpus import add_tokens, base_args, make_data_dir
 from valle.bin.train import main
 from valle.train.init_from import published_vallex_symbols
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from train_corpus import base_args, make_data_dir
+from synthetic_corpus import base_args, make_data_dir
 from valle.bin.train import main
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from train_corpus import base_args, make_data_dir
+from synthetic_corpus import base_args, make_data_dir
 from valle.bin.train import main
 
 

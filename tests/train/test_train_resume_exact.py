@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from train_corpus import base_args, make_data_dir
+from synthetic_corpus import base_args, make_data_dir
 from valle.bin.train import main
 from valle.train.checkpoint import load_latest
 

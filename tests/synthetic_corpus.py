@@ -1,4 +1,4 @@
-"""Tiny tokenized corpora built with lhotse directly (MonoCut + Recording + Encodec-like features).
+"""Tiny tokenized corpora (MonoCut + Recording + Encodec-like features), shared by the train and robustness tests.
 
 Codes are int16 ``[frames, 8]`` written with a real lhotse storage writer, the layout
 prepare.sh stage 3 produces (docs/interfaces.md). They follow a simple per-utterance pattern
