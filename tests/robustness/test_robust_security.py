@@ -1,15 +1,20 @@
 """Security: every checkpoint loader refuses a pickle that runs code; shell scripts are shellcheck-clean.
 
 The crafted file is a real torch.save archive whose pickle calls ``exec`` to write a marker file
-when unpickled; the control test proves it does so under ``weights_only=False``, so the loader
+when unpickled; the control test proves it does so under a plain unpickler (what
+``weights_only=False`` amounts to), so the loader
 tests below cannot pass by accident.
 """
 from __future__ import annotations
 
 import ast
+import io
 import os
+import pickle
 import shutil
 import subprocess
+import warnings
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,9 +52,20 @@ def evil(tmp_path):
     return craft(tmp_path / "evil.pt", marker), marker
 
 
+class PlainUnpickler(pickle.Unpickler):
+    """What ``torch.load(weights_only=False)`` does to a checkpoint's pickle: no allow-list."""
+
+    def persistent_load(self, pid):  # ('storage', storage_type, key, location, numel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TypedStorage deprecation
+            return torch.storage.TypedStorage(pid[4], dtype=pid[1].dtype, _internal=True)
+
+
 def test_crafted_pickle_runs_code_without_weights_only(evil):
     path, marker = evil
-    torch.load(path, weights_only=False)
+    with zipfile.ZipFile(path) as archive:  # torch.save's zip layout: <name>/data.pkl + storages
+        name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+        PlainUnpickler(io.BytesIO(archive.read(name))).load()
     assert marker.read_text() == "code ran", "the payload must be live for the refusal tests to mean anything"
 
 
