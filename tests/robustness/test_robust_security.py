@@ -53,7 +53,7 @@ def evil(tmp_path):
 
 
 class PlainUnpickler(pickle.Unpickler):
-    """What ``torch.load(weights_only=False)`` does to a checkpoint's pickle: no allow-list."""
+    """An unpickler with no allow-list: what loading a checkpoint with weights_only=False does."""
 
     def persistent_load(self, pid):  # ('storage', storage_type, key, location, numel)
         with warnings.catch_warnings():
