@@ -100,7 +100,7 @@ def test_gpu_batching_path_on_cpu_equals_one_cut_at_a_time(tmp_path, samples_dir
     sup_path = tokenized / "corpus_supervisions_train.jsonl.gz"
     cuts, _ = make_cuts(load_manifest(manifests / "corpus_recordings_train.jsonl.gz"), load_manifest(sup_path), sup_path)
     batched = dict(_encode_gpu(codec64, cuts, batch_duration=2.2, nj=2))  # batches of 2-3 cuts
-    single = dict(_encode_cpu(codec64, cuts, nj=1, weights=None))
+    single = dict(_encode_cpu(codec64, [cuts], nj=1, weights=None))
     assert sorted(batched) == sorted(single) == sorted(c.id for c in cuts)
     for cut_id, codes in single.items():
         assert codes.dtype == np.int16 and codes.shape[1] == 8

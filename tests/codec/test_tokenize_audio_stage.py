@@ -1,4 +1,4 @@
-"""Stage 3 end to end: real audio in every format, codes equal to encodec's, resumable, idempotent."""
+"""Stage 3 end to end: real audio in every format, codes equal to encodec's up to float ties, resumable, idempotent."""
 from __future__ import annotations
 
 import os
@@ -17,6 +17,7 @@ from lhotse import Recording, load_manifest
 from codec_stage_inputs import write_stage2_inputs
 from valle.bin.tokenize_audio import main
 from valle.data.codec import load_codec
+from valle.data.codec_compare import code_differences
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = [
@@ -85,7 +86,7 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
     assert len(cuts) == len(speech_files)
     skipped = (tokenized / "corpus_recordings_without_supervision_train.txt").read_text().split()
     assert skipped == [f"rec{len(speech_files):02d}"]
-    rates = set()
+    rates, total_frames, differing_frames = set(), 0, 0
     for cut_id, (cut, codes) in cuts.items():
         assert cut.features.type == "encodec" and cut.features.num_features == 8
         assert cut.features.frame_shift == 320 / 24000 and cut.features.sampling_rate == 24000
@@ -99,18 +100,20 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
         rec = Recording.from_file(cut.recording.sources[0].source)
         rates.add((rec.sampling_rate, rec.num_channels, Path(rec.sources[0].source).suffix))
         wav = convert_audio(torch.from_numpy(rec.load_audio()), rec.sampling_rate, 24000, 1)
-        # one torch thread, as in the stage's workers: with random weights even the float
-        # differences between thread counts flip codes
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                (direct, _), = codec.encode(wav.unsqueeze(0))
-        finally:
-            torch.set_num_threads(threads)
-        direct = direct[0].transpose(0, 1).numpy()
-        assert np.array_equal(codes, direct[: codes.shape[0]]), cut.recording.sources[0].source
+        with torch.inference_mode():
+            (direct, _), = codec.encode(wav.unsqueeze(0))
+            embeddings = codec.encoder(wav.unsqueeze(0))[0].t()
+        direct = direct[0].transpose(0, 1)
+        # The stage arranges the same arithmetic differently (codec_cpu), so floats differ in the
+        # last bits; a code may differ only where two codewords tie to within that rounding.
+        n = codes.shape[0]
+        differences = code_differences(codec, embeddings[:n], torch.from_numpy(codes.astype(np.int64)), direct[:n])
+        assert all(d.is_tie for d in differences), (cut.recording.sources[0].source, differences)
+        total_frames += n
+        differing_frames += len(differences)
         assert direct.shape[0] - codes.shape[0] in (0, 1)
+    # random weights leave many near-ties (a nearly constant encoder output, see codec.py): ~1%
+    assert differing_frames <= 0.03 * total_frames, (differing_frames, total_frames)
     assert {r[0] for r in rates} >= {8000, 16000, 22050}
     assert {r[1] for r in rates} == {1, 2}
     assert {r[2] for r in rates} >= {".wav", ".flac", ".mp3", ".opus"}
@@ -173,7 +176,20 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, espeak_corpus, referen
     assert not list(chunks.glob(".tmp-*"))
 
 
-def test_torchrun_ranks_write_disjoint_shards(tmp_path, espeak_corpus, reference_run, monkeypatch):
+def assert_equal_up_to_ties(codec, cut, codes_a: np.ndarray, codes_b: np.ndarray) -> None:
+    """Codes of one cut from two runs whose LSTM batches differed: equal but for float ties."""
+    from valle.data.audio_tokenize import load_cut_audio
+
+    assert codes_a.shape == codes_b.shape
+    with torch.inference_mode():
+        embeddings = codec.encoder(load_cut_audio(cut).unsqueeze(0))[0].t()
+    a, b = (torch.from_numpy(c.astype(np.int64)) for c in (codes_a, codes_b))
+    differences = code_differences(codec, embeddings[:a.shape[0]], a, b)
+    assert all(d.is_tie for d in differences), (cut.id, differences)
+    assert len(differences) <= 0.03 * a.shape[0]
+
+
+def test_torchrun_ranks_write_disjoint_shards(tmp_path, espeak_corpus, reference_run, codec, monkeypatch):
     manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus)
     ids = []
     for rank in (0, 1):
@@ -183,8 +199,8 @@ def test_torchrun_ranks_write_disjoint_shards(tmp_path, espeak_corpus, reference
         shard = load_manifest(tokenized / f"corpus_cuts_train.{rank}-of-2.jsonl.gz")
         ids.append([c.id for c in shard])
         reference = cuts_and_codes(reference_run[2])
-        for cut in shard:
-            assert np.array_equal(cut.load_features(), reference[cut.id][1])
+        for cut in shard:  # a shard's chunks group other cuts into LSTM batches: floats differ
+            assert_equal_up_to_ties(codec, cut, cut.load_features(), reference[cut.id][1])
     assert not (tokenized / "corpus_cuts_train.jsonl.gz").exists()
     assert sorted(ids[0] + ids[1]) == sorted(cuts_and_codes(reference_run[2]))
     assert not set(ids[0]) & set(ids[1])

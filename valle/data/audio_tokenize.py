@@ -12,8 +12,8 @@ a killed run resumes where it stopped and ends with the same outputs as an unint
 A stamp beside the output records the parameters: the same parameters skip the part, changed
 ones redo it. How many processes or which device did the work does not change the outputs.
 
-CPU: ``nj`` forked worker processes with one torch thread each, one encode call per cut
-(batching Encodec on CPU was ~1.8x slower than separate calls). GPU: batches of up to
+CPU: ``nj`` forked worker processes with one torch thread each, each encoding groups of cuts of
+similar duration with codec_cpu (convolutions per cut, channels-last; one LSTM batch per group). GPU: batches of up to
 ``batch_duration`` seconds, right-padded and trimmed per cut (codec_batch keeps that exact).
 """
 from __future__ import annotations
@@ -36,12 +36,13 @@ import torch
 
 from valle.data.codec import RANDOM, hub_checkpoint_path, load_codec, to_codec_input, weights_label
 from valle.data.codec_batch import encode_batch
+from valle.data.codec_cpu import GROUP_SIZE, CpuEncoder
 from valle.data.codes_archive import write_chunk
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-STAMP_VERSION = 2  # bump when the outputs change for the same inputs
+STAMP_VERSION = 3  # bump when the outputs change for the same inputs
 
 
 @dataclass
@@ -208,8 +209,8 @@ def _die_with_parent() -> None:
 def _worker_init(weights: Optional[str]) -> None:
     torch.set_num_threads(1)
     _die_with_parent()
-    if "model" not in _WORKER:  # spawn start method: the parent's model was not inherited
-        _WORKER["model"] = load_codec(weights, "cpu")
+    if "encoder" not in _WORKER:  # spawn start method: the parent's encoder was not inherited
+        _WORKER["encoder"] = CpuEncoder(load_codec(weights, "cpu"))
 
 
 def _release_memory() -> None:
@@ -217,7 +218,7 @@ def _release_memory() -> None:
 
     Every cut has its own length, so the encoder's large activations come in ever different
     sizes; glibc keeps the freed ones in fragmented arenas and a process's RSS kept growing with
-    the number of cuts (1.0 -> 1.8 GB over 30 cuts of 1-6 s). Trimming after each cut keeps it
+    the number of cuts (1.0 -> 1.8 GB over 30 cuts of 1-6 s). Trimming after each group keeps it
     flat (about 1.0 GB) for a fraction of a millisecond per call.
     """
     if _LIBC is not None:
@@ -240,37 +241,55 @@ def _load_libc():
 _LIBC = _load_libc()
 
 
-def _encode_one(model, cut) -> Tuple[str, np.ndarray]:
-    wav = load_cut_audio(cut)
-    codes = encode_batch(model, [wav[0]])[0].numpy().astype(np.int16)
-    del wav
+def cpu_groups(chunks: Sequence[Sequence], group_size: int = GROUP_SIZE) -> List[list]:
+    """The cuts of each chunk in groups of ``group_size`` similar durations, longest group first.
+
+    Groups never span chunks, so chunks finish (and are committed) in order, and a group depends
+    only on its chunk: the LSTM batches, hence the floats, are the same for any ``--nj`` and after
+    a resume. Longest first lets the workers' last groups end close together.
+    """
+    groups = []
+    for cuts in chunks:
+        ordered = sorted(cuts, key=lambda c: (-c.duration, c.id))
+        groups.extend(ordered[i:i + group_size] for i in range(0, len(ordered), group_size))
+    return groups
+
+
+def _encode_group(encoder: CpuEncoder, cuts: Sequence) -> List[Tuple[str, np.ndarray]]:
+    wavs = [load_cut_audio(cut)[0] for cut in cuts]
+    codes = encoder.encode_group(wavs)
+    del wavs
     _release_memory()
-    return cut.id, codes
+    return [(cut.id, c.numpy().astype(np.int16)) for cut, c in zip(cuts, codes)]
 
 
-def _worker_encode(cut) -> Tuple[str, np.ndarray]:
-    return _encode_one(_WORKER["model"], cut)
+def _worker_encode_group(cuts: Sequence) -> List[Tuple[str, np.ndarray]]:
+    return _encode_group(_WORKER["encoder"], cuts)
 
 
-def _encode_cpu(model, cuts: Sequence, nj: int, weights: Optional[str]) -> Iterator[Tuple[str, np.ndarray]]:
-    """Codes per cut in order: in this process for ``nj == 1``, else ``nj`` worker processes."""
-    if nj <= 1 or len(cuts) <= 1:
+def _encode_cpu(model, chunks: Sequence[Sequence], nj: int, weights: Optional[str]) -> Iterator[Tuple[str, np.ndarray]]:
+    """Codes per cut, group by group (see ``cpu_groups``): in this process for ``nj == 1``, else
+    in ``nj`` worker processes with one torch thread each."""
+    encoder = CpuEncoder(model)
+    groups = cpu_groups(chunks)
+    if nj <= 1 or len(groups) <= 1:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            for cut in cuts:
-                yield _encode_one(model, cut)
+            for group in groups:
+                yield from _encode_group(encoder, group)
         finally:
             torch.set_num_threads(threads)
         return
-    # fork shares the loaded model with the workers (no per-worker load); spawn reloads it.
+    # fork shares the prepared encoder with the workers (no per-worker load); spawn reloads it.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    _WORKER["model"] = model
+    _WORKER["encoder"] = encoder
     try:
         with multiprocessing.get_context(method).Pool(nj, initializer=_worker_init, initargs=(weights,)) as pool:
-            yield from pool.imap(_worker_encode, cuts, chunksize=1)
+            for results in pool.imap(_worker_encode_group, groups, chunksize=1):
+                yield from results
     finally:
-        _WORKER.pop("model", None)
+        _WORKER.pop("encoder", None)
 
 
 def _encode_gpu(model, cuts: Sequence, batch_duration: float, nj: int) -> Iterator[Tuple[str, np.ndarray]]:
@@ -331,7 +350,7 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
             model = load_codec(opts.codec_weights, opts.device)
         todo = [cut for i in pending for cut in chunks[i]]
         if torch.device(opts.device).type == "cpu":
-            results = _encode_cpu(model, todo, opts.nj, opts.codec_weights)
+            results = _encode_cpu(model, [chunks[i] for i in pending], opts.nj, opts.codec_weights)
         else:
             results = _encode_gpu(model, todo, opts.batch_duration, opts.nj)
         _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress,
