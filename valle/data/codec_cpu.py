@@ -12,7 +12,8 @@ quantizer), arranged for the CPU:
   one sequence it is bound by streaming its 4 MB recurrent weights from L3 at every frame, and a
   batch of 8 shares that stream (about 3x less time per cut). The LSTM is causal, so a cut's
   frames do not see the zeros padding the shorter cuts of the group.
-* The quantizer runs once over the frames of the whole group (each frame is coded on its own).
+* The quantizer runs once over the frames of the whole group (each frame is coded on its own),
+  as one ``addmm`` and ``argmax`` per stage.
 
 The padding is encodec's own: causal reflect padding of ``padding_total`` samples on the left and
 the "extra" right padding that completes the last window (see codec_batch). The results equal
@@ -145,6 +146,14 @@ class CpuEncoder:
         if self.lstm is None:
             raise ValueError("codec_cpu: the encoder has no LSTM")
         self.head, self.tail = _fuse_elu(self.head), _fuse_elu(self.tail)
+        # residual quantizer: argmin |r - e|^2 = argmax (r.e - |e|^2 / 2), one addmm per stage
+        n_q = model.quantizer.get_num_quantizers_for_bandwidth(model.frame_rate, model.bandwidth)
+        self.codebooks = []
+        for layer in model.quantizer.vq.layers[:n_q]:
+            if not isinstance(layer.project_in, torch.nn.Identity):
+                raise ValueError("codec_cpu: quantizers with a projection are not supported")
+            embed = layer._codebook.embed.detach().clone()  # [entries, dimension]
+            self.codebooks.append((embed, embed.t().contiguous(), -0.5 * embed.pow(2).sum(1)))
 
     @staticmethod
     def _apply(layers: list, x: torch.Tensor, own_input: bool) -> torch.Tensor:
@@ -180,6 +189,16 @@ class CpuEncoder:
         return [self._apply(self.tail, y[:n, i].contiguous(), own_input=True) for i, n in enumerate(lengths)]
 
     @torch.inference_mode()
+    def quantize(self, frames: torch.Tensor) -> torch.Tensor:
+        """Residual vector quantization of ``frames`` [N, dimension]: codes ``[N, n_q]``."""
+        residual, codes = frames.clone(), []
+        for embed, embed_t, half_norms in self.codebooks:
+            index = torch.addmm(half_norms, residual, embed_t).argmax(dim=1)
+            residual.sub_(embed.index_select(0, index))
+            codes.append(index)
+        return torch.stack(codes, dim=1)
+
+    @torch.inference_mode()
     def encode_group(self, wavs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
         """Codes ``LongTensor[frames_i, 8]`` for each 24 kHz mono ``wavs[i]`` (``[samples]``)."""
         model = self.model
@@ -193,8 +212,7 @@ class CpuEncoder:
                 long_items.append(i)
         if long_items:
             embeddings = self.embeddings([wavs[i] for i in long_items])
-            frames = torch.cat(embeddings).t()[None]  # [1, 128, sum of frames]: frames are coded alone
-            codes = model.quantizer.encode(frames, model.frame_rate, model.bandwidth)[:, 0].t()
+            codes = self.quantize(torch.cat(embeddings))  # each frame is coded on its own
             start = 0
             for i, emb in zip(long_items, embeddings):
                 results[i] = codes[start:start + emb.shape[0]]
