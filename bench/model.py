@@ -7,7 +7,9 @@ Training: forward + backward + AdamW step of a d256/4-head/4-layer model on a ba
 (audio frames per second = 1200 / step time), plus stage 0 with the trainer's default ScaledAdam
 (``stage0_fp32_scaled_adam``: the model step ``valle.bin.train`` runs). Decoding: AR frames/s with and without the KV
 cache (greedy, EOS disabled so every run makes exactly the requested frames). The fp32 matmul
-FLOP/s measured in the same run tells how fast the machine was while the numbers were taken.
+FLOP/s measured in the same run tells how fast the machine was while the numbers were taken, and
+with the step's matrix-product FLOPs (``stage1_step_gflop``) gives the fp32 ceiling: the stage-1
+frames/s at that rate with no other cost (``stage1_fp32_ceiling_frames_per_s``, at start and end).
 """
 from __future__ import annotations
 
@@ -40,6 +42,17 @@ def matmul_flops(n: int = 1024, seconds: float = 1.0) -> float:
         a @ b
         reps += 1
     return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+def ar_step_flops(B=4, T=300, S=60, d=256, ff=1024, layers=4, vocab=1025) -> float:
+    """Floating-point operations of one stage-1 training step (forward + backward = 3x forward),
+    counting only matrix products: the layers' linear maps, attention scores and values over the
+    S + T positions, and the output layer on the T audio positions."""
+    tokens, length = B * (S + T), S + T
+    linear = tokens * (4 * d * d + 2 * d * ff) * layers
+    attention = 2 * B * length * length * d * layers
+    output = B * T * d * vocab
+    return 2 * 3 * (linear + attention + output)
 
 
 def make_batch(B=4, T=300, S=60, vocab=512, seed=0):
@@ -126,6 +139,12 @@ def main(argv=None):
         dec["kv_speedup_d512_l6"] = round(dec["d512_l6_prompt225_new300_kv"] / dec["d512_l6_prompt225_new300_nokv"], 1)
         res["ar_decode_frames_per_s"] = dec
     res["matmul_fp32_gflops_end"] = round(matmul_flops() / 1e9, 1)
+    # The fp32 ceiling: stage-1 frames/s if every matrix product of the step ran at the machine's
+    # measured matmul rate and nothing else took time.
+    flops = ar_step_flops()
+    res["stage1_step_gflop"] = round(flops / 1e9, 1)
+    res["stage1_fp32_ceiling_frames_per_s"] = [round(1200 * res[k] * 1e9 / flops) for k in
+                                               ("matmul_fp32_gflops", "matmul_fp32_gflops_end")]
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(res))
 
