@@ -26,6 +26,7 @@ lang=en-us              ## text language (espeak voice such as en-us or de; zh; 
 text_tokenizer=espeak   ## text tokenizer: espeak, pinyin, openjtalk or vallex
 codec_weights=""        ## Encodec weights: empty = torch hub cache/download, a local file, or random (tests only)
 device=cpu              ## stage-3 device: cpu or cuda
+cpu_encoder=fast        ## stage-3 CPU encoder: fast (groups of cuts; codes equal encodec's up to float ties) or encodec (its own model.encode per cut, exact, slower)
 min_duration=0.5        ## shortest utterance kept, seconds (stages 1 and 4)
 max_duration=20         ## longest utterance kept, seconds (stages 1 and 4)
 dev_size=0.05           ## custom: dev set size, a count (e.g. 20) or a fraction (e.g. 0.05)
@@ -93,7 +94,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   codec_opts=()
   if [[ -n "$codec_weights" ]]; then codec_opts+=(--codec-weights "$codec_weights"); fi
   run 3 "$python" -m valle.bin.tokenize_audio --manifests-dir "$manifests_dir" --tokenized-dir "$tokenized_dir" \
-    --prefix "$corpus" "${codec_opts[@]}" --device "$device" --nj "$nj"
+    --prefix "$corpus" "${codec_opts[@]}" --device "$device" --cpu-encoder "$cpu_encoder" --nj "$nj"
 fi
 
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then

@@ -11,6 +11,9 @@ manifests stages 1-2 would write, and runs ``python -m valle.bin.tokenize_audio`
   load, worker start, encoding, writing) and of the encoding loop alone, seconds of audio per
   CPU second (all processes; a busy machine lowers wall-clock speed but hardly this), peak RSS
   of the main process and of the largest worker.
+* ``nj2_encodec_per_cut``: the same at --nj 2 with ``--cpu-encoder encodec`` (encodec's own
+  ``model.encode``, one call per cut: the issue's baseline), measured in the same run, and the
+  speed-up of the default encoder over it.
 * ``memory``: peak RSS at --nj 2 for the corpus and for a third of it; flat memory means the
   two are close (the codes of a chunk are the only per-cut state kept).
 
@@ -101,14 +104,14 @@ def write_manifests(root: Path, files: list) -> tuple:
     return manifests, tokenized, sum(r.duration for r in recs)
 
 
-def run_stage(manifests: Path, tokenized: Path, nj: int) -> dict:
+def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fast") -> dict:
     shutil.rmtree(tokenized / "codes", ignore_errors=True)
     for f in tokenized.glob("*cuts*"):
         f.unlink()
     for f in tokenized.glob(".*stamp*"):
         f.unlink()
     args = ["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "bench",
-            "--codec-weights", "random", "--nj", str(nj), "--no-progress"]
+            "--codec-weights", "random", "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
@@ -151,6 +154,7 @@ def main() -> None:
         nj1 = run_stage(large[0], large[1], 1)
         nj2 = run_stage(large[0], large[1], 2)
         nj2_small = run_stage(small[0], small[1], 2)
+        nj2_encodec = run_stage(large[0], large[1], 2, cpu_encoder="encodec")
         report = {
             "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights) on an espeak-ng corpus",
             "cpu_count": os.cpu_count(),
@@ -158,6 +162,9 @@ def main() -> None:
                        "formats": "1/3 22.05 kHz mono wav, 1/3 16 kHz flac, 1/3 44.1 kHz stereo wav"},
             "nj1": summarize(nj1, large[2]),
             "nj2": summarize(nj2, large[2]),
+            # the same run with encodec's own model.encode, one call per cut (--cpu-encoder encodec)
+            "nj2_encodec_per_cut": summarize(nj2_encodec, large[2]),
+            "nj2_speedup_over_encodec_per_cut": round(nj2_encodec["wall"] / nj2["wall"], 2),
             "memory": {
                 "nj2_peak_rss_main_mb": {f"{large[2]:.0f}s": round(nj2["main_rss_mb"], 1),
                                          f"{small[2]:.0f}s": round(nj2_small["main_rss_mb"], 1)},

@@ -119,6 +119,30 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
     assert {r[2] for r in rates} >= {".wav", ".flac", ".mp3", ".opus"}
 
 
+def test_encodec_cpu_encoder_gives_the_packages_exact_codes(tmp_path, speech_files, codec):
+    """``--cpu-encoder encodec``: the stage's codes are the encodec package's, bit for bit."""
+    from encodec.utils import convert_audio
+
+    manifests, tokenized = write_stage2_inputs(tmp_path, list(speech_files))
+    assert run_stage(manifests, tokenized, "--nj", "2", "--cpu-encoder", "encodec") == 0
+    cuts = cuts_and_codes(tokenized)
+    assert len(cuts) == len(speech_files)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the stage's workers run one thread; encodec's sums depend on the count
+    try:
+        for cut, codes in cuts.values():
+            rec = Recording.from_file(cut.recording.sources[0].source)
+            wav = convert_audio(torch.from_numpy(rec.load_audio()), rec.sampling_rate, 24000, 1)
+            with torch.inference_mode():
+                (direct, _), = codec.encode(wav.unsqueeze(0))
+            direct = direct[0].transpose(0, 1)
+            n = codes.shape[0]
+            assert direct.shape[0] - n in (0, 1)
+            assert np.array_equal(codes.astype(np.int64), direct[:n].numpy()), cut.recording.sources[0].source
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_two_jobs_equal_one_job(tmp_path, espeak_corpus, reference_run):
     manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus)
     assert run_stage(manifests, tokenized, "--nj", "2", "--chunk-size", "2") == 0

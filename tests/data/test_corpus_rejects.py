@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from corpus_builders import sox, write
+from corpus_builders import sox, truncate, write
 from lhotse import load_manifest
 
 from valle.bin.prepare_manifests import main as prepare_main
@@ -114,3 +114,31 @@ def test_too_long_after_trimming_and_from_header(every_reason, tmp_path):
     prepare_custom(every_reason, tmp_path / "b", trim_silence=True, max_duration=1.0, min_duration=0.1)
     got = {r.path.split("/")[-1]: r.reason for r in read_rejects(tmp_path / "b" / "rejects.tsv")}
     assert got["long.wav"] == "too_long" and got["good.wav"] == "too_long"
+
+
+def test_libritts_unreadable_and_truncated_wavs_are_rejects(libritts_tree, tmp_path, make_speech):
+    """lhotse's LibriTTS recipe raises on a wav it cannot open: that file becomes a reject (and the
+    recipe runs on the rest); a truncated wav, which lhotse would read short, is one too."""
+    chapter = libritts_tree / "dev-clean" / "100" / "2000"
+    junk = chapter / "100_2000_000002_000000.wav"
+    junk.write_bytes(np.random.default_rng(1).bytes(3000))
+    full = make_speech("This file was cut off in the middle of a copy.", tmp_path / "_full.wav", rate=24000)
+    cut_off = truncate(full, chapter / "100_2000_000003_000000.wav")
+    with open(chapter / "100_2000.trans.tsv", "a") as f:
+        f.write("100_2000_000002_000000\tNoise.\tNoise.\n")
+        f.write("100_2000_000003_000000\tCut off.\tCut off.\n")
+    out = tmp_path / "m"
+    rc = prepare_main(["--stage", "1", "--corpus", "libritts", "--corpus-dir", str(libritts_tree),
+                       "--parts", "dev-clean train-clean-100", "--output-dir", str(out), "--nj", "2"])
+    assert rc == 0
+    got = {r.path: r.reason for r in read_rejects(out / "rejects.tsv")}
+    assert got == {str(junk): "unreadable_audio", str(cut_off): "corrupt_audio"}
+    recs = load_manifest(out / "libritts_recordings_dev-clean.jsonl.gz")
+    assert sorted(r.id for r in recs) == ["100_2000_000000_000000", "100_2000_000001_000000"]
+    for r in recs:  # sources name the corpus files, not the temporary mirror's links
+        assert r.sources[0].source == str(chapter / f"{r.id}.wav")
+        assert r.load_audio().shape[1] == r.num_samples
+    sups = load_manifest(out / "libritts_supervisions_dev-clean.jsonl.gz")
+    assert sorted(s.id for s in sups) == ["100_2000_000000_000000", "100_2000_000001_000000"]
+    assert len(load_manifest(out / "libritts_supervisions_train-clean-100.jsonl.gz")) == 2
+    assert not list(out.glob(".libritts-mirror-*"))

@@ -13,7 +13,9 @@ A stamp beside the output records the parameters: the same parameters skip the p
 ones redo it. How many processes or which device did the work does not change the outputs.
 
 CPU: ``nj`` forked worker processes with one torch thread each, each encoding groups of cuts of
-similar duration with codec_cpu (convolutions per cut, channels-last; one LSTM batch per group). GPU: batches of up to
+similar duration with codec_cpu (convolutions per cut, channels-last; one LSTM batch per group; codes
+equal encodec's up to float ties), or with ``cpu_encoder="encodec"`` one ``model.encode`` call per
+cut (codes bit-identical to the encodec package's, ~1.8x slower). GPU: batches of up to
 ``batch_duration`` seconds, right-padded and trimmed per cut (codec_batch keeps that exact).
 """
 from __future__ import annotations
@@ -34,7 +36,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from valle.data.codec import RANDOM, hub_checkpoint_path, load_codec, to_codec_input, weights_label
+from valle.data.codec import (RANDOM, SAMPLE_RATE, encode_audio, hub_checkpoint_path, load_codec, to_codec_input,
+                              weights_label)
 from valle.data.codec_batch import encode_batch
 from valle.data.codec_cpu import GROUP_SIZE, CpuEncoder
 from valle.data.codes_archive import write_chunk
@@ -43,6 +46,7 @@ from valle.utils.atomic import atomic_save_manifest, atomic_write_text
 logger = logging.getLogger(__name__)
 
 STAMP_VERSION = 3  # bump when the outputs change for the same inputs
+CPU_ENCODERS = ("fast", "encodec")  # codec_cpu groups (default) | encodec's model.encode per cut
 
 
 @dataclass
@@ -56,6 +60,7 @@ class TokenizeOptions:
     nj: int = 1
     batch_duration: float = 200.0
     chunk_size: int = 200
+    cpu_encoder: str = "fast"
     rank: int = 0
     world_size: int = 1
     progress: bool = True
@@ -206,11 +211,30 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_init(weights: Optional[str]) -> None:
+class PerCutEncoder:
+    """encodec's own ``model.encode``, one call per cut: the encodec package's codes, bit for bit
+    (with the same torch thread count); ``--cpu-encoder encodec``."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    @torch.inference_mode()
+    def encode_group(self, wavs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        return [encode_audio(self.model, wav[None], SAMPLE_RATE) for wav in wavs]
+
+
+def make_cpu_encoder(model, kind: str):
+    """The CPU encoder named by ``--cpu-encoder``: ``fast`` (codec_cpu) or ``encodec``."""
+    if kind not in CPU_ENCODERS:
+        raise ValueError(f"--cpu-encoder must be one of {', '.join(CPU_ENCODERS)}, got {kind!r}")
+    return CpuEncoder(model) if kind == "fast" else PerCutEncoder(model)
+
+
+def _worker_init(weights: Optional[str], kind: str) -> None:
     torch.set_num_threads(1)
     _die_with_parent()
     if "encoder" not in _WORKER:  # spawn start method: the parent's encoder was not inherited
-        _WORKER["encoder"] = CpuEncoder(load_codec(weights, "cpu"))
+        _WORKER["encoder"] = make_cpu_encoder(load_codec(weights, "cpu"), kind)
 
 
 def _release_memory() -> None:
@@ -255,7 +279,7 @@ def cpu_groups(chunks: Sequence[Sequence], group_size: int = GROUP_SIZE) -> List
     return groups
 
 
-def _encode_group(encoder: CpuEncoder, cuts: Sequence) -> List[Tuple[str, np.ndarray]]:
+def _encode_group(encoder, cuts: Sequence) -> List[Tuple[str, np.ndarray]]:
     wavs = [load_cut_audio(cut)[0] for cut in cuts]
     codes = encoder.encode_group(wavs)
     del wavs
@@ -267,10 +291,11 @@ def _worker_encode_group(cuts: Sequence) -> List[Tuple[str, np.ndarray]]:
     return _encode_group(_WORKER["encoder"], cuts)
 
 
-def _encode_cpu(model, chunks: Sequence[Sequence], nj: int, weights: Optional[str]) -> Iterator[Tuple[str, np.ndarray]]:
+def _encode_cpu(model, chunks: Sequence[Sequence], nj: int, weights: Optional[str],
+                kind: str = "fast") -> Iterator[Tuple[str, np.ndarray]]:
     """Codes per cut, group by group (see ``cpu_groups``): in this process for ``nj == 1``, else
     in ``nj`` worker processes with one torch thread each."""
-    encoder = CpuEncoder(model)
+    encoder = make_cpu_encoder(model, kind)
     groups = cpu_groups(chunks)
     if nj <= 1 or len(groups) <= 1:
         threads = torch.get_num_threads()
@@ -285,7 +310,7 @@ def _encode_cpu(model, chunks: Sequence[Sequence], nj: int, weights: Optional[st
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     _WORKER["encoder"] = encoder
     try:
-        with multiprocessing.get_context(method).Pool(nj, initializer=_worker_init, initargs=(weights,)) as pool:
+        with multiprocessing.get_context(method).Pool(nj, initializer=_worker_init, initargs=(weights, kind)) as pool:
             for results in pool.imap(_worker_encode_group, groups, chunksize=1):
                 yield from results
     finally:
@@ -350,7 +375,8 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
             model = load_codec(opts.codec_weights, opts.device)
         todo = [cut for i in pending for cut in chunks[i]]
         if torch.device(opts.device).type == "cpu":
-            results = _encode_cpu(model, [chunks[i] for i in pending], opts.nj, opts.codec_weights)
+            results = _encode_cpu(model, [chunks[i] for i in pending], opts.nj, opts.codec_weights,
+                                  opts.cpu_encoder)
         else:
             results = _encode_gpu(model, todo, opts.batch_duration, opts.nj)
         _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress,
@@ -427,6 +453,7 @@ def part_params(opts: TokenizeOptions, part: str) -> dict:
         "supervisions": _content_digest(sup_path),
         "codec": codec_identity(opts.codec_weights),
         "chunk_size": opts.chunk_size,
+        "cpu_encoder": opts.cpu_encoder,  # the two differ at float ties (docs/codec.md)
         "rank": opts.rank,
         "world_size": opts.world_size,
     }

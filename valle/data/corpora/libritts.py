@@ -3,13 +3,18 @@
 lhotse's ``prepare_libritts`` reads each part's ``*.trans.tsv``/``*.book.tsv`` and every wav;
 we call it without an output directory and write its manifests ourselves, atomically, after
 adding what it does silently: wav files without a transcript line, and utterances outside the
-duration limits, go to rejects.tsv instead of vanishing.
+duration limits, go to rejects.tsv instead of vanishing. lhotse's recipe stops at the first wav
+it cannot open; then we find every such file, list it as a reject, and run the recipe again on a
+mirror of the part (symbolic links) without them.
 """
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from valle.data.corpora.layouts import list_audio_files
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
@@ -72,6 +77,83 @@ def download_libritts_parts(dl_dir, parts=None, base_url: str = "http://www.open
     return dl_dir
 
 
+def _lhotse_skips(wav: Path) -> bool:
+    """Files lhotse's recipe leaves out on purpose (its exclude pattern)."""
+    return wav.name.startswith("._") or wav.name in KNOWN_CORRUPT
+
+
+def unreadable_wavs(part_dir: Path) -> List[Reject]:
+    """Every wav of a part that lhotse cannot open (what makes its recipe raise)."""
+    from lhotse import Recording
+
+    rejects = []
+    for wav in list_audio_files(part_dir):
+        if _lhotse_skips(wav):
+            continue
+        try:
+            Recording.from_file(wav)
+        except Exception as e:  # lhotse raises many kinds for a damaged file
+            detail = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
+            rejects.append(Reject(str(wav), "unreadable_audio", f"lhotse cannot open it ({detail})"))
+    return rejects
+
+
+def truncated_wavs(part_dir: Path) -> Dict[str, str]:
+    """path -> message for wavs whose data chunk is shorter than their header says (header reads
+    only): lhotse would read them as shorter utterances than their transcripts."""
+    from valle.data.corpora.audio_check import wav_truncation
+
+    found = {}
+    for wav in list_audio_files(part_dir):
+        if not _lhotse_skips(wav):
+            message = wav_truncation(wav)
+            if message:
+                found[str(wav)] = message
+    return found
+
+
+def _mirror_part(corpus_dir: Path, part: str, mirror: Path, leave_out: set) -> None:
+    """``mirror/<part>`` with the part's folders and a symbolic link for every file not in ``leave_out``."""
+    if (corpus_dir / "SPEAKERS.txt").is_file():
+        os.symlink(corpus_dir / "SPEAKERS.txt", mirror / "SPEAKERS.txt")
+    for root, _dirs, files in os.walk(corpus_dir / part):
+        target = mirror / Path(root).relative_to(corpus_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if str(Path(root) / name) not in leave_out:
+                os.symlink(Path(root) / name, target / name)
+
+
+def lhotse_part_manifests(corpus_dir: Path, part: str, num_jobs: int, work_dir: Path) -> Tuple[Dict, List[Reject]]:
+    """lhotse's recipe for one part, and the wavs set aside because lhotse could not open them."""
+    from lhotse import RecordingSet
+    from lhotse.recipes.libritts import prepare_libritts
+
+    try:
+        return prepare_libritts(corpus_dir, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part], []
+    except Exception as error:
+        unreadable = unreadable_wavs(corpus_dir / part)
+        if not unreadable:
+            raise
+        logging.warning("LibriTTS %s: lhotse's recipe stopped (%s: %s); %d unreadable wav file(s) set aside, "
+                        "see rejects.tsv", part, type(error).__name__, error, len(unreadable))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    mirror = Path(tempfile.mkdtemp(prefix=".libritts-mirror-", dir=work_dir))
+    try:
+        _mirror_part(corpus_dir, part, mirror, {r.path for r in unreadable})
+        m = prepare_libritts(mirror, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
+    finally:
+        shutil.rmtree(mirror, ignore_errors=True)
+    recordings = []
+    for rec in m["recordings"]:  # point the sources back at the corpus, not at the mirror's links
+        sources = [s.__class__(type=s.type, channels=s.channels,
+                               source=str(corpus_dir / Path(s.source).relative_to(mirror))) for s in rec.sources]
+        recordings.append(rec.__class__(id=rec.id, sources=sources, sampling_rate=rec.sampling_rate,
+                                        num_samples=rec.num_samples, duration=rec.duration,
+                                        channel_ids=rec.channel_ids))
+    return {"recordings": RecordingSet.from_recordings(recordings), "supervisions": m["supervisions"]}, unreadable
+
+
 def prepare_libritts_parts(
     corpus_dir,
     output_dir,
@@ -82,8 +164,6 @@ def prepare_libritts_parts(
     prefix: str = "libritts",
 ) -> Dict[str, Dict]:
     """Manifests for the chosen LibriTTS parts; returns ``{part: {"recordings", "supervisions"}}``."""
-    from lhotse.recipes.libritts import prepare_libritts
-
     corpus_dir = Path(corpus_dir)
     output_dir = Path(output_dir)
     parts = parse_parts(parts)
@@ -97,11 +177,14 @@ def prepare_libritts_parts(
     rejects: List[Reject] = []
     result = {}
     for part in parts:
-        m = prepare_libritts(corpus_dir, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
+        m, unreadable = lhotse_part_manifests(corpus_dir, part, num_jobs, output_dir)
+        rejects.extend(unreadable)
+        set_aside = {r.path for r in unreadable}
+        truncated = truncated_wavs(corpus_dir / part)
         recs, sups = m["recordings"], m["supervisions"]
         sup_ids = {s.recording_id for s in sups}
         for wav in list_audio_files(corpus_dir / part):
-            if wav.stem in sup_ids:
+            if wav.stem in sup_ids or str(wav) in set_aside:
                 continue
             if wav.name.startswith("._"):
                 rejects.append(Reject(str(wav), "unreadable_audio", "macOS resource-fork file, not audio"))
@@ -112,7 +195,9 @@ def prepare_libritts_parts(
         keep = []
         for s in sups:
             path = recs[s.recording_id].sources[0].source
-            if s.duration <= 0:
+            if path in truncated:
+                rejects.append(Reject(path, "corrupt_audio", truncated[path]))
+            elif s.duration <= 0:
                 rejects.append(Reject(path, "zero_duration", "the file holds no samples"))
             elif s.duration < min_duration:
                 rejects.append(Reject(path, "too_short", f"{s.duration:.3f} s < --min-duration {min_duration} s"))
