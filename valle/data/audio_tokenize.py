@@ -41,7 +41,7 @@ from valle.data.codec import (RANDOM, SAMPLE_RATE, encode_audio, hub_checkpoint_
 from valle.data.codec_batch import encode_batch
 from valle.data.codec_cpu import GROUP_SIZE, CpuEncoder
 from valle.data.codes_archive import write_chunk
-from valle.utils.atomic import atomic_save_manifest, atomic_write_text
+from valle.utils.atomic import atomic_path, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def _encode_gpu(model, cuts: Sequence, batch_duration: float, nj: int) -> Iterat
 
 def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
     """Encode one part (this rank's shard of it); returns the cuts manifest path."""
-    from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest
+    from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest, load_manifest_lazy
 
     rec_path, sup_path = input_paths(opts, part)
     out, stamp = output_path(opts, part), stamp_path(opts, part)
@@ -362,6 +362,7 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
                        part, len(skipped), listing)
     cuts = cuts[opts.rank::opts.world_size]
     chunks = [cuts[i:i + opts.chunk_size] for i in range(0, len(cuts), opts.chunk_size)]
+    num_chunks = len(chunks)
 
     directory = chunk_dir(opts, part)
     _reset_chunk_dir(directory, params)
@@ -370,6 +371,7 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
     logger.info("%s%s: %d cuts in %d chunks; %d chunks already done (%d cuts)", part, shard_suffix(opts),
                 len(cuts), len(chunks), len(chunks) - len(pending), done_cuts)
 
+    todo = results = None
     if pending:
         if model is None:
             model = load_codec(opts.codec_weights, opts.device)
@@ -382,12 +384,15 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
         _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress,
                  weights_label(opts.codec_weights))
 
-    merged = []
-    for i in range(len(chunks)):
-        merged.extend(load_manifest(chunk_files(directory, i)[1]))
-    atomic_save_manifest(CutSet.from_cuts(merged), out)
+    del cuts, chunks, recordings, supervisions, todo, results
+    written = 0
+    with atomic_path(out) as tmp, CutSet.open_writer(tmp) as writer:  # streamed: one chunk in memory at a time
+        for i in range(num_chunks):
+            for cut in load_manifest_lazy(chunk_files(directory, i)[1]):
+                writer.write(cut)
+                written += 1
     atomic_write_text(stamp, json.dumps(params, indent=1, sort_keys=True) + "\n")
-    logger.info("%s: wrote %s (%d cuts)", part, out, len(merged))
+    logger.info("%s: wrote %s (%d cuts)", part, out, written)
     return out
 
 
