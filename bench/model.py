@@ -10,6 +10,13 @@ cache (greedy, EOS disabled so every run makes exactly the requested frames). Th
 FLOP/s measured in the same run tells how fast the machine was while the numbers were taken, and
 with the step's matrix-product FLOPs (``stage1_step_gflop``) gives the fp32 ceiling: the stage-1
 frames/s at that rate with no other cost (``stage1_fp32_ceiling_frames_per_s``, at start and end).
+
+Side by side: ``--open-impl DIR[:DIR...]`` also times the widely used open implementation
+(lifeiteng/vall-e, not part of this repository: a local checkout, with whatever its model imports
+on the same path list, e.g. a folder providing ``icefall.utils.make_pad_mask`` and torchmetrics)
+on the same batch, model size and AdamW step, in a child process whose ``PYTHONPATH`` is that list
+(both packages are called ``valle``). Its model is built by its own ``add_model_arguments`` and
+``get_model`` as its recipe does (``--model-name valle``, prefix mode 1, pre-norm, no prenet).
 """
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -89,6 +98,53 @@ def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 1, scaled_adam: 
     return frames * steps / (time.perf_counter() - t0)
 
 
+# Runs in a child process with only the open implementation's folders on the path.
+OPEN_IMPL_CHILD = r"""
+import argparse, contextlib, json, sys, time
+import torch
+from valle.models import add_model_arguments, get_model
+stage, steps, threads = (int(a) for a in sys.argv[1:4])
+torch.set_num_threads(threads)
+parser = argparse.ArgumentParser()
+add_model_arguments(parser)
+params = parser.parse_args(["--model-name", "valle", "--decoder-dim", "256", "--nhead", "4",
+                            "--num-decoder-layers", "4", "--norm-first", "true", "--add-prenet", "false",
+                            "--prefix-mode", "1", "--share-embedding", "true", "--scale-factor", "1.0"])
+torch.manual_seed(0)
+model = get_model(params).train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+B, T, S = 4, 300, 60
+g = torch.Generator().manual_seed(0)
+text = torch.randint(0, 512, (B, S), generator=g)
+codes = torch.randint(0, 1024, (B, T, 8), generator=g).float()  # as its lhotse collation delivers them
+text_lens, code_lens = torch.full((B,), S, dtype=torch.int32), torch.full((B,), T, dtype=torch.int32)
+def step():
+    with contextlib.redirect_stdout(sys.stderr):
+        _, loss, _ = model(x=text, x_lens=text_lens, y=codes, y_lens=code_lens, train_stage=stage)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+step()
+t0 = time.perf_counter()
+for _ in range(steps):
+    step()
+print("OPEN " + json.dumps({"frames_per_s": B * T * steps / (time.perf_counter() - t0),
+                            "parameters": sum(p.numel() for p in model.parameters())}))
+"""
+
+
+def open_impl_fps(paths: str, stage: int, steps: int) -> dict:
+    """The open implementation's training step (fp32, AdamW) on the same batch, in a child process."""
+    env = dict(os.environ, PYTHONPATH=paths)
+    with tempfile.TemporaryDirectory() as cwd:  # not the repository: its ``valle`` must not be found
+        proc = subprocess.run([sys.executable, "-c", OPEN_IMPL_CHILD, str(stage), str(steps),
+                               str(torch.get_num_threads())], cwd=cwd, env=env, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("OPEN ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"--open-impl {paths}: the open implementation did not run:\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1][len("OPEN "):])
+
+
 def decode_fps(d_model, nhead, num_layers, prompt_frames, new_frames, use_kv_cache, S=60) -> float:
     torch.manual_seed(0)
     model = VALLE(get_preset("small", d_model=d_model, nhead=nhead, num_layers=num_layers)).eval()
@@ -112,6 +168,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--quick", action="store_true", help="stage-1 training numbers only")
+    p.add_argument("--open-impl", default=None, metavar="DIR[:DIR...]",
+                   help="also time the open implementation (lifeiteng/vall-e checkout and its imports) side by side")
     args = p.parse_args(argv)
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__}
     res["matmul_fp32_gflops"] = round(matmul_flops() / 1e9, 1)
@@ -125,6 +183,16 @@ def main(argv=None):
         train["stage0_fp32_scaled_adam"] = round(train_fps(0, False, args.steps, scaled_adam=True), 1)
         log("stage0_fp32_scaled_adam", train["stage0_fp32_scaled_adam"])
     res["train_audio_frames_per_s_d256_h4_l4_b4x300"] = train
+    if args.open_impl:
+        open_train = {}
+        for stage in (1,) if args.quick else (1, 2, 0):
+            run = open_impl_fps(args.open_impl, stage, args.steps)
+            open_train[f"stage{stage}_fp32"] = round(run["frames_per_s"], 1)
+            open_train["parameters"] = run["parameters"]
+            log(f"open implementation stage{stage}_fp32", open_train[f"stage{stage}_fp32"])
+        res["open_impl_train_audio_frames_per_s_d256_h4_l4_b4x300"] = open_train
+        res["fp32_speedup_over_open_impl"] = {
+            k: round(train[k] / v, 2) for k, v in open_train.items() if k in train}
     if not args.quick:
         dec = {}
         for prompt in (75, 225):

@@ -168,6 +168,16 @@ def test_rerun_is_a_no_op_and_changed_parameters_redo(tmp_path, espeak_corpus, c
     assert out.stat().st_mtime_ns != first
     assert sorted((tokenized / "codes" / "corpus_train").glob("codes-*.h5")) == archives[:1]
     assert len(load_manifest(out)) == 3
+    # the exact encoder is a parameter too (its codes differ at float ties); the default is implicit
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert run_stage(manifests, tokenized, "--chunk-size", "3", "--cpu-encoder", "encodec") == 0
+    assert "parameters changed" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert run_stage(manifests, tokenized, "--chunk-size", "3", "--cpu-encoder", "encodec") == 0
+    assert "up to date" in caplog.text
+    assert run_stage(manifests, tokenized, "--chunk-size", "3") == 0
     # new stage-2 output (one supervision fewer) redoes the part too
     write_stage2_inputs(tmp_path, files, supervise=[True, False, True])
     assert run_stage(manifests, tokenized, "--chunk-size", "3") == 0
@@ -242,6 +252,9 @@ def test_bad_inputs_are_named(tmp_path, espeak_corpus, capsys):
     assert run_stage(manifests, tokenized) == 1
     err = capsys.readouterr().err
     assert "corpus_supervisions_train.jsonl.gz" in err and "run stage 2" in err
+    with pytest.raises(SystemExit):
+        run_stage(manifests, tokenized, "--device", "cuda", "--cpu-encoder", "encodec")
+    assert "--cpu-encoder encodec applies to --device cpu only" in capsys.readouterr().err
 
 
 def test_unreadable_audio_names_the_cut_and_file(tmp_path, espeak_corpus, capsys):

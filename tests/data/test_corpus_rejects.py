@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,29 +117,43 @@ def test_too_long_after_trimming_and_from_header(every_reason, tmp_path):
     assert got["long.wav"] == "too_long" and got["good.wav"] == "too_long"
 
 
-def test_libritts_unreadable_and_truncated_wavs_are_rejects(libritts_tree, tmp_path, make_speech):
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_libritts_unreadable_and_truncated_wavs_are_rejects(libritts_tree, tmp_path, make_speech, monkeypatch, relative):
     """lhotse's LibriTTS recipe raises on a wav it cannot open: that file becomes a reject (and the
-    recipe runs on the rest); a truncated wav, which lhotse would read short, is one too."""
+    recipe runs on the rest); a truncated wav, which lhotse would read short, is one too; a dangling
+    link is unreadable. Relative --corpus-dir/--output-dir (prepare.sh's default) work the same."""
     chapter = libritts_tree / "dev-clean" / "100" / "2000"
     junk = chapter / "100_2000_000002_000000.wav"
     junk.write_bytes(np.random.default_rng(1).bytes(3000))
     full = make_speech("This file was cut off in the middle of a copy.", tmp_path / "_full.wav", rate=24000)
     cut_off = truncate(full, chapter / "100_2000_000003_000000.wav")
+    dangling = chapter / "100_2000_000004_000000.wav"
+    dangling.symlink_to(tmp_path / "gone.wav")
     with open(chapter / "100_2000.trans.tsv", "a") as f:
-        f.write("100_2000_000002_000000\tNoise.\tNoise.\n")
-        f.write("100_2000_000003_000000\tCut off.\tCut off.\n")
-    out = tmp_path / "m"
-    rc = prepare_main(["--stage", "1", "--corpus", "libritts", "--corpus-dir", str(libritts_tree),
+        for utt, text in ((junk, "Noise."), (cut_off, "Cut off."), (dangling, "Gone.")):
+            f.write(f"{utt.stem}\t{text}\t{text}\n")
+    (tmp_path / "m" / ".libritts-mirror-killed" / "dev-clean").mkdir(parents=True)  # a killed run's mirror
+    corpus, out = libritts_tree, tmp_path / "m"
+    if relative:
+        monkeypatch.chdir(tmp_path)
+        corpus, out = libritts_tree.relative_to(tmp_path), Path("m")
+    rc = prepare_main(["--stage", "1", "--corpus", "libritts", "--corpus-dir", str(corpus),
                        "--parts", "dev-clean train-clean-100", "--output-dir", str(out), "--nj", "2"])
     assert rc == 0
-    got = {r.path: r.reason for r in read_rejects(out / "rejects.tsv")}
-    assert got == {str(junk): "unreadable_audio", str(cut_off): "corrupt_audio"}
+    rejects = {r.path: r for r in read_rejects(out / "rejects.tsv")}
+    corpus_chapter = corpus / "dev-clean" / "100" / "2000"
+    assert {p: r.reason for p, r in rejects.items()} == {
+        str(corpus_chapter / junk.name): "unreadable_audio",
+        str(corpus_chapter / cut_off.name): "corrupt_audio",
+        str(corpus_chapter / dangling.name): "unreadable_audio",
+    }
+    assert rejects[str(corpus_chapter / junk.name)].detail.startswith("cannot open it: Error opening")
     recs = load_manifest(out / "libritts_recordings_dev-clean.jsonl.gz")
     assert sorted(r.id for r in recs) == ["100_2000_000000_000000", "100_2000_000001_000000"]
     for r in recs:  # sources name the corpus files, not the temporary mirror's links
-        assert r.sources[0].source == str(chapter / f"{r.id}.wav")
+        assert r.sources[0].source == str(corpus_chapter / f"{r.id}.wav")
         assert r.load_audio().shape[1] == r.num_samples
     sups = load_manifest(out / "libritts_supervisions_dev-clean.jsonl.gz")
     assert sorted(s.id for s in sups) == ["100_2000_000000_000000", "100_2000_000001_000000"]
     assert len(load_manifest(out / "libritts_supervisions_train-clean-100.jsonl.gz")) == 2
-    assert not list(out.glob(".libritts-mirror-*"))
+    assert not list(Path(out).glob(".libritts-mirror-*"))

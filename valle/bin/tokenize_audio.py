@@ -64,6 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if device == "cuda" and world_size > 1:
         device = f"cuda:{local_rank}"
     if device.startswith("cuda"):
+        if args.cpu_encoder != "fast":
+            get_parser().error(f"--cpu-encoder {args.cpu_encoder} applies to --device cpu only (the GPU path encodes "
+                               "padded batches); drop --cpu-encoder or use --device cpu")
         import torch
 
         if not torch.cuda.is_available():

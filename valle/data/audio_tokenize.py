@@ -452,16 +452,18 @@ def tokenize_audio(opts: TokenizeOptions) -> List[Path]:
 def part_params(opts: TokenizeOptions, part: str) -> dict:
     """Everything the part's outputs depend on; recorded in the stamp and the chunk folder."""
     rec_path, sup_path = input_paths(opts, part)
-    return {
+    params = {
         "version": STAMP_VERSION,
         "recordings": _content_digest(rec_path),
         "supervisions": _content_digest(sup_path),
         "codec": codec_identity(opts.codec_weights),
         "chunk_size": opts.chunk_size,
-        "cpu_encoder": opts.cpu_encoder,  # the two differ at float ties (docs/codec.md)
         "rank": opts.rank,
         "world_size": opts.world_size,
     }
+    if opts.cpu_encoder != "fast":  # its codes differ from the default's at float ties (docs/codec.md);
+        params["cpu_encoder"] = opts.cpu_encoder  # absent for the default, so older outputs stay current
+    return params
 
 
 def _is_up_to_date(opts: TokenizeOptions, part: str, params: Optional[dict] = None) -> bool:

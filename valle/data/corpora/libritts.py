@@ -33,6 +33,7 @@ LIBRITTS_PARTS = (
 OPENSLR_HOST = "www.openslr.org"
 # Files lhotse's recipe excludes on purpose (its exclude pattern), reported with the right reason.
 KNOWN_CORRUPT = ("1092_134562_000013_000004.wav",)
+MIRROR_PREFIX = ".libritts-mirror-"  # temporary part mirrors in the manifests folder (see lhotse_part_manifests)
 
 
 def parse_parts(parts: Optional[Sequence[str]]) -> List[str]:
@@ -82,75 +83,100 @@ def _lhotse_skips(wav: Path) -> bool:
     return wav.name.startswith("._") or wav.name in KNOWN_CORRUPT
 
 
-def unreadable_wavs(part_dir: Path) -> List[Reject]:
-    """Every wav of a part that lhotse cannot open (what makes its recipe raise)."""
+def _part_wavs(part_dir: Path) -> List[Path]:
+    """The wavs of a part that lhotse's recipe reads (it globs ``*.wav``)."""
+    return [w for w in list_audio_files(part_dir) if w.suffix == ".wav" and not _lhotse_skips(w)]
+
+
+def _open_problem(wav: Path) -> Optional[str]:
+    """Why lhotse cannot open ``wav`` (None if it can): libsndfile's reason, else lhotse's last line."""
+    import soundfile as sf
     from lhotse import Recording
 
-    rejects = []
-    for wav in list_audio_files(part_dir):
-        if _lhotse_skips(wav):
-            continue
-        try:
-            Recording.from_file(wav)
-        except Exception as e:  # lhotse raises many kinds for a damaged file
-            detail = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
-            rejects.append(Reject(str(wav), "unreadable_audio", f"lhotse cannot open it ({detail})"))
-    return rejects
+    try:
+        Recording.from_file(wav)
+        return None
+    except Exception as e:  # lhotse raises several kinds for a damaged file
+        lhotse_reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+    try:
+        sf.info(str(wav))
+    except Exception as e:
+        return f"cannot open it: {e}"
+    return f"lhotse cannot open it: {lhotse_reason}"
 
 
-def truncated_wavs(part_dir: Path) -> Dict[str, str]:
+def unreadable_wavs(part_dir: Path, num_jobs: int = 1) -> List[Reject]:
+    """Every wav of a part that lhotse cannot open (what makes its recipe raise)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wavs = _part_wavs(part_dir)
+    with ThreadPoolExecutor(max(1, num_jobs)) as pool:
+        problems = list(pool.map(_open_problem, wavs))
+    return [Reject(str(w), "unreadable_audio", p) for w, p in zip(wavs, problems) if p]
+
+
+def truncated_wavs(part_dir: Path, skip: set) -> Dict[str, str]:
     """path -> message for wavs whose data chunk is shorter than their header says (header reads
     only): lhotse would read them as shorter utterances than their transcripts."""
     from valle.data.corpora.audio_check import wav_truncation
 
     found = {}
-    for wav in list_audio_files(part_dir):
-        if not _lhotse_skips(wav):
+    for wav in _part_wavs(part_dir):
+        if str(wav) in skip:
+            continue
+        try:
             message = wav_truncation(wav)
-            if message:
-                found[str(wav)] = message
+        except OSError as e:  # lhotse opened it a moment ago; report rather than crash
+            message = f"cannot read the file: {e}"
+        if message:
+            found[str(wav)] = message
     return found
 
 
 def _mirror_part(corpus_dir: Path, part: str, mirror: Path, leave_out: set) -> None:
-    """``mirror/<part>`` with the part's folders and a symbolic link for every file not in ``leave_out``."""
+    """``mirror/<part>`` with the part's folders and an absolute symbolic link for every file not in
+    ``leave_out`` (a relative target would resolve from the link's folder, not the corpus)."""
     if (corpus_dir / "SPEAKERS.txt").is_file():
-        os.symlink(corpus_dir / "SPEAKERS.txt", mirror / "SPEAKERS.txt")
+        os.symlink(os.path.abspath(corpus_dir / "SPEAKERS.txt"), mirror / "SPEAKERS.txt")
     for root, _dirs, files in os.walk(corpus_dir / part):
         target = mirror / Path(root).relative_to(corpus_dir)
         target.mkdir(parents=True, exist_ok=True)
         for name in files:
             if str(Path(root) / name) not in leave_out:
-                os.symlink(Path(root) / name, target / name)
+                os.symlink(os.path.abspath(Path(root) / name), target / name)
 
 
 def lhotse_part_manifests(corpus_dir: Path, part: str, num_jobs: int, work_dir: Path) -> Tuple[Dict, List[Reject]]:
     """lhotse's recipe for one part, and the wavs set aside because lhotse could not open them."""
     from lhotse import RecordingSet
+    from lhotse.audio.utils import AudioLoadingError
     from lhotse.recipes.libritts import prepare_libritts
+    from lhotse.utils import fastcopy
 
     try:
         return prepare_libritts(corpus_dir, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part], []
-    except Exception as error:
-        unreadable = unreadable_wavs(corpus_dir / part)
+    except AudioLoadingError as error:
+        unreadable = unreadable_wavs(corpus_dir / part, num_jobs)
         if not unreadable:
             raise
-        logging.warning("LibriTTS %s: lhotse's recipe stopped (%s: %s); %d unreadable wav file(s) set aside, "
-                        "see rejects.tsv", part, type(error).__name__, error, len(unreadable))
+        logging.warning("LibriTTS %s: lhotse's recipe stopped at a wav it cannot open; %d such file(s) set "
+                        "aside and listed in rejects.tsv (%s)", part, len(unreadable),
+                        (str(error).strip().splitlines() or [""])[0])
     work_dir.mkdir(parents=True, exist_ok=True)
-    mirror = Path(tempfile.mkdtemp(prefix=".libritts-mirror-", dir=work_dir))
+    mirror = Path(tempfile.mkdtemp(prefix=MIRROR_PREFIX, dir=work_dir))
     try:
         _mirror_part(corpus_dir, part, mirror, {r.path for r in unreadable})
         m = prepare_libritts(mirror, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
+    except Exception as e:
+        raise RuntimeError(f"LibriTTS {part}: lhotse's recipe failed on {corpus_dir / part} after setting aside "
+                           f"{len(unreadable)} unreadable wav(s) (paths below are links to files there): {e}") from e
     finally:
         shutil.rmtree(mirror, ignore_errors=True)
-    recordings = []
-    for rec in m["recordings"]:  # point the sources back at the corpus, not at the mirror's links
-        sources = [s.__class__(type=s.type, channels=s.channels,
-                               source=str(corpus_dir / Path(s.source).relative_to(mirror))) for s in rec.sources]
-        recordings.append(rec.__class__(id=rec.id, sources=sources, sampling_rate=rec.sampling_rate,
-                                        num_samples=rec.num_samples, duration=rec.duration,
-                                        channel_ids=rec.channel_ids))
+    recordings = [  # point the sources back at the corpus, not at the mirror's links
+        fastcopy(rec, sources=[fastcopy(s, source=str(corpus_dir / Path(s.source).relative_to(mirror)))
+                               for s in rec.sources])
+        for rec in m["recordings"]
+    ]
     return {"recordings": RecordingSet.from_recordings(recordings), "supervisions": m["supervisions"]}, unreadable
 
 
@@ -180,13 +206,13 @@ def prepare_libritts_parts(
         m, unreadable = lhotse_part_manifests(corpus_dir, part, num_jobs, output_dir)
         rejects.extend(unreadable)
         set_aside = {r.path for r in unreadable}
-        truncated = truncated_wavs(corpus_dir / part)
+        truncated = truncated_wavs(corpus_dir / part, set_aside)
         recs, sups = m["recordings"], m["supervisions"]
         sup_ids = {s.recording_id for s in sups}
         for wav in list_audio_files(corpus_dir / part):
             if wav.stem in sup_ids or str(wav) in set_aside:
                 continue
-            if wav.name.startswith("._"):
+            if wav.name.startswith("._"):  # lhotse's exclude pattern (_lhotse_skips)
                 rejects.append(Reject(str(wav), "unreadable_audio", "macOS resource-fork file, not audio"))
             elif wav.name in KNOWN_CORRUPT:
                 rejects.append(Reject(str(wav), "corrupt_audio", "known corrupt LibriTTS file, skipped by lhotse's recipe"))
