@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/model.py [--quick]
 
-Training: forward + backward + AdamW step of a d256/4-head/4-layer model on a batch of
+Training: forward + backward + AdamW step (fused, as ``valle.bin.train --optimizer adamw``) of a d256/4-head/4-layer model on a batch of
 4 x 300 frames x 8 codebooks with 60 text tokens, fp32 and bf16 autocast, train stages 1, 2, 0
 (audio frames per second = 1200 / step time), plus stage 0 with the trainer's default ScaledAdam
 (``stage0_fp32_scaled_adam``: the model step ``valle.bin.train`` runs). Decoding: AR frames/s with and without the KV
@@ -64,6 +64,12 @@ def ar_step_flops(B=4, T=300, S=60, d=256, ff=1024, layers=4, vocab=1025) -> flo
     return 2 * 3 * (linear + attention + output)
 
 
+def make_adamw(params):
+    """AdamW as ``valle.bin.train --optimizer adamw`` builds it (and as the open recipe sets it up),
+    with the fused kernel our trainer uses."""
+    return torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=1e-2, fused=True)
+
+
 def make_batch(B=4, T=300, S=60, vocab=512, seed=0):
     g = torch.Generator().manual_seed(seed)
     return dict(
@@ -79,7 +85,7 @@ def train_fps(stage: int, bf16: bool, steps: int, warmup: int = 1, scaled_adam: 
     torch.manual_seed(0)
     model = VALLE(get_preset("small", d_model=256, nhead=4, num_layers=4, dim_feedforward=1024))
     model.train()
-    opt = ScaledAdam(model.parameters(), lr=0.05) if scaled_adam else torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = ScaledAdam(model.parameters(), lr=0.05) if scaled_adam else make_adamw(model.parameters())
     batch = make_batch()
     frames = int(batch["audio_lens"].sum())
 
@@ -103,7 +109,7 @@ OPEN_IMPL_CHILD = r"""
 import argparse, contextlib, json, sys, time
 import torch
 from valle.models import add_model_arguments, get_model
-stage, steps, threads = (int(a) for a in sys.argv[1:4])
+stage, steps, threads, bf16 = (int(a) for a in sys.argv[1:5])
 torch.set_num_threads(threads)
 parser = argparse.ArgumentParser()
 add_model_arguments(parser)
@@ -112,14 +118,14 @@ params = parser.parse_args(["--model-name", "valle", "--decoder-dim", "256", "--
                             "--prefix-mode", "1", "--share-embedding", "true", "--scale-factor", "1.0"])
 torch.manual_seed(0)
 model = get_model(params).train()
-opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=1e-2, fused=True)
 B, T, S = 4, 300, 60
 g = torch.Generator().manual_seed(0)
 text = torch.randint(0, 512, (B, S), generator=g)
 codes = torch.randint(0, 1024, (B, T, 8), generator=g).float()  # as its lhotse collation delivers them
 text_lens, code_lens = torch.full((B,), S, dtype=torch.int32), torch.full((B,), T, dtype=torch.int32)
 def step():
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(bf16)):
         _, loss, _ = model(x=text, x_lens=text_lens, y=codes, y_lens=code_lens, train_stage=stage)
     loss.backward()
     opt.step()
@@ -133,12 +139,12 @@ print("OPEN " + json.dumps({"frames_per_s": B * T * steps / (time.perf_counter()
 """
 
 
-def open_impl_fps(paths: str, stage: int, steps: int) -> dict:
-    """The open implementation's training step (fp32, AdamW) on the same batch, in a child process."""
+def open_impl_fps(paths: str, stage: int, steps: int, bf16: bool = False) -> dict:
+    """The open implementation's training step (AdamW; fp32 or bf16 autocast) on the same batch, in a child process."""
     env = dict(os.environ, PYTHONPATH=paths)
     with tempfile.TemporaryDirectory() as cwd:  # not the repository: its ``valle`` must not be found
         proc = subprocess.run([sys.executable, "-c", OPEN_IMPL_CHILD, str(stage), str(steps),
-                               str(torch.get_num_threads())], cwd=cwd, env=env, capture_output=True, text=True)
+                               str(torch.get_num_threads()), str(int(bf16))], cwd=cwd, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("OPEN ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"--open-impl {paths}: the open implementation did not run:\n{proc.stderr[-2000:]}")
@@ -186,13 +192,14 @@ def main(argv=None):
     if args.open_impl:
         open_train = {}
         for stage in (1,) if args.quick else (1, 2, 0):
-            run = open_impl_fps(args.open_impl, stage, args.steps)
-            open_train[f"stage{stage}_fp32"] = round(run["frames_per_s"], 1)
-            open_train["parameters"] = run["parameters"]
-            log(f"open implementation stage{stage}_fp32", open_train[f"stage{stage}_fp32"])
+            for bf16 in (False, True):
+                key = f"stage{stage}_{'bf16' if bf16 else 'fp32'}"
+                run = open_impl_fps(args.open_impl, stage, args.steps, bf16)
+                open_train[key] = round(run["frames_per_s"], 1)
+                log(f"open implementation {key}", open_train[key])
         res["open_impl_train_audio_frames_per_s_d256_h4_l4_b4x300"] = open_train
-        res["fp32_speedup_over_open_impl"] = {
-            k: round(train[k] / v, 2) for k, v in open_train.items() if k in train}
+        res["open_impl_parameters"] = run["parameters"]
+        res["speedup_over_open_impl"] = {k: round(train[k] / v, 2) for k, v in open_train.items()}
     if not args.quick:
         dec = {}
         for prompt in (75, 225):
