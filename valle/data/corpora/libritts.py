@@ -168,7 +168,7 @@ def lhotse_part_manifests(corpus_dir: Path, part: str, num_jobs: int, work_dir: 
         _mirror_part(corpus_dir, part, mirror, {r.path for r in unreadable})
         m = prepare_libritts(mirror, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
     except Exception as e:
-        raise RuntimeError(f"LibriTTS {part}: lhotse's recipe failed on {corpus_dir / part} after setting aside "
+        raise ValueError(f"LibriTTS {part}: lhotse's recipe failed on {corpus_dir / part} after setting aside "
                            f"{len(unreadable)} unreadable wav(s) (paths below are links to files there): {e}") from e
     finally:
         shutil.rmtree(mirror, ignore_errors=True)
