@@ -362,7 +362,6 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
                        part, len(skipped), listing)
     cuts = cuts[opts.rank::opts.world_size]
     chunks = [cuts[i:i + opts.chunk_size] for i in range(0, len(cuts), opts.chunk_size)]
-    num_chunks = len(chunks)
 
     directory = chunk_dir(opts, part)
     _reset_chunk_dir(directory, params)
@@ -371,23 +370,20 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
     logger.info("%s%s: %d cuts in %d chunks; %d chunks already done (%d cuts)", part, shard_suffix(opts),
                 len(cuts), len(chunks), len(chunks) - len(pending), done_cuts)
 
-    todo = results = None
     if pending:
         if model is None:
             model = load_codec(opts.codec_weights, opts.device)
-        todo = [cut for i in pending for cut in chunks[i]]
         if torch.device(opts.device).type == "cpu":
             results = _encode_cpu(model, [chunks[i] for i in pending], opts.nj, opts.codec_weights,
                                   opts.cpu_encoder)
         else:
-            results = _encode_gpu(model, todo, opts.batch_duration, opts.nj)
+            results = _encode_gpu(model, [cut for i in pending for cut in chunks[i]], opts.batch_duration, opts.nj)
         _collect(results, [(i, chunks[i]) for i in pending], directory, part, opts.progress,
                  weights_label(opts.codec_weights))
 
-    del cuts, chunks, recordings, supervisions, todo, results
     written = 0
     with atomic_path(out) as tmp, CutSet.open_writer(tmp) as writer:  # streamed: one chunk in memory at a time
-        for i in range(num_chunks):
+        for i in range(len(chunks)):
             for cut in load_manifest_lazy(chunk_files(directory, i)[1]):
                 writer.write(cut)
                 written += 1
