@@ -115,22 +115,15 @@ def unreadable_wavs(part_dir: Path, num_jobs: int = 1) -> List[Reject]:
     return [Reject(str(w), "unreadable_audio", p) for w, p in zip(wavs, problems) if p]
 
 
-def truncated_wavs(part_dir: Path, skip: set) -> Dict[str, str]:
-    """path -> message for wavs whose data chunk is shorter than their header says (header reads
-    only): lhotse would read them as shorter utterances than their transcripts."""
+def _truncation(wav: Path) -> Optional[str]:
+    """Why a wav whose data chunk is shorter than its header says is corrupt (header read only):
+    lhotse would read it as a shorter utterance than its transcript. None for a whole file."""
     from valle.data.corpora.audio_check import wav_truncation
 
-    found = {}
-    for wav in _part_wavs(part_dir):
-        if str(wav) in skip:
-            continue
-        try:
-            message = wav_truncation(wav)
-        except OSError as e:  # lhotse opened it a moment ago; report rather than crash
-            message = f"cannot read the file: {e}"
-        if message:
-            found[str(wav)] = message
-    return found
+    try:
+        return wav_truncation(wav)
+    except OSError as e:  # lhotse opened it a moment ago; report rather than crash
+        return f"cannot read the file: {e}"
 
 
 def _mirror_part(corpus_dir: Path, part: str, mirror: Path, leave_out: set) -> None:
@@ -206,7 +199,6 @@ def prepare_libritts_parts(
         m, unreadable = lhotse_part_manifests(corpus_dir, part, num_jobs, output_dir)
         rejects.extend(unreadable)
         set_aside = {r.path for r in unreadable}
-        truncated = truncated_wavs(corpus_dir / part, set_aside)
         recs, sups = m["recordings"], m["supervisions"]
         sup_ids = {s.recording_id for s in sups}
         for wav in list_audio_files(corpus_dir / part):
@@ -221,8 +213,9 @@ def prepare_libritts_parts(
         keep = []
         for s in sups:
             path = recs[s.recording_id].sources[0].source
-            if path in truncated:
-                rejects.append(Reject(path, "corrupt_audio", truncated[path]))
+            truncated = _truncation(Path(path))
+            if truncated:
+                rejects.append(Reject(path, "corrupt_audio", truncated))
             elif s.duration <= 0:
                 rejects.append(Reject(path, "zero_duration", "the file holds no samples"))
             elif s.duration < min_duration:
