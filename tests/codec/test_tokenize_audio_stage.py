@@ -54,6 +54,18 @@ def same_outputs(a: Path, b: Path, name: str = "corpus_cuts_train.jsonl.gz") -> 
         assert np.array_equal(codes_a, codes_b)
 
 
+def package_codes(codec, rec):
+    """The encodec package on its own: the whole source file, its own downmix and resampling
+    (``convert_audio``), ``model.encode``; returns codes [frames, 8] and encoder embeddings."""
+    from encodec.utils import convert_audio
+
+    wav = convert_audio(torch.from_numpy(rec.load_audio()), rec.sampling_rate, 24000, 1)
+    with torch.inference_mode():
+        (codes, _), = codec.encode(wav.unsqueeze(0))
+        embeddings = codec.encoder(wav.unsqueeze(0))[0].t()
+    return codes[0].transpose(0, 1), embeddings
+
+
 @pytest.fixture(scope="module")
 def codec():
     return load_codec("random")
@@ -77,8 +89,6 @@ def reference_run(tmp_path_factory, espeak_corpus):
 
 
 def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
-    from encodec.utils import convert_audio
-
     supervise = [True] * len(speech_files) + [False]
     manifests, tokenized = write_stage2_inputs(tmp_path, list(speech_files) + [speech_files[0]], supervise=supervise)
     assert run_stage(manifests, tokenized, "--nj", "1") == 0
@@ -96,14 +106,9 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
         with h5py.File(cut.features.storage_path, "r") as f:
             stored = f[cut.features.storage_key][()]
         assert stored.dtype == np.int16 and np.array_equal(stored, codes)
-        # the encodec package on its own: same source file, its own downmix/resample, model.encode
         rec = Recording.from_file(cut.recording.sources[0].source)
         rates.add((rec.sampling_rate, rec.num_channels, Path(rec.sources[0].source).suffix))
-        wav = convert_audio(torch.from_numpy(rec.load_audio()), rec.sampling_rate, 24000, 1)
-        with torch.inference_mode():
-            (direct, _), = codec.encode(wav.unsqueeze(0))
-            embeddings = codec.encoder(wav.unsqueeze(0))[0].t()
-        direct = direct[0].transpose(0, 1)
+        direct, embeddings = package_codes(codec, rec)
         # The stage arranges the same arithmetic differently (codec_cpu), so floats differ in the
         # last bits; a code may differ only where two codewords tie to within that rounding.
         n = codes.shape[0]
@@ -121,8 +126,6 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
 
 def test_encodec_cpu_encoder_gives_the_packages_exact_codes(tmp_path, speech_files, codec):
     """``--cpu-encoder encodec``: the stage's codes are the encodec package's, bit for bit."""
-    from encodec.utils import convert_audio
-
     manifests, tokenized = write_stage2_inputs(tmp_path, list(speech_files))
     assert run_stage(manifests, tokenized, "--nj", "2", "--cpu-encoder", "encodec") == 0
     cuts = cuts_and_codes(tokenized)
@@ -131,11 +134,7 @@ def test_encodec_cpu_encoder_gives_the_packages_exact_codes(tmp_path, speech_fil
     torch.set_num_threads(1)  # the stage's workers run one thread; encodec's sums depend on the count
     try:
         for cut, codes in cuts.values():
-            rec = Recording.from_file(cut.recording.sources[0].source)
-            wav = convert_audio(torch.from_numpy(rec.load_audio()), rec.sampling_rate, 24000, 1)
-            with torch.inference_mode():
-                (direct, _), = codec.encode(wav.unsqueeze(0))
-            direct = direct[0].transpose(0, 1)
+            direct, _ = package_codes(codec, Recording.from_file(cut.recording.sources[0].source))
             n = codes.shape[0]
             assert direct.shape[0] - n in (0, 1)
             assert np.array_equal(codes.astype(np.int64), direct[:n].numpy()), cut.recording.sources[0].source
