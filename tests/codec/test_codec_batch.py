@@ -6,13 +6,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from valle.data.codec import load_codec, to_codec_input
-from valle.data.codec_batch import _run, encode_batch, num_frames
+from valle.codec.encodec_model import load_encodec_model, to_codec_input
+from valle.codec.encodec_batch import _run, encode_batch, num_frames
 
 
 @pytest.fixture(scope="module")
 def codec_and_speech(samples_dir):
-    model = load_codec("random")
+    model = load_encodec_model("random")
     wav, sr = sf.read(samples_dir / "librispeech-mini" / "2412-153948-0000.flac", dtype="float32")
     speech = to_codec_input(torch.from_numpy(wav)[None], sr)[0]  # 24 kHz mono, 11.66 s
     return model, speech
@@ -20,7 +20,7 @@ def codec_and_speech(samples_dir):
 
 @pytest.fixture(scope="module")
 def codec64(codec_and_speech):
-    return load_codec("random").double()
+    return load_encodec_model("random").double()
 
 
 def _encodec(model, wav: torch.Tensor) -> torch.Tensor:

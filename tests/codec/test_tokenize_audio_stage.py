@@ -16,8 +16,8 @@ from lhotse import Recording, load_manifest
 
 from codec_stage_inputs import write_stage2_inputs
 from valle.bin.tokenize_audio import main
-from valle.data.codec import load_codec
-from valle.data.codec_compare import code_differences
+from valle.codec.encodec_model import load_encodec_model
+from valle.codec.encodec_compare import code_differences
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = [
@@ -68,7 +68,7 @@ def package_codes(codec, rec):
 
 @pytest.fixture(scope="module")
 def codec():
-    return load_codec("random")
+    return load_encodec_model("random")
 
 
 @pytest.fixture(scope="module")

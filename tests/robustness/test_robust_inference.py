@@ -116,7 +116,7 @@ def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_p
     import torch
 
     from robust_helpers import six_channel_mix
-    from valle.data.codec import encode_audio
+    from valle.codec.encodec_model import encode_audio
     from valle.infer.synthesizer import Synthesizer
 
     from robust_helpers import convert

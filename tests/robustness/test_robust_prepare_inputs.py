@@ -94,7 +94,7 @@ def test_8khz_and_48khz_audio_are_resampled_to_24khz_codes(prepared, name, rate)
 
 
 def test_six_channel_audio_is_downmixed_over_channels_not_time(prepared):
-    from valle.data.codec import encode_audio, load_codec
+    from valle.codec.encodec_model import encode_audio, load_encodec_model
 
     name = "spk ä/six channels.wav"
     cut = _final_cuts(prepared)[EXPECTED_KEPT[name]]
@@ -102,7 +102,7 @@ def test_six_channel_audio_is_downmixed_over_channels_not_time(prepared):
     data, sr = sf.read(str(prepared.corpus / name), dtype="float32", always_2d=True)
     assert data.shape[1] == 6
     codes = _check_codes(cut)
-    expected = encode_audio(load_codec("random"), torch.from_numpy(data.T.copy()), sr).numpy()
+    expected = encode_audio(load_encodec_model("random"), torch.from_numpy(data.T.copy()), sr).numpy()
     n = min(len(expected), len(codes))
     assert n >= len(codes) - 1
     # Stage 3 encodes through lhotse's reader and the batch path; with random codebooks a rounding

@@ -112,13 +112,13 @@ def test_inference_refuses_crafted_pickle(evil, tmp_path):
 
 def test_codec_weights_and_averaging_refuse_crafted_pickle(tmp_path):
     from valle.bin.average import main as average_main
-    from valle.data.codec import CodecWeightsError, load_codec
+    from valle.codec.encodec_model import CodecWeightsError, load_encodec_model
     from valle.train.checkpoint import CheckpointError
 
     marker = tmp_path / "MARKER_code_ran"
     bare = craft(tmp_path / "codec.th", marker, layout="state_dict")
     with pytest.raises(CodecWeightsError, match=str(bare)):
-        load_codec(bare)
+        load_encodec_model(bare)
     evil = craft(tmp_path / "epoch-1.pt", marker)
     with pytest.raises((CheckpointError, ValueError), match=str(evil)):
         average_main(["--checkpoints", str(evil), str(evil), "--output", str(tmp_path / "avg.pt")])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.data.audio_tokenize import CPU_ENCODERS, TokenizeOptions, distributed_rank, tokenize_audio
-from valle.data.codec import CodecWeightsError
+from valle.codec.encodec_model import CodecWeightsError
 
 
 def get_parser() -> argparse.ArgumentParser:

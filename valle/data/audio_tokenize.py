@@ -36,10 +36,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from valle.data.codec import (RANDOM, SAMPLE_RATE, encode_audio, hub_checkpoint_path, load_codec, to_codec_input,
+from valle.codec.encodec_model import (RANDOM, SAMPLE_RATE, encode_audio, hub_checkpoint_path, load_encodec_model, to_codec_input,
                               weights_label)
-from valle.data.codec_batch import encode_batch
-from valle.data.codec_cpu import GROUP_SIZE, CpuEncoder
+from valle.codec.encodec_batch import encode_batch
+from valle.codec.encodec_cpu import GROUP_SIZE, CpuEncoder
 from valle.data.codes_archive import write_chunk
 from valle.utils.atomic import atomic_path, atomic_write_text
 
@@ -128,7 +128,7 @@ def codec_identity(weights: Optional[str]) -> str:
     path = hub_checkpoint_path() if weights is None else Path(weights)
     name = "pretrained" if weights is None else "file"
     if not path.is_file():
-        return name  # load_codec reports the problem
+        return name  # load_encodec_model reports the problem
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -234,7 +234,7 @@ def _worker_init(weights: Optional[str], kind: str) -> None:
     torch.set_num_threads(1)
     _die_with_parent()
     if "encoder" not in _WORKER:  # spawn start method: the parent's encoder was not inherited
-        _WORKER["encoder"] = make_cpu_encoder(load_codec(weights, "cpu"), kind)
+        _WORKER["encoder"] = make_cpu_encoder(load_encodec_model(weights, "cpu"), kind)
 
 
 def _release_memory() -> None:
@@ -372,7 +372,7 @@ def tokenize_part(opts: TokenizeOptions, part: str, model=None) -> Path:
 
     if pending:
         if model is None:
-            model = load_codec(opts.codec_weights, opts.device)
+            model = load_encodec_model(opts.codec_weights, opts.device)
         if torch.device(opts.device).type == "cpu":
             results = _encode_cpu(model, [chunks[i] for i in pending], opts.nj, opts.codec_weights,
                                   opts.cpu_encoder)
@@ -440,7 +440,7 @@ def tokenize_audio(opts: TokenizeOptions) -> List[Path]:
     for part in parts:
         input_paths(opts, part)
         if model is None and not _is_up_to_date(opts, part):
-            model = load_codec(opts.codec_weights, opts.device)
+            model = load_encodec_model(opts.codec_weights, opts.device)
         outputs.append(tokenize_part(opts, part, model))
     return outputs
 

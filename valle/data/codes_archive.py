@@ -17,7 +17,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from valle.data.codec import FRAME_SHIFT, NUM_CODEBOOKS, SAMPLE_RATE
+from valle.codec.encodec_model import FRAME_SHIFT, NUM_CODEBOOKS, SAMPLE_RATE
 from valle.utils.atomic import atomic_path, atomic_save_manifest
 
 FEATURE_TYPE = "encodec"

@@ -33,7 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    from valle.data.codec import CodecWeightsError, hub_checkpoint_path, load_codec
+    from valle.codec.encodec_model import CodecWeightsError, hub_checkpoint_path, load_encodec_model
 
     choice = None
     if args.codec_weights is None and args.record.is_file():
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         reason = ""
         if wanted in (None, "pretrained"):
             try:
-                load_codec(None)
+                load_encodec_model(None)
                 value = ""
                 reason = "published Encodec 24 kHz weights (torch hub cache)"
             except CodecWeightsError as e:
@@ -54,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 value = "random"
                 reason = f"real weights unavailable: {e}"
         else:
-            load_codec(wanted)  # fail now, with its message, if a PATH is wrong
+            load_encodec_model(wanted)  # fail now, with its message, if a PATH is wrong
             value = wanted
             reason = "given with --codec-weights"
         choice = {"codec_weights": value, "random": value == "random", "reason": reason}

@@ -109,9 +109,9 @@ class Synthesizer:
 
             loaded.text_symbols = vallex_symbols()
         if codec is None:
-            from valle.data.codec import load_codec
+            from valle.codec.encodec_model import load_encodec_model
 
-            codec = load_codec(codec_weights, device=device)
+            codec = load_encodec_model(codec_weights, device=device)
         synth = cls(loaded.model, loaded.text_symbols, codec, tokenizer=tokenizer, device=device,
                     train_args=loaded.train_args)
         synth.sources = loaded.sources
@@ -135,7 +135,7 @@ class Synthesizer:
             return prompt.long().cpu()
         if not isinstance(prompt, PromptAudio):
             prompt = load_prompt_audio(prompt, max_seconds=max_seconds)
-        from valle.data.codec import encode_audio
+        from valle.codec.encodec_model import encode_audio
 
         with torch.inference_mode():
             codes = encode_audio(self.codec, prompt.wav, prompt.sampling_rate)
@@ -192,7 +192,7 @@ class Synthesizer:
         return codes, hit
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        from valle.data.codec import decode_codes
+        from valle.codec.encodec_model import decode_codes
 
         if codes.shape[0] == 0:
             return torch.zeros(0)

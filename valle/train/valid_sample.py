@@ -1,6 +1,6 @@
 """A synthesized validation sample for TensorBoard: hear and see what the model makes of a dev cut.
 
-Uses the inference engineer's pieces (``VALLE.inference`` and ``valle.data.codec``): the first
+Uses the inference engineer's pieces (``VALLE.inference`` and ``valle.codec.encodec_model``): the first
 dev cut's text is generated with its own first 3 s as the acoustic prompt. The codec comes from
 ``--valid-codec-weights`` (default: the published Encodec weights, which fail fast offline; the
 caller then disables the sample and keeps training). Runs inside a forked RNG so sampling never
@@ -16,17 +16,17 @@ _CODEC = {}
 
 
 def _codec(weights):
-    from valle.data.codec import load_codec
+    from valle.codec.encodec_model import load_encodec_model
 
     key = str(weights)
     if key not in _CODEC:
-        _CODEC[key] = load_codec(None if weights in (None, "pretrained") else weights)
+        _CODEC[key] = load_encodec_model(None if weights in (None, "pretrained") else weights)
     return _CODEC[key]
 
 
 def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: int = 300):
     """(waveform [samples] at 24 kHz, log-magnitude spectrogram [freq, time] scaled to 0..1)."""
-    from valle.data.codec import decode_codes
+    from valle.codec.encodec_model import decode_codes
     from valle.train.trainer import forked_rng
 
     if getattr(args, "valid_codec_weights", None) == "none":
