@@ -237,18 +237,18 @@ def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tm
 
     def stage3(weights):
         return audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
-                           "--prefix", "custom", "--codec-weights", str(weights), "--parts", "all"])
+                           "--prefix", "custom", "--codec", f"encodec:{weights}", "--parts", "all"])
 
     missing = tmp_path / "no such encodec.th"
     assert stage3(missing) == 1
     err = capsys.readouterr().err
-    assert f"--codec-weights {missing}: no such file" in err and "random" in err
+    assert f"--codec encodec:{missing}: no such file" in err and "random" in err
     truncated = tmp_path / "cut encodec.th"
     torch.save({"encoder.model.0.conv.conv.bias": torch.zeros(32)}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:-100])
     assert stage3(truncated) == 1
     err = capsys.readouterr().err
-    assert f"--codec-weights {truncated}: cannot be read as a torch state dict" in err
+    assert f"--codec encodec:{truncated}: cannot be read as a torch state dict" in err
     assert (tokenized / "custom_cuts_all.jsonl.gz").read_bytes() == \
         (prepared.tokenized / "custom_cuts_all.jsonl.gz").read_bytes(), "the earlier outputs are untouched"
 
@@ -269,7 +269,7 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
     for name in ("custom_supervisions_all.jsonl.gz", "unique_text_tokens.k2symbols"):
         (tokenized / name).write_bytes((prepared.tokenized / name).read_bytes())
     rc = audio_main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
-                     "--codec-weights", "random", "--no-progress"])
+                     "--codec", "encodec:random", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err

@@ -105,7 +105,7 @@ def test_inference_refuses_crafted_pickle(evil, tmp_path):
     path, marker = evil
     for opts in (["--checkpoint", str(path)], ["--ar-checkpoint", str(path), "--nar-checkpoint", str(path)]):
         with pytest.raises(SystemExit) as e:
-            infer_main(opts + ["--codec-weights", "random", "--text", "Hello.", "--output", str(tmp_path / "o.wav")])
+            infer_main(opts + ["--codec", "encodec:random", "--text", "Hello.", "--output", str(tmp_path / "o.wav")])
         assert str(path) in str(e.value.code)
     assert not marker.exists() and not (tmp_path / "o.wav").exists()
 

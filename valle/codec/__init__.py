@@ -65,6 +65,27 @@ def facts_of(spec: Optional[str]) -> Dict[str, object]:
             "random_weights": weights == "random"}
 
 
+def codec_identity(spec: Optional[str]) -> str:
+    """What codes made with ``spec`` depend on, for stage stamps, without loading any weights:
+    the spec, plus the sha256 of the Encodec weights file (the hub checkpoint for ``encodec``)."""
+    name, weights = split_spec(spec)
+    if name == "codec2":
+        from valle.codec.codec2_codec import MODE
+
+        return f"codec2:{MODE}"
+    from pathlib import Path
+
+    from valle.codec import encodec_model
+    from valle.utils.digest import file_digest
+
+    if weights == encodec_model.RANDOM:
+        return "encodec:random"
+    path = encodec_model.hub_checkpoint_path() if weights is None else Path(weights)
+    if not path.is_file():
+        return f"encodec:{weights or 'pretrained'}"  # loading reports the problem
+    return f"encodec:sha256:{file_digest(path)}"
+
+
 def same_codec(a: Mapping, b: Mapping) -> bool:
     """Do two facts records describe codes of the same codec (backend and code space)?"""
     keys = ("name", "sample_rate", "frame_rate", "num_quantizers", "codebook_size")
@@ -85,5 +106,5 @@ def check_same_codec(expected: Mapping, got: Mapping, expected_what: str, got_wh
     )
 
 
-__all__ = ["CODECS", "DEFAULT_CODEC", "Codec", "CodecError", "check_same_codec", "facts_of", "load_codec",
+__all__ = ["CODECS", "DEFAULT_CODEC", "Codec", "CodecError", "check_same_codec", "codec_identity", "facts_of", "load_codec",
            "same_codec", "split_spec", "to_mono"]

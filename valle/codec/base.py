@@ -64,7 +64,9 @@ class Codec:
     @property
     def identity(self) -> str:
         """What codes depend on, for stage stamps (a weights digest where there are weights)."""
-        return self.spec
+        from valle.codec import codec_identity
+
+        return codec_identity(self.spec)
 
     @property
     def is_random(self) -> bool:
@@ -102,6 +104,21 @@ class Codec:
         """Codes of mono ``wav`` ``[samples]`` already at ``sample_rate``."""
         raise NotImplementedError
 
+    # Stage 3 ------------------------------------------------------------------------------
+    cpu_encoders = ("fast",)  # --cpu-encoder choices this codec offers
+    gpu = False  # has a batched GPU path (batch_encoder)
+
+    def group_encoder(self, kind: str = "fast") -> "GroupEncoder":
+        """What stage 3's CPU workers call: codes of a group of mono wavs at ``sample_rate``."""
+        if kind not in self.cpu_encoders:
+            raise CodecError(f"--cpu-encoder {kind} does not apply to --codec {self.name} (it offers: "
+                             f"{', '.join(self.cpu_encoders)}); drop --cpu-encoder")
+        return GroupEncoder(self.encode_input)
+
+    def batch_encoder(self):
+        """A function ``wavs -> codes`` that encodes padded batches on the codec's device."""
+        raise CodecError(f"--codec {self.name} encodes on the CPU only: use --device cpu --nj N")
+
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Mono float waveform ``[samples]`` at ``sample_rate`` of codes ``[frames, num_quantizers]``."""
         raise NotImplementedError
@@ -119,3 +136,14 @@ class Codec:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.spec}: {self.sample_rate} Hz, {self.frame_rate:g} frames/s, "
                 f"{self.num_quantizers} x {self.codebook_size})")
+
+
+class GroupEncoder:
+    """Encodes a group of wavs one at a time with ``encode`` (``wav -> codes``)."""
+
+    def __init__(self, encode) -> None:
+        self.encode = encode
+
+    @torch.inference_mode()
+    def encode_group(self, wavs):
+        return [self.encode(wav) for wav in wavs]

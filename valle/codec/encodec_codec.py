@@ -7,14 +7,12 @@ codes are not speech tokens and every output says so). Loading is encodec_model'
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import torch
 
 from valle.codec import encodec_model
 from valle.codec.base import Codec
-from valle.utils.digest import file_digest
 
 
 class EncodecCodec(Codec):
@@ -37,13 +35,6 @@ class EncodecCodec(Codec):
         return self.name if self.weights is None else f"{self.name}:{self.weights}"
 
     @property
-    def identity(self) -> str:
-        if self.weights == encodec_model.RANDOM:
-            return self.spec
-        path = encodec_model.hub_checkpoint_path() if self.weights is None else Path(self.weights)
-        return f"{self.name}:sha256:{file_digest(path)}" if path.is_file() else self.spec
-
-    @property
     def is_random(self) -> bool:
         return self.weights == encodec_model.RANDOM
 
@@ -53,6 +44,23 @@ class EncodecCodec(Codec):
 
     def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
         return encodec_model.encode_audio(self.model, wav[None], self.sample_rate)
+
+    cpu_encoders = ("fast", "encodec")
+    gpu = True
+
+    def group_encoder(self, kind: str = "fast"):
+        """``fast``: encodec_cpu's grouped encoder (codes equal encodec's up to float ties);
+        ``encodec``: encodec's own ``model.encode`` per cut (the package's codes, bit for bit)."""
+        if kind == "fast":
+            from valle.codec.encodec_cpu import CpuEncoder
+
+            return CpuEncoder(self.model)
+        return super().group_encoder(kind)
+
+    def batch_encoder(self):
+        from valle.codec.encodec_batch import encode_batch
+
+        return lambda wavs: encode_batch(self.model, wavs)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         return encodec_model.decode_codes(self.model, self.check_codes(codes))

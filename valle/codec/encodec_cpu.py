@@ -31,9 +31,6 @@ import torch.nn.functional as F
 
 from valle.codec.encodec_batch import MIN_FAST_SAMPLES, _extra_padding
 
-# Cuts per LSTM batch: 8 gives ~3x less LSTM time per cut than 1; more gains little.
-GROUP_SIZE = 8
-
 
 class _Conv:
     """One causal, reflect-padded encodec ``SConv1d`` on time-major ``[time, channels]`` input."""
