@@ -72,7 +72,8 @@ def average_checkpoints(paths: List[Path]) -> dict:
         used.append(path)
     n = len(used)
     model = {k: (v / n).to(base["model"][k].dtype) if v.is_floating_point() else v for k, v in total.items()}
-    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "args") if k in base}
+    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "args", "codec")
+           if k in base}
     out["model"] = model
     out["averaged_from"] = [str(p) for p in used]
     return out
