@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from valle.eval.audio import AudioInputError, resample, to_mono
+from valle.eval.audio import AudioInputError, resample, rms_dbfs, to_mono
 from valle.eval.backend_errors import BackendUnavailable
 
 SPEAKER_BACKENDS = ("resemblyzer", "wavlm-sv[:dir]", "ecapa[:dir]")
@@ -41,8 +41,10 @@ class ResemblyzerSpeaker:
     def embed(self, wav, sample_rate: int) -> np.ndarray:
         from resemblyzer import preprocess_wav
 
-        # resampled here (scipy): preprocess_wav would resample with librosa's slower default
-        audio = preprocess_wav(resample(to_mono(wav), sample_rate, SAMPLE_RATE))
+        audio = resample(to_mono(wav), sample_rate, SAMPLE_RATE)  # scipy: faster than preprocess_wav's librosa
+        if not np.isfinite(rms_dbfs(audio)):  # digital silence: resemblyzer would divide by zero
+            raise AudioInputError("no speech for a speaker embedding (the clip is digital silence)")
+        audio = preprocess_wav(audio)
         if audio.size < SAMPLE_RATE // 4:
             raise AudioInputError("no speech for a speaker embedding (under 0.25 s after the voice-activity trim)")
         return self._encoder.embed_utterance(audio)
