@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared and real speech made with espeak-ng."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_DIR.parent / "shared"
+SHARED_DIR = Path(os.environ.get("VALLE_SHARED_DIR", REPO_DIR.parent / "shared"))  # a worktree elsewhere: set it
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="Encodec weights: unset = the pretrained 24 kHz model (torch hub cache, download if "
                         "online), a PATH to a state dict, or 'random' (seeded; plumbing only, not speech)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
+    g.add_argument("--allow-untrained", type=str2bool, default=False,
+                   help="synthesize even with a --checkpoint whose AR was never trained (true|false)")
 
     g = p.add_argument_group("input")
     g.add_argument("--text", default=None, help="text to say (long text is split into sentences)")
@@ -164,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         synth = Synthesizer.from_checkpoints(
             checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint, nar_checkpoint=args.nar_checkpoint,
             model_preset=args.model_preset, codec_weights=args.codec_weights, device=args.device,
-            tokenizer=args.text_tokenizer,
+            tokenizer=args.text_tokenizer, allow_untrained=args.allow_untrained,
         )
     except (ValueError, RuntimeError, OSError) as e:
         raise SystemExit(f"error: {e}")

@@ -95,10 +95,12 @@ class Synthesizer:
     @classmethod
     def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
                          model_preset: Optional[str] = None, codec_weights: Optional[str] = None,
-                         device: str = "cpu", tokenizer: str = "auto", codec=None) -> "Synthesizer":
+                         device: str = "cpu", tokenizer: str = "auto", codec=None,
+                         allow_untrained: bool = False) -> "Synthesizer":
         from valle.infer.model_loading import CheckpointLoadError, load_model
 
-        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device)
+        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device,
+                            allow_untrained=allow_untrained)
         if loaded.text_symbols is None:
             if tokenizer not in ("auto", "vallex"):
                 raise CheckpointLoadError(

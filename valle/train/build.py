@@ -126,7 +126,32 @@ def build_scheduler(optimizer, args):
         return Eden(optimizer, args.lr_batches, args.lr_epochs, warmup_batches=args.warmup_steps)
     if args.scheduler == "noam":
         return Noam(optimizer, warmup_batches=max(args.warmup_steps, 1))
-    return Cosine(optimizer, total_batches=args.lr_total_steps, warmup_batches=args.warmup_steps)
+    return Cosine(optimizer, total_batches=cosine_length(args), warmup_batches=args.warmup_steps)
+
+
+COSINE_DEFAULT_STEPS = 100000
+
+
+def cosine_length(args) -> int:
+    """--lr-total-steps if given, else --max-steps (so a short run still decays), else 100000."""
+    if args.lr_total_steps:
+        return int(args.lr_total_steps)
+    return int(args.max_steps) if args.max_steps else COSINE_DEFAULT_STEPS
+
+
+def schedule_warnings(args) -> list:
+    """What a run's schedule will not reach before --max-steps ends it (one line each)."""
+    out = []
+    if not args.max_steps:
+        return out
+    if args.warmup_steps > args.max_steps:
+        out.append(f"--max-steps {args.max_steps} ends the run before its warm-up (--warmup-steps "
+                   f"{args.warmup_steps}) does: the learning rate never reaches --base-lr {args.base_lr:g}; "
+                   "lower --warmup-steps")
+    if args.scheduler == "cosine" and args.lr_total_steps and args.lr_total_steps > args.max_steps:
+        out.append(f"--lr-total-steps {args.lr_total_steps} is longer than --max-steps {args.max_steps}: the "
+                   "cosine is cut before it decays; drop --lr-total-steps to make it follow --max-steps")
+    return out
 
 
 def build_scaler(args, device: torch.device):
