@@ -14,6 +14,7 @@ training checkpoints, the published VALL-E X files and lifeiteng-style files, al
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -144,5 +145,9 @@ def load_model(
             f"{' ...' if len(unexpected) > 8 else ''}; pass the matching --model-preset"
         )
     model.to(device).eval()
+    from valle.models.checkpoint_import import describe_architecture
+
+    logging.getLogger(__name__).info("model %s (AR from %s, NAR from %s)", describe_architecture(config, model),
+                                     sources["ar"], sources["nar"])
     return LoadedModel(model=model, config=config, text_symbols=list(symbols) if symbols else None,
                        sources=sources, train_args=args if isinstance(args, dict) else None)

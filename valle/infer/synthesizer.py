@@ -129,7 +129,7 @@ class Synthesizer:
 
     # -- steps --------------------------------------------------------------------------
     def prompt_codes(self, prompt: Union[None, str, PromptAudio, torch.Tensor],
-                     max_seconds: float = 3.0) -> torch.Tensor:
+                     max_seconds: float = 0.0) -> torch.Tensor:
         """Encodec codes ``[frames, 8]`` of the prompt (a path, loaded audio, or codes already)."""
         if prompt is None:
             return torch.zeros(0, self.model_num_quantizers, dtype=torch.long)
@@ -208,7 +208,7 @@ class Synthesizer:
     def synthesize(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
                    prompt_language: Optional[str] = None, options: Optional[SamplingOptions] = None,
                    continual: bool = False, max_sentence_chars: int = 200,
-                   prompt_seconds: float = 3.0) -> SynthesisResult:
+                   prompt_seconds: float = 0.0) -> SynthesisResult:
         options = options or SamplingOptions()
         options.validate()
         prompt_language = prompt_language or language

@@ -49,12 +49,16 @@ def init_distributed() -> Tuple[int, int, int]:
     return rank, world_size, local_rank
 
 
-def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used):
+def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used, ckpt_path=None):
     """(ModelConfig, state_dict or None, text symbols list) for this run."""
     from valle.models import ModelConfig, get_preset
     from valle.models.config import PRESETS
 
     if resume_ckpt is not None:
+        from valle.models.checkpoint_import import check_against_stored
+
+        check_against_stored(f"resuming: checkpoint {ckpt_path}", resume_ckpt["model_config"], args.model_preset,
+                             model_overrides(args), fix="pass --resume none with another --exp-dir to start anew")
         cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
         return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
     if args.model_preset is not None and args.model_preset not in PRESETS:

@@ -24,6 +24,7 @@ from lhotse import load_manifest
 
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
+from valle.models.checkpoint_import import describe_architecture
 from valle.train import checkpoint as ckpt_io
 from valle.train import provenance
 from valle.train.build import (
@@ -134,15 +135,16 @@ class Trainer:
             log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
                         self.resumed_from, args.init_from)
         switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
-        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts))
+        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts),
+                                              ckpt_path=self.resumed_from)
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
         check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
         self.model = build_model(cfg, state, args, from_resume=ckpt is not None).to(self.device)
         select_trainable(self.model, args.train_stage, args.trainable, args.freeze)
         if self.is_main:
-            log.info("model %s, train stage %d; trainable parameters:\n%s", cfg.preset, args.train_stage,
-                     trainable_report(self.model))
+            log.info("model %s, train stage %d; trainable parameters:\n%s", describe_architecture(cfg, self.model),
+                     args.train_stage, trainable_report(self.model))
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(params, args)
         self.scheduler = build_scheduler(self.optimizer, args)
