@@ -94,3 +94,11 @@ def test_readme_finetune_commands_chain_end_to_end(tmp_path, espeak_wav):
     assert torch.load(tmp_path / "exp/finetune_nar/averaged.pt", weights_only=True)["trained_by"] == nar["trained_by"]
     info = sf.info(str(tmp_path / "me.wav"))
     assert info.samplerate == 24000 and info.frames > 0
+
+
+def test_custom_run_sh_help_says_which_defaults_config_replaces():
+    r = subprocess.run(["bash", str(REPO / "egs" / "custom" / "run.sh"), "--help"], capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    assert "unless --config FILE is given" in out and "--max-duration 40" in out
+    # run.sh's own defaults are shown, not the recipe's (which --config drops)
+    assert next(l for l in out.splitlines() if l.strip().startswith("--model-preset")).rstrip().endswith("[]")

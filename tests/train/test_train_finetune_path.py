@@ -106,3 +106,47 @@ def test_checkpoints_record_what_trained_each_half(data, caplog):
     assert "--train-stage 2 on a model whose AR was never trained (fresh start, no --init-from)" in caplog.text
     assert torch.load(lone / "best-valid-loss.pt", weights_only=True)["trained_by"]["ar"] == []
     assert math.isfinite(nar["train_state"]["best_valid"])
+
+
+def test_ctrl_c_names_the_checkpoint_to_resume_from(data):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exp = data / "exp"
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "valle.bin.train",
+                             *_args(data, exp, "--num-epochs", "1000", "--save-every-n", "2", "--train-stage", "1")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(exp.glob("checkpoint-*.pt")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    line = next(l for l in err.splitlines() if "interrupted at step" in l)
+    assert "rerun the same command to resume from" in line and "checkpoint-" in line and "step(s) since" in line
+
+
+def test_console_and_tensorboard_log_the_same_loss(data, caplog):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    exp = data / "exp"
+    argv = _args(data, exp, "--max-steps", "4", "--train-stage", "1")
+    argv[argv.index("--tensorboard") + 1] = "true"
+    argv[argv.index("--log-interval") + 1] = "2"
+    with caplog.at_level(logging.INFO):
+        train_main(argv)
+    steps = [json.loads(line) for line in (exp / "steps.jsonl").read_text().splitlines()]
+    acc = EventAccumulator(str(exp / "tensorboard"))
+    acc.Reload()
+    tb = {e.step: e.value for e in acc.Scalars("train/loss")}
+    for step in (2, 4):
+        mean = (steps[step - 2]["loss"] + steps[step - 1]["loss"]) / 2
+        assert tb[step] == pytest.approx(mean, rel=1e-6)
+        assert f"step {step} | loss {mean:.4f}" in caplog.text

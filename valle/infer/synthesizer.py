@@ -223,6 +223,10 @@ class Synthesizer:
         pieces, frames, hits = [], [], []
         for i, chunk in enumerate(chunks):
             codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator)
+            if len(chunks) > 1:  # long texts take minutes: say how far it is
+                log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(chunks),
+                         codes.shape[0], codes.shape[0] * SAMPLES_PER_FRAME / SAMPLE_RATE,
+                         time.perf_counter() - start)
             pieces.append(codes)
             frames.append(int(codes.shape[0]))
             if hit:

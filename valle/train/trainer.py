@@ -440,10 +440,26 @@ class Trainer:
         return False
 
 
+def interrupted_hint(exp_dir: Path, step: int) -> str:
+    """What Ctrl-C leaves behind: the checkpoint a rerun resumes from and the steps it loses."""
+    steps = [(int(m["step"]), p) for p in ckpt_io.list_checkpoints(exp_dir)
+             if "step" in (m := provenance.read_meta(p))]  # mmap: no weights read
+    if not steps:
+        return (f"interrupted at step {step}: no checkpoint in {exp_dir} yet; rerunning the same command "
+                "starts over")
+    saved, path = max(steps)
+    return (f"interrupted at step {step}: rerun the same command to resume from {path} (step {saved}; "
+            f"{max(step - saved, 0)} step(s) since that save are lost; --save-every-n saves more often)")
+
+
 def run(args) -> Dict[str, float]:
     trainer = Trainer(args)
     try:
         return trainer.fit()
+    except KeyboardInterrupt:
+        if trainer.is_main:
+            log.error(interrupted_hint(trainer.exp_dir, trainer.step))
+        raise SystemExit(130) from None
     finally:
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
