@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Training and synthesis for valle (see docs/training.md), after prepare.sh:
 #   1  train          python -m valle.bin.train  (--train-stage 0 = AR+NAR, 1 = AR, 2 = NAR)
-#   2  average        python -m valle.bin.average (the last --avg epoch or batch checkpoints)
-#   3  synthesize     python -m valle.bin.infer for a few dev utterances into <exp-dir>/samples/
+#   2  average        python -m valle.bin.average (the last --avg checkpoints after the LR warm-up)
+#   3  synthesize     python -m valle.bin.infer for a few dev utterances into <exp-dir>/samples/,
+#                     with the run's result: best-valid-loss.pt (averaged.pt when there is no dev set)
 # Any option not listed below (e.g. --max-duration 60 --base-lr 0.03 --trainable 'ar_*') is passed
 # through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass their defaults, then "$@".
 set -euo pipefail
@@ -85,12 +86,13 @@ if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
 fi
 
 if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
-  checkpoint="$averaged"
+  # The result of a run (docs/training.md): best-valid-loss.pt; averaged.pt only without a dev set.
+  checkpoint="$exp_dir/best-valid-loss.pt"
   if [[ ! -f "$checkpoint" ]]; then
-    checkpoint="$exp_dir/best-valid-loss.pt"
+    checkpoint="$averaged"
   fi
   if [[ ! -f "$checkpoint" ]]; then
-    echo "Error: no $averaged or $exp_dir/best-valid-loss.pt: run stages 1-2 first." >&2
+    echo "Error: no $exp_dir/best-valid-loss.pt or $averaged: run stages 1-2 first." >&2
     exit 1
   fi
   mkdir -p "$exp_dir/samples"

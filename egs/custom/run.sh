@@ -9,5 +9,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 defaults=(--model-preset small --num-epochs 50 --max-duration 40 --valid-interval 200 --save-every-n 200)
 for arg in "$@"; do
   if [[ "$arg" == --config || "$arg" == --config=* ]]; then defaults=(); fi
+  if [[ "$arg" == -h || "$arg" == --help ]]; then
+    # Show run.sh's own defaults, then these, which --config FILE replaces by the file's values.
+    echo "egs/custom defaults, passed to run.sh unless --config FILE is given (then the file's values apply): ${defaults[*]}"
+    defaults=()
+  fi
 done
 exec bash "$root/run.sh" --exp-dir exp/custom "${defaults[@]+"${defaults[@]}"}" "$@"

@@ -15,6 +15,7 @@ from typing import List, Optional
 import torch
 
 from valle.train.checkpoint import load_checkpoint, save_checkpoint
+from valle.train.provenance import HALVES, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,50 @@ def get_parser() -> argparse.ArgumentParser:
 
 def select(exp_dir: Path, kind: str, num: int) -> List[Path]:
     if kind == "auto":
-        # Epoch files if there are any, else batch checkpoints; newest by time, because a run that
-        # switched --train-stage in the same dir may leave older, higher-numbered files behind.
-        for k in ("epoch", "checkpoint"):
-            files = list(Path(exp_dir).glob(f"{k}-*.pt"))
-            if files:
-                return sorted(files, key=lambda p: p.stat().st_mtime_ns)[-num:]
-        raise FileNotFoundError(f"--exp-dir {exp_dir}: no epoch-<n>.pt or checkpoint-<batch>.pt to average; "
-                                "train first (run.sh stage 1)")
+        return select_after_warmup(exp_dir, num)
     pat = re.compile(rf"^{kind}-(\d+)\.pt$")
     found = sorted((int(m.group(1)), p) for p in Path(exp_dir).glob(f"{kind}-*.pt") if (m := pat.match(p.name)))
     if not found:
         raise FileNotFoundError(f"--exp-dir {exp_dir}: no {kind}-<n>.pt checkpoints to average; train first (run.sh stage 1)")
     return [p for _, p in found[-num:]]
+
+
+def select_after_warmup(exp_dir: Path, num: int) -> List[Path]:
+    """The ``num`` highest-step epoch-<n>.pt / checkpoint-<batch>.pt files of the newest train stage,
+    by the step stored inside (one file per step), leaving out weights still in the LR warm-up.
+
+    So the final checkpoint of a run that stopped at --max-steps is included, epoch files of an
+    earlier stage in the same dir are not, and warm-up weights are never mixed into the result
+    (if every file is in the warm-up, only the newest is used)."""
+    found = []
+    for p in Path(exp_dir).glob("*.pt"):
+        if not re.match(r"^(epoch|checkpoint)-\d+\.pt$", p.name):
+            continue
+        meta = read_meta(p)
+        if "step" in meta:
+            found.append((p.stat().st_mtime_ns, int(meta["step"]), meta, p))
+    if not found:
+        raise FileNotFoundError(f"--exp-dir {exp_dir}: no epoch-<n>.pt or checkpoint-<batch>.pt to average; "
+                                "train first (run.sh stage 1)")
+    newest_stage = max(found, key=lambda t: (t[0], t[1]))[2].get("train_stage")
+    by_step = {}
+    for _, step, meta, p in sorted(found, key=lambda t: (t[1], t[0])):
+        if meta.get("train_stage") == newest_stage:
+            by_step[step] = (meta, p)
+    steps = sorted(by_step)
+    warmup = int((by_step[steps[-1]][0].get("args") or {}).get("warmup_steps") or 0)
+    newest = by_step[steps[-1]][0]
+    own = (newest.get("trained_by") or {}).get(HALVES.get(newest_stage, ("ar",))[0], [])
+    start = int(own[-1].get("from_step", 0)) if own and own[-1].get("exp_dir") else 0  # this run's first step
+    after = [s for s in steps if s - start > warmup]
+    if not after:
+        log.warning("every checkpoint of %s is still in the LR warm-up (%d steps): using only the newest, %s",
+                    exp_dir, warmup, by_step[steps[-1]][1].name)
+        after = steps[-1:]
+    elif len(after) < len(steps):
+        log.info("leaving out %d checkpoint(s) from the LR warm-up (steps <= %d)", len(steps) - len(after),
+                 start + warmup)
+    return [by_step[s][1] for s in after[-num:]]
 
 
 def average_checkpoints(paths: List[Path]) -> dict:
@@ -72,8 +104,8 @@ def average_checkpoints(paths: List[Path]) -> dict:
         used.append(path)
     n = len(used)
     model = {k: (v / n).to(base["model"][k].dtype) if v.is_floating_point() else v for k, v in total.items()}
-    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "args", "codec")
-           if k in base}
+    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "trained_by",
+                                "args", "codec") if k in base}
     out["model"] = model
     out["averaged_from"] = [str(p) for p in used]
     return out

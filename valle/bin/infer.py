@@ -60,14 +60,17 @@ def get_parser() -> argparse.ArgumentParser:
                    help="exit 0 with a 'skipped: why' line when the codec's weights are missing or the "
                         "checkpoint's NAR was never trained (run.sh stage 3: training succeeded regardless)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
+    g.add_argument("--allow-untrained", type=str2bool, default=False,
+                   help="synthesize even with a --checkpoint whose AR was never trained (true|false)")
 
     g = p.add_argument_group("input")
     g.add_argument("--text", default=None, help="text to say (long text is split into sentences)")
     g.add_argument("--text-prompt", default="", help="transcript of --audio-prompt")
     g.add_argument("--audio-prompt", type=Path, default=None,
                    help="prompt recording of the voice (any format, rate, channels)")
-    g.add_argument("--prompt-seconds", type=float, default=3.0,
-                   help="cut the audio prompt to its first N seconds (0 = keep it whole)")
+    g.add_argument("--prompt-seconds", type=float, default=0.0,
+                   help="longest prompt accepted, in seconds: a longer one is refused, never cut away from its "
+                        "transcript (0 = any length; above 10 s a warning)")
     g.add_argument("--language", default="en-us",
                    help="language of --text (espeak voice code such as en-us, de; zh, ja); inline "
                         "[EN]..[EN] tags override it with the vallex tokenizer")
@@ -130,6 +133,26 @@ def read_tsv(path: Path) -> List[dict]:
     return rows
 
 
+def check_prompt_pairs(rows: List[dict]) -> None:
+    """An audio prompt needs its transcript: the model reads the prompt's text before the target's."""
+    for row in rows:
+        if row["prompt_audio"] is not None and not (row["prompt_text"] or "").strip():
+            where = f"--tsv line {row['line']}: the prompt_text column" if row["line"] else "--text-prompt"
+            raise ValueError(f"{where} is empty but an audio prompt ({row['prompt_audio']}) is given: the model "
+                             "needs the prompt's transcript; pass the words said in the recording")
+
+
+def load_checked_prompt(path, limit: float):
+    """The prompt audio, whole, refused if longer than ``limit`` s (``audio_prompt.check_prompt_length``)."""
+    if path is None:
+        return None
+    from valle.infer.audio_prompt import check_prompt_length, load_prompt_audio
+
+    prompt = load_prompt_audio(path, max_seconds=0)
+    check_prompt_length(prompt, limit, logging.getLogger("valle.bin.infer"))
+    return prompt
+
+
 def write_outputs(synth, result, options, output: Path, output_rate: int = 0, **extra) -> dict:
     import soundfile as sf
 
@@ -165,10 +188,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                               seed=args.seed)
     try:
         options.validate()
+        if not args.prompt_seconds >= 0:
+            raise ValueError(f"--prompt-seconds must be >= 0 (0 = any length), got {args.prompt_seconds}")
         rows = read_tsv(args.tsv) if args.tsv else [{
             "prompt_text": args.text_prompt, "prompt_audio": args.audio_prompt,
             "text": args.text, "output": args.output, "line": None,
         }]
+        check_prompt_pairs(rows)
+        prompts = [load_checked_prompt(row["prompt_audio"], args.prompt_seconds) for row in rows]
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     if args.output_rate < 0:
@@ -177,7 +204,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         synth = Synthesizer.from_checkpoints(
             checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint, nar_checkpoint=args.nar_checkpoint,
             model_preset=args.model_preset, codec=args.codec, device=args.device,
-            tokenizer=args.text_tokenizer,
+            tokenizer=args.text_tokenizer, allow_untrained=args.allow_untrained,
         )
     except (CodecWeightsError, UntrainedHalfError) as e:
         if not args.skip_unusable:
@@ -191,11 +218,11 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"The wav is plumbing output, not speech; the sidecar .json records this.\n{BANNER}",
               file=sys.stderr, flush=True)
     total_audio = total_compute = 0.0
-    for row in rows:
+    for row, prompt in zip(rows, prompts):
         where = f" (--tsv line {row['line']})" if row["line"] else ""
         try:
             result = synth.synthesize(
-                row["text"], prompt_text=row["prompt_text"], prompt_audio=row["prompt_audio"],
+                row["text"], prompt_text=row["prompt_text"], prompt_audio=prompt,
                 language=args.language, prompt_language=args.prompt_language, options=options,
                 continual=args.continual, max_sentence_chars=args.max_sentence_chars,
                 prompt_seconds=args.prompt_seconds,

@@ -4,7 +4,8 @@
 per split, minutes per speaker, the phoneme inventory (from the symbol table and the tokens
 actually used), the rejects of stages 1 and 2 by reason, and every cut the duration filter
 removed. ``report.json`` holds the same numbers for scripts, ``filtered.tsv`` the removed
-cuts, and ``durations.png`` a duration histogram per split.
+cuts, and ``durations.png`` a duration histogram per split. When stage 3 encoded with random
+codec weights (its stamps say so), the report, report.json's notes and the figure say it.
 """
 from __future__ import annotations
 
@@ -28,27 +29,51 @@ def read_symbols(path: Path) -> List[str]:
     return [s for _, s in sorted(pairs)]
 
 
-def plot_durations(by_split: Dict[str, List[float]], path: Path) -> None:
+def plot_durations(by_split: Dict[str, List[float]], path: Path, note: str = "") -> Dict[str, List[Tuple[float, float]]]:
+    """Duration histogram, the splits' bars side by side in each bin (overlaid bars would hide the
+    small dev and test splits behind each other); ``note`` goes under the title. Returns each
+    split's drawn bars as (left, right) x-ranges."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(7, 4.4 if note else 4), dpi=100)
     data = [(s, d) for s, d in by_split.items() if d]
+    drawn: Dict[str, List[Tuple[float, float]]] = {}
     if data:
         hi = max(max(d) for _, d in data)
         bins = [hi * i / 40 for i in range(41)] if hi > 0 else 10
-        for split, durs in data:
-            ax.hist(durs, bins=bins, alpha=0.6, label=f"{split} ({len(durs)})")
+        _, _, groups = ax.hist([d for _, d in data], bins=bins, histtype="bar",
+                               label=[f"{s} ({len(d)})" for s, d in data])
+        groups = groups if len(data) > 1 else [groups]
+        for (split, _), bars in zip(data, groups):
+            drawn[split] = [(b.get_x(), b.get_x() + b.get_width()) for b in bars if b.get_height() > 0]
         ax.legend()
     ax.set_xlabel("duration (s)")
     ax.set_ylabel("cuts")
-    ax.set_title("utterance durations per split")
+    ax.set_title("utterance durations per split" + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+    return drawn
+
+
+def codec_note(tokenized_dir: Path) -> str:
+    """A warning when stage 3 encoded with random codec weights (read from its stamps), else ""."""
+    random_parts = []
+    for stamp in sorted(Path(tokenized_dir).glob(".*_cuts_*.stamp.json")):
+        try:
+            codec = json.loads(stamp.read_text(encoding="utf-8")).get("codec")
+        except ValueError:
+            continue
+        if codec == "random":
+            random_parts.append(stamp.name[1:].split(".jsonl.gz")[0])
+    if not random_parts:
+        return ""
+    return (f"codes from RANDOM codec weights ({', '.join(random_parts)}): plumbing only, "
+            "not speech tokens; rerun stage 3 with the real Encodec weights to train")
 
 
 def _rejects_section(label: str, path: Path) -> Tuple[List[str], Dict[str, int]]:
@@ -130,11 +155,16 @@ def write_report(
         lines.append(f"  {c.id}  ({c.part}, {c.duration:.3f} s): {reason}")
         tsv.append(f"{c.id}\t{c.part}\t{c.duration:.6f}\t{reason}")
         summary["filtered"].append({"id": c.id, "part": c.part, "duration": c.duration, "reason": reason})
+    random_codec = codec_note(tokenized_dir)
+    if random_codec:
+        summary["notes"].append(random_codec)
+        lines[2:2] = [f"WARNING: {random_codec}", ""]
     if summary["notes"]:
         lines += ["", "Notes", "-----"] + [f"  {n}" for n in summary["notes"]]
 
     atomic_write_text(report_dir / "filtered.tsv", "\n".join(tsv) + "\n")
-    plot_durations({s: [c.duration for c in infos_by_split.get(s, [])] for s in SPLITS}, report_dir / "durations.png")
+    plot_durations({s: [c.duration for c in infos_by_split.get(s, [])] for s in SPLITS}, report_dir / "durations.png",
+                   note=random_codec and "codes from RANDOM codec weights: not speech tokens")
     atomic_write_text(report_dir / "report.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(report_dir / "report.txt", "\n".join(lines) + "\n")
     return summary

@@ -6,8 +6,12 @@ audio backends (ffmpeg).  The result stays at its own rate and channel count: th
 ``encode_audio`` downmixes and resamples to 24 kHz, exactly as the prepare stage did for the
 training data, so prompts and training audio take the same path.
 
-VALL-E was trained with ~3 s prompts; longer prompts cost attention time and are often worse,
-so the prompt is cut to ``max_seconds`` (3 s by default, ``<= 0`` keeps it whole).
+VALL-E was trained with ~3 s prompts; longer prompts cost attention time and are often worse.
+But the prompt's transcript must describe exactly its audio: cutting the audio and keeping the
+whole transcript is the prompt/transcript mismatch that makes VALL-E babble. So the command
+line keeps the prompt whole, warns above ``LONG_PROMPT_SECONDS`` and refuses (``check_prompt_length``)
+a prompt longer than an explicit ``--prompt-seconds`` instead of cutting it; ``max_seconds``
+here (library callers that pass codes without a transcript) still cuts.
 """
 from __future__ import annotations
 
@@ -48,7 +52,26 @@ def _read_lhotse(path: Path):
     return rec.load_audio().astype(np.float32), int(rec.sampling_rate)
 
 
-def load_prompt_audio(path, max_seconds: float = 3.0) -> PromptAudio:
+LONG_PROMPT_SECONDS = 10.0
+
+
+def check_prompt_length(prompt: PromptAudio, limit: float, log) -> None:
+    """Refuse a prompt longer than ``limit`` s (> 0) rather than cut it away from its transcript;
+    warn when a prompt is long enough to slow synthesis down and drift from the training prompts."""
+    if limit and prompt.original_seconds > limit:
+        raise PromptAudioError(
+            f"prompt audio {prompt.path} is {prompt.original_seconds:.1f} s, longer than --prompt-seconds {limit:g}: "
+            "cutting the audio would keep its whole --text-prompt, a transcript of words no longer heard (the "
+            "mismatch that makes VALL-E babble). Trim the recording and its transcript together (e.g. `ffmpeg -i "
+            f"{prompt.path} -t {limit:g} prompt.wav` and only the words said in it), or raise --prompt-seconds"
+        )
+    if prompt.original_seconds > LONG_PROMPT_SECONDS:
+        log.warning("prompt audio %s is %.1f s: prompts of 3-10 s work best (the model was trained with ~3 s); "
+                    "a long prompt slows every step down. Trim it together with its transcript",
+                    prompt.path, prompt.original_seconds)
+
+
+def load_prompt_audio(path, max_seconds: float = 0.0) -> PromptAudio:
     """Load ``path`` as ``[channels, samples]`` float32, cut to the first ``max_seconds``."""
     path = Path(path)
     if not path.is_file():

@@ -14,6 +14,7 @@ training checkpoints, the published VALL-E X files and lifeiteng-style files, al
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -39,37 +40,16 @@ class LoadedModel:
     codec: Optional[dict] = None  # the facts of the codec the checkpoint was trained on (None: not recorded)
 
 
-def _history(path) -> dict:
-    """``train_stage``, ``trained_stages`` and ``init_from`` of one of our training checkpoints.
-
-    Read with ``mmap=True`` so the tensors are not loaded a second time; published and
-    lifeiteng files have none of these and give ``{}``.
-    """
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return {}
-    if not isinstance(obj, dict) or "model_config" not in obj:
-        return {}
-    args = obj.get("args") if isinstance(obj.get("args"), dict) else {}
-    stages = obj.get("trained_stages")
-    if stages is None and obj.get("train_stage") is not None:
-        stages = [obj["train_stage"]]
-    return {"trained_stages": {int(x) for x in stages} if stages is not None else None,
-            "init_from": args.get("init_from")}
-
-
 def _untrained_half(path, half: str) -> bool:
-    """True if ``path`` was trained from scratch and never trained ``half`` ("ar" or "nar").
+    """True if no training ever touched ``half`` ("ar" or "nar") of ``path``.
 
-    A half is usable when a stage that trains it ran (0 trains both, 1 the AR, 2 the NAR) or
-    when training started ``--init-from`` another model (fine-tuning keeps its other half).
+    Read from the checkpoint's ``trained_by`` (``valle.train.provenance``; older files: their
+    ``trained_stages``, and a run ``--init-from`` another model keeps that model's halves);
+    published and lifeiteng files count as trained.
     """
-    h = _history(path)
-    stages = h.get("trained_stages")
-    if not stages or h.get("init_from"):
-        return False
-    return not (stages & ({0, 1} if half == "ar" else {0, 2}))
+    from valle.train.provenance import untrained_halves
+
+    return half in untrained_halves(path)
 
 
 def _read(path, model_preset: Optional[str], overrides: dict):
@@ -94,6 +74,7 @@ def load_model(
     nar_checkpoint=None,
     model_preset: Optional[str] = None,
     device: str = "cpu",
+    allow_untrained: bool = False,
     **overrides,
 ) -> LoadedModel:
     """Load a complete AR+NAR ``VALLE`` in eval mode (see module docstring)."""
@@ -113,6 +94,12 @@ def load_model(
                 f"checkpoint {checkpoint} was trained from scratch with --train-stage 1 only: its NAR half "
                 "was never trained. Train the NAR (run.sh --train-stage 2) and pass --ar-checkpoint "
                 f"{checkpoint} --nar-checkpoint <exp-dir of stage 2>/<checkpoint>.pt"
+            )
+        if _untrained_half(checkpoint, "ar") and not allow_untrained:
+            raise UntrainedHalfError(
+                f"checkpoint {checkpoint}: its AR half was never trained (a --train-stage 2 run without a trained "
+                "AR; see its trained_by), so it would synthesize noise. Pass --ar-checkpoint <a stage-1 or "
+                f"stage-0 checkpoint> --nar-checkpoint {checkpoint}, or --allow-untrained true to synthesize anyway"
             )
         if not _half(state, "nar_"):
             raise CheckpointLoadError(
@@ -165,5 +152,9 @@ def load_model(
             f"{' ...' if len(unexpected) > 8 else ''}; pass the matching --model-preset"
         )
     model.to(device).eval()
+    from valle.models.checkpoint_import import describe_architecture
+
+    logging.getLogger(__name__).info("model %s (AR from %s, NAR from %s)", describe_architecture(config, model),
+                                     sources["ar"], sources["nar"])
     return LoadedModel(model=model, config=config, text_symbols=list(symbols) if symbols else None,
                        sources=sources, train_args=args if isinstance(args, dict) else None, codec=codec)

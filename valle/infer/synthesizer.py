@@ -96,12 +96,13 @@ class Synthesizer:
     @classmethod
     def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
                          model_preset: Optional[str] = None, device: str = "cpu", tokenizer: str = "auto",
-                         codec=None) -> "Synthesizer":
+                         codec=None, allow_untrained: bool = False) -> "Synthesizer":
         """``codec``: a loaded codec or a ``--codec`` spec; None = the codec the checkpoint was
         trained on (a different codec is refused, see codec_choice)."""
         from valle.infer.model_loading import CheckpointLoadError, load_model
 
-        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device)
+        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device,
+                            allow_untrained=allow_untrained)
         if loaded.text_symbols is None:
             if tokenizer not in ("auto", "vallex"):
                 raise CheckpointLoadError(
@@ -127,7 +128,7 @@ class Synthesizer:
 
     # -- steps --------------------------------------------------------------------------
     def prompt_codes(self, prompt: Union[None, str, PromptAudio, torch.Tensor],
-                     max_seconds: float = 3.0) -> torch.Tensor:
+                     max_seconds: float = 0.0) -> torch.Tensor:
         """Codec codes ``[frames, Q]`` of the prompt (a path, loaded audio, or codes already)."""
         if prompt is None:
             return torch.zeros(0, self.model_num_quantizers, dtype=torch.long)
@@ -205,7 +206,7 @@ class Synthesizer:
     def synthesize(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
                    prompt_language: Optional[str] = None, options: Optional[SamplingOptions] = None,
                    continual: bool = False, max_sentence_chars: int = 200,
-                   prompt_seconds: float = 3.0) -> SynthesisResult:
+                   prompt_seconds: float = 0.0) -> SynthesisResult:
         options = options or SamplingOptions()
         options.validate()
         prompt_language = prompt_language or language
@@ -220,6 +221,10 @@ class Synthesizer:
         pieces, frames, hits = [], [], []
         for i, chunk in enumerate(chunks):
             codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator)
+            if len(chunks) > 1:  # long texts take minutes: say how far it is
+                log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(chunks),
+                         codes.shape[0], codes.shape[0] * SAMPLES_PER_FRAME / SAMPLE_RATE,
+                         time.perf_counter() - start)
             pieces.append(codes)
             frames.append(int(codes.shape[0]))
             if hit:

@@ -10,6 +10,7 @@ dict whose vocabularies differ from the model's (``--init-mismatch resize``).
 """
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import re
@@ -21,6 +22,8 @@ from torch import Tensor
 from valle.codec import CODECS, facts_of
 
 from .config import PRESETS, ModelConfig, get_preset
+
+log = logging.getLogger(__name__)
 
 LIFEITENG_KEYS = ("decoder_dim", "num_decoder_layers")
 # lifeiteng hyper-parameter -> ModelConfig field
@@ -124,6 +127,7 @@ def read_checkpoint(path, model_preset: Optional[str] = None, **overrides
     if "model_config" in obj:
         info["format"] = "valle"
         cfg = dict(obj["model_config"])
+        check_against_stored(path, cfg, model_preset, overrides)
         cfg.update(overrides)
         config = ModelConfig.from_dict(cfg)
         info["train_stage"] = obj.get("train_stage")
@@ -165,11 +169,55 @@ def read_checkpoint(path, model_preset: Optional[str] = None, **overrides
             head_dim = base["d_model"] // base["nhead"]
             if inferred["d_model"] % head_dim == 0:
                 inferred["nhead"] = inferred["d_model"] // head_dim
+        heads = overrides.get("nhead", inferred.get("nhead", base["nhead"]))
+        info["assumed"] = {"nhead": heads}
+        log.info("%s holds only weights, which do not record the number of attention heads: assuming %d "
+                 "(%s; pass --nhead if the model was trained with another count)", path, heads,
+                 "--nhead" if "nhead" in overrides else f"head width {base['d_model'] // base['nhead']} of preset "
+                 f"{model_preset}")
         params = dict(inferred)
         params.update(overrides)
         info["inferred"] = inferred
         config = get_preset(model_preset, **params)
     return config, sd, text_symbols, info
+
+
+# Fields a checkpoint's stored config fixes: an option that contradicts one builds another model.
+ARCHITECTURE_FIELDS = ("d_model", "nhead", "num_layers", "dim_feedforward", "prefix_mode", "num_languages",
+                       "num_quantizers")
+
+
+def check_against_stored(path, stored: Dict[str, Any], model_preset: Optional[str], overrides: Dict[str, Any],
+                         fix: str = "start a new model without this file") -> None:
+    """Refuse a --model-preset or size option that contradicts the config stored in ``path``.
+
+    The stored config wins (it is what the weights were trained as); agreeing options are fine."""
+    problems = []
+    stored_preset = stored.get("preset")
+    if model_preset is not None and stored_preset not in (None, "custom") and model_preset != stored_preset:
+        problems.append(f"--model-preset {model_preset} (the file is preset {stored_preset})")
+    for k in ARCHITECTURE_FIELDS:
+        if k in overrides and overrides[k] is not None and k in stored and overrides[k] != stored[k]:
+            problems.append(f"--{k.replace('_', '-')} {overrides[k]} (the file has {stored[k]})")
+    if problems:
+        raise ValueError(
+            f"{path} stores its architecture, and {', '.join(problems)} contradict(s) it; the file's own "
+            f"config is what its weights were trained as: drop the option(s), or {fix}"
+        )
+
+
+def describe_architecture(config, model=None) -> str:
+    """``vallex: d_model 256, 4 heads, 2 layers, FFN 1024, 7.75 M parameters`` for the load log."""
+    text = (f"{config.preset}: d_model {config.d_model}, {config.nhead} heads, {config.num_layers} layers, "
+            f"FFN {config.dim_feedforward}")
+    if model is not None:
+        seen, n = set(), 0
+        for p in model.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                n += p.numel()
+        text += f", {n / 1e6:.2f} M parameters"
+    return text
 
 
 def load_model(path, model_preset: Optional[str] = None, strict: bool = True, **overrides):

@@ -160,8 +160,14 @@ class VALLE(nn.Module):
         c = self.config
         B, T, _ = codes.shape
         device = codes.device
-        # One stage per batch, drawn with torch's global RNG so a resumed run replays it.
-        stage = int(torch.randint(1, c.num_quantizers, ()).item())
+        # One stage per batch, drawn with torch's global RNG so a resumed run replays it;
+        # validation pins it with batch["nar_stage"] to score every stage (valle.train.validation).
+        if batch.get("nar_stage") is not None:
+            stage = int(batch["nar_stage"])
+            if not 1 <= stage < c.num_quantizers:
+                raise ValueError(f"nar_stage must be in 1..{c.num_quantizers - 1}, got {stage}")
+        else:
+            stage = int(torch.randint(1, c.num_quantizers, ()).item())
         embs = self.nar_audio_embeddings
         q0 = codes[..., 0].masked_fill(~audio_valid, c.eos_id)
         upper = codes[..., 1: c.num_quantizers].masked_fill(~audio_valid[..., None], 0)

@@ -50,13 +50,18 @@ def init_distributed() -> Tuple[int, int, int]:
     return rank, world_size, local_rank
 
 
-def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used, codec: str = "encodec"):
+def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used, codec: str = "encodec",
+                 ckpt_path=None):
     """(ModelConfig, state_dict or None, text symbols list) for this run, modelling ``codec``'s codes."""
     from valle.models import ModelConfig, get_preset
     from valle.models.config import PRESETS, for_codec
     from valle.train.data_codec import check_model_codec
 
     if resume_ckpt is not None:
+        from valle.models.checkpoint_import import check_against_stored
+
+        check_against_stored(f"resuming: checkpoint {ckpt_path}", resume_ckpt["model_config"], args.model_preset,
+                             model_overrides(args), fix="pass --resume none with another --exp-dir to start anew")
         cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
         check_model_codec(cfg.codec, facts_of(codec), f"the checkpoint to resume ({args.exp_dir})")
         return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
@@ -130,7 +135,32 @@ def build_scheduler(optimizer, args):
         return Eden(optimizer, args.lr_batches, args.lr_epochs, warmup_batches=args.warmup_steps)
     if args.scheduler == "noam":
         return Noam(optimizer, warmup_batches=max(args.warmup_steps, 1))
-    return Cosine(optimizer, total_batches=args.lr_total_steps, warmup_batches=args.warmup_steps)
+    return Cosine(optimizer, total_batches=cosine_length(args), warmup_batches=args.warmup_steps)
+
+
+COSINE_DEFAULT_STEPS = 100000
+
+
+def cosine_length(args) -> int:
+    """--lr-total-steps if given, else --max-steps (so a short run still decays), else 100000."""
+    if args.lr_total_steps:
+        return int(args.lr_total_steps)
+    return int(args.max_steps) if args.max_steps else COSINE_DEFAULT_STEPS
+
+
+def schedule_warnings(args) -> list:
+    """What a run's schedule will not reach before --max-steps ends it (one line each)."""
+    out = []
+    if not args.max_steps:
+        return out
+    if args.warmup_steps > args.max_steps:
+        out.append(f"--max-steps {args.max_steps} ends the run before its warm-up (--warmup-steps "
+                   f"{args.warmup_steps}) does: the learning rate never reaches --base-lr {args.base_lr:g}; "
+                   "lower --warmup-steps")
+    if args.scheduler == "cosine" and args.lr_total_steps and args.lr_total_steps > args.max_steps:
+        out.append(f"--lr-total-steps {args.lr_total_steps} is longer than --max-steps {args.max_steps}: the "
+                   "cosine is cut before it decays; drop --lr-total-steps to make it follow --max-steps")
+    return out
 
 
 def build_scaler(args, device: torch.device):

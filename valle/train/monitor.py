@@ -1,5 +1,7 @@
 """What a run reports: the progress line, ``steps.jsonl``, TensorBoard scalars and samples.
 
+The console line and TensorBoard's ``train/*`` scalars show the same quantity: the mean over the
+``--log-interval`` steps since the last line (the lr is the current one).
 ``steps.jsonl`` has one line per optimizer step (loss, accuracies, lr, grad norm, frames) at full
 precision: the resume test compares it between runs, and it is easy to plot without
 TensorBoard. On resume it is cut back to the checkpoint's step so it never holds steps twice.
@@ -96,10 +98,6 @@ class Monitor:
         with open(self.steps_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
         self.window.append(rec)
-        if self.writer is not None and step % max(1, self.args.log_interval) == 0:
-            for k in METRICS + ("lr", "grad_norm", "frames_per_s"):
-                if k in rec:
-                    self.writer.add_scalar(f"train/{k}", rec[k], step)
         if step % max(1, self.args.log_interval) == 0:
             self._progress(step, epoch)
 
@@ -121,6 +119,12 @@ class Monitor:
         log.info("epoch %d step %d | loss %.4f | %s | lr %.3g | grad %.3g | %.0f frames/s | ETA ~%s",
                  epoch, step, mean("loss"), acc, w[-1]["lr"], mean("grad_norm"), fps,
                  _fmt_eta(per_step * max(remaining, 0)))
+        if self.writer is not None:  # the same quantities as the console line: means over the window
+            for k in METRICS + ("grad_norm",):
+                if any(k in r for r in w):
+                    self.writer.add_scalar(f"train/{k}", mean(k), step)
+            self.writer.add_scalar("train/lr", w[-1]["lr"], step)
+            self.writer.add_scalar("train/frames_per_s", fps, step)
 
     def log_valid(self, step: int, epoch: int, res: Dict[str, float]) -> None:
         if not self.is_main or not res:

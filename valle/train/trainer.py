@@ -8,6 +8,7 @@ per-step losses of an uninterrupted one; ``<exp-dir>/steps.jsonl`` records them.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -23,10 +24,12 @@ from lhotse import load_manifest
 
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
+from valle.models.checkpoint_import import describe_architecture
 from valle.train import checkpoint as ckpt_io
+from valle.train import provenance
 from valle.train.build import (
     DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
-    init_distributed, pick_device, resume_path,
+    init_distributed, pick_device, resume_path, schedule_warnings,
 )
 from valle.train.data_codec import data_codec_facts
 from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
@@ -34,6 +37,7 @@ from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
 from valle.train.params import select_trainable, trainable_report
+from valle.train.validation import combine, reduce_dicts, validation_sums
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +80,26 @@ def forked_rng(seed: int):
 
 
 def validate(model, loader, args, device, world_size: int) -> Dict[str, float]:
-    """Frame-weighted mean losses and accuracies over the validation set (all ranks)."""
+    """Frame-weighted mean losses and accuracies over the validation set (all ranks); the NAR is
+    scored on every codebook stage (``valle.train.validation``)."""
     was_training = model.training
     model.eval()
-    keys = ["loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc"]
-    sums = {k: 0.0 for k in keys}
-    weights = {k: 0.0 for k in keys}
+    num_q = _unwrap(model).config.num_quantizers
+
+    def forward(batch, stage):
+        return compute_loss(model, batch, argparse.Namespace(**{**vars(args), "train_stage": stage}), device)
+
     with torch.no_grad(), forked_rng(args.seed + 7919):
-        for batch in loader:
-            out = compute_loss(model, batch, args, device)
-            for k in keys:
-                if k in out:
-                    w = float(out.get("ar_frames" if k.startswith("ar") else "nar_frames", 0) or 0)
-                    if k == "loss":
-                        w = float(batch_frames(batch))
-                    sums[k] += float(out[k]) * w
-                    weights[k] += w
+        sums, weights = validation_sums(forward, loader, args.train_stage, num_q)
     model.train(was_training)
-    flat = _all_reduce([sums[k] for k in keys] + [weights[k] for k in keys], device, world_size)
-    n = len(keys)
-    return {k: flat[i] / flat[n + i] for i, k in enumerate(keys) if flat[n + i] > 0}
+    return combine(*reduce_dicts(sums, weights, device, world_size))
+
+
+def _unwrap(model):
+    """The VALLE inside DDP / torch.compile wrappers."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or getattr(model, "_orig_mod")
+    return model
 
 
 class Trainer:
@@ -135,18 +139,20 @@ class Trainer:
         self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
         args.codec = self.codec_facts["codec"]  # the TensorBoard sample decodes with the data's codec
         cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts),
-                                              codec=str(self.codec_facts["name"]))
+                                              codec=str(self.codec_facts["name"]), ckpt_path=self.resumed_from)
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
         check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
         self.model = build_model(cfg, state, args, from_resume=ckpt is not None).to(self.device)
         select_trainable(self.model, args.train_stage, args.trainable, args.freeze)
         if self.is_main:
-            log.info("model %s, train stage %d; trainable parameters:\n%s", cfg.preset, args.train_stage,
-                     trainable_report(self.model))
+            log.info("model %s, train stage %d; trainable parameters:\n%s", describe_architecture(cfg, self.model),
+                     args.train_stage, trainable_report(self.model))
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(params, args)
         self.scheduler = build_scheduler(self.optimizer, args)
+        for line in schedule_warnings(args) if self.is_main else []:
+            log.warning(line)
         self.scaler = build_scaler(args, self.device)
 
         self.dataset = SpeechCodesDataset(
@@ -156,6 +162,7 @@ class Trainer:
         self.sampler = make_sampler(self.train_cuts, args, self.world_size, self.rank)
         self.step, self.epoch = 0, 1
         self.trained_stages = sorted({args.train_stage})
+        self._start_history(ckpt, switching)
         self.best_valid, self.bad_valids = math.inf, 0
         if ckpt is not None:
             self.step = int(ckpt["step"])
@@ -192,6 +199,34 @@ class Trainer:
             self.monitor.truncate_steps(self.step)
         if ckpt is not None and not switching:
             ckpt_io.set_rng_state(self._rank_rng(ckpt))
+
+    def _start_history(self, ckpt, switching: bool) -> None:
+        """What trained each half before this run (``valle.train.provenance``); warns when the NAR
+        is about to be trained on a model whose AR was never trained."""
+        args = self.args
+        if ckpt is not None:
+            self.base_trained_by = provenance.trained_by_of(ckpt, self.resumed_from)
+            self.from_step = int(ckpt["step"])
+            mine = [e for h in provenance.HALVES[args.train_stage] for e in self.base_trained_by[h]
+                    if e.get("by") == f"valle.bin.train --train-stage {args.train_stage}"
+                    and e.get("exp_dir") == str(self.exp_dir)]
+            if mine and not switching:
+                self.from_step = int(mine[-1].get("from_step", self.from_step))
+        else:
+            meta = provenance.read_meta(args.init_from) if args.init_from is not None else None
+            self.base_trained_by = provenance.start_of_run(meta, args.init_from)
+            self.from_step = 0
+            if meta and meta.get("trained_stages") is not None:
+                self.trained_stages = sorted({int(x) for x in meta["trained_stages"]} | {args.train_stage})
+        if self.is_main:
+            log.info("before this run: %s", provenance.describe(self.base_trained_by))
+        if args.train_stage == 2 and not self.base_trained_by["ar"] and self.is_main:
+            log.warning(
+                "--train-stage 2 on a model whose AR was never trained (%s): the NAR trains fine on its own, "
+                "but this checkpoint cannot synthesize (valle.bin.infer refuses it) until it is combined with a "
+                "trained AR (--ar-checkpoint). To keep both halves in one file, train --train-stage 1 first and "
+                "pass --init-from <that run's best-valid-loss.pt> (or run stage 2 in the same --exp-dir)",
+                "fresh start, no --init-from" if ckpt is None and args.init_from is None else "its history records none")
 
     def _find_resume(self):
         p = resume_path(self.args)
@@ -253,6 +288,8 @@ class Trainer:
             model=self.model.state_dict(), model_config=self.config.to_dict(),
             text_symbols=list(self.text_symbols), train_stage=self.args.train_stage, codec=self.codec_facts,
             trained_stages=list(self.trained_stages),
+            trained_by=provenance.stamp(self.base_trained_by, self.args.train_stage, self.exp_dir,
+                                        self.from_step, self.step),
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             scaler=self.scaler.state_dict(), sampler=self.sampler.state_dict(), rng=rng_all,
             step=self.step, epoch=self.epoch, args=ckpt_io.args_to_dict(self.args),
@@ -273,6 +310,8 @@ class Trainer:
                      self.step, args.max_steps)
             self.monitor.close()
             return result
+        if self.step == 0:
+            self.validate_start()
         stop = False
         while self.epoch <= args.num_epochs and not stop:
             self.scheduler.step_epoch(self.epoch - 1)
@@ -280,6 +319,7 @@ class Trainer:
             self.dataset.set_epoch(self.epoch)
             stop = self.train_one_epoch()
             if stop == "max_steps":
+                self.validate_end()
                 self.save(f"checkpoint-{self.step}.pt")
                 break
             if stop:
@@ -289,6 +329,7 @@ class Trainer:
             self.save(f"epoch-{self.epoch - 1}.pt")
             if self._early_stop():
                 break
+        self.validate_end()
         self.monitor.close()
         return result
 
@@ -359,9 +400,29 @@ class Trainer:
             return 0.0
         return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
+    def validate_start(self) -> None:
+        """The starting model's validation loss, on record (log, valid.jsonl, TensorBoard) at step 0.
+
+        It does not compete for best-valid-loss.pt, which always holds weights this run trained."""
+        if self.valid_loader is None:
+            return
+        res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
+        if self.is_main:
+            log.info("validation before the first step (the starting model): loss %.4f", res.get("loss", math.nan))
+        self.monitor.log_valid(0, self.epoch, res)
+        self.valid_step = 0
+
+    def validate_end(self) -> None:
+        """Validate the final weights unless the last validation already saw them, so a run that
+        ends at --max-steps, early stop or the last epoch always has best-valid-loss.pt on record."""
+        if self.valid_loader is not None and getattr(self, "valid_step", None) != self.step and self.step > 0:
+            log.info("validation at the end of training (step %d)", self.step)
+            self.run_validation(epoch_end=True)
+
     def run_validation(self, epoch_end: bool) -> Optional[Dict[str, float]]:
         if self.valid_loader is None:
             return None
+        self.valid_step = self.step
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         self.monitor.log_valid(self.step, self.epoch, res)
         if res.get("loss", math.inf) < self.best_valid:
@@ -382,10 +443,26 @@ class Trainer:
         return False
 
 
+def interrupted_hint(exp_dir: Path, step: int) -> str:
+    """What Ctrl-C leaves behind: the checkpoint a rerun resumes from and the steps it loses."""
+    steps = [(int(m["step"]), p) for p in ckpt_io.list_checkpoints(exp_dir)
+             if "step" in (m := provenance.read_meta(p))]  # mmap: no weights read
+    if not steps:
+        return (f"interrupted at step {step}: no checkpoint in {exp_dir} yet; rerunning the same command "
+                "starts over")
+    saved, path = max(steps)
+    return (f"interrupted at step {step}: rerun the same command to resume from {path} (step {saved}; "
+            f"{max(step - saved, 0)} step(s) since that save are lost; --save-every-n saves more often)")
+
+
 def run(args) -> Dict[str, float]:
     trainer = Trainer(args)
     try:
         return trainer.fit()
+    except KeyboardInterrupt:
+        if trainer.is_main:
+            log.error(interrupted_hint(trainer.exp_dir, trainer.step))
+        raise SystemExit(130) from None
     finally:
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
