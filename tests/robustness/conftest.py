@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from robust_helpers import REPO, build_matrix_corpus, prepare_cmd, python_env
+from robust_train_data import make_train_dir
 
 
 @dataclass
@@ -53,3 +54,9 @@ def prepared(matrix_run) -> MatrixRun:
     """The matrix run, required to have succeeded."""
     assert matrix_run.returncode == 0, matrix_run.stderr[-5000:]
     return matrix_run
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    """The tiny tokenized corpus the training cases train on (robust_train_data.py)."""
+    return make_train_dir(tmp_path_factory.mktemp("train_data"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -124,6 +125,20 @@ def read_tsv(path: Path) -> List[dict]:
     return rows
 
 
+def check_output_rows(rows: List[dict]) -> None:
+    """Refuse, before any work, outputs that are devices/FIFOs/folders or that would overwrite a prompt."""
+    from valle.utils.atomic import check_output_path
+
+    for row in rows:
+        where = f" (--tsv line {row['line']})" if row["line"] else ""
+        out = check_output_path(row["output"], "--output")
+        check_output_path(Path(row["output"]).with_suffix(".json"), "--output's .json sidecar")
+        prompt = row["prompt_audio"]
+        if prompt is not None and Path(prompt).exists() and out.exists() and os.path.samefile(out, prompt):
+            raise ValueError(f"--output {row['output']}{where} is the --audio-prompt file: writing it would "
+                             "overwrite your recording; choose another output path")
+
+
 def write_outputs(synth, result, options, output: Path, **extra) -> dict:
     import soundfile as sf
 
@@ -158,6 +173,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "prompt_text": args.text_prompt, "prompt_audio": args.audio_prompt,
             "text": args.text, "output": args.output, "line": None,
         }]
+        check_output_rows(rows)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     try:

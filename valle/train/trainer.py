@@ -23,7 +23,7 @@ from lhotse import load_manifest
 
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
-from valle.train import checkpoint as ckpt_io
+from valle.train import checkpoint as ckpt_io, exp_lock
 from valle.train.build import (
     DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
     init_distributed, pick_device, resume_path,
@@ -360,6 +360,9 @@ class Trainer:
             return None
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         self.monitor.log_valid(self.step, self.epoch, res)
+        if not math.isfinite(res.get("loss", 0.0)):
+            raise TrainingStopped(f"validation loss is {res['loss']} at step {self.step}: the model diverged "
+                                  "(lower --base-lr, or check the data); no checkpoint written for it")
         if res.get("loss", math.inf) < self.best_valid:
             self.best_valid = res["loss"]
             self.bad_valids = 0
@@ -379,9 +382,10 @@ class Trainer:
 
 
 def run(args) -> Dict[str, float]:
-    trainer = Trainer(args)
-    try:
-        return trainer.fit()
-    finally:
-        if trainer.world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    with exp_lock.hold(args.exp_dir):  # one training per --exp-dir (valle/train/exp_lock.py)
+        trainer = Trainer(args)
+        try:
+            return trainer.fit()
+        finally:
+            if trainer.world_size > 1 and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
