@@ -41,8 +41,10 @@ def experiment_lock(exp_dir, option: str = "--exp-dir") -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, since "
                       f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
-        yield path
-        os.ftruncate(fd, 0)  # released cleanly: nobody holds it (a killed holder's line is just stale text)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)  # released: nobody holds it (a killed holder's line is only stale text)
     finally:
         os.close(fd)  # closing the descriptor releases the flock
 
