@@ -108,7 +108,8 @@ elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   # dev utterances first; a tiny corpus may need test or train ones too
   "$python" -m valle.train.sample_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
-    while IFS=$'\t' read -r name audio ptext text lang; do
+    while IFS= read -r -d '' name && IFS= read -r -d '' audio && IFS= read -r -d '' ptext &&
+      IFS= read -r -d '' text && IFS= read -r -d '' lang; do  # NUL-separated: names may hold tabs/newlines
       run 3 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" --text-prompt "$ptext" \
         --audio-prompt "$audio" --language "$lang" --device "$infer_device" \
         "${codec_opt[@]+"${codec_opt[@]}"}" --output "$exp_dir/samples/$name.wav" </dev/null
