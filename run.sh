@@ -68,6 +68,10 @@ for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples"; do
     exit 1
   fi
 done
+if [[ "$stage" -gt "$stop_stage" || "$stage" -gt 3 ]]; then
+  echo "Error: --stage $stage --stop-stage $stop_stage selects no stage: run.sh has stages 1-3 and needs --stage <= --stop-stage." >&2
+  exit 1
+fi
 tokenized="$data_dir/tokenized"
 log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
