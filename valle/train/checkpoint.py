@@ -123,7 +123,7 @@ def list_checkpoints(exp_dir: Path) -> List[Path]:
     found = []
     for p in exp_dir.iterdir():
         m = _BATCH_RE.match(p.name) or _EPOCH_RE.match(p.name)
-        if m:
+        if m and p.is_file():  # a FIFO or device named like a checkpoint is never opened (a read would hang)
             found.append((p.stat().st_mtime_ns, int(m.group(1)), p))
     found.sort(key=lambda t: (t[0], t[1]), reverse=True)
     return [p for _, _, p in found]
