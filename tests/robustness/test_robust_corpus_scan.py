@@ -128,3 +128,21 @@ def test_data_dir_inside_the_corpus_is_not_scanned_and_a_rerun_skips(tmp_path):
     assert stage1(corpus, out).returncode == 0
     assert kept_ids(out) == {"spk_one", "spk_two"}
     assert not any("data" in r.path for r in read_rejects(out / "rejects.tsv"))
+
+
+def test_english_text_through_the_pinyin_tokenizer_is_rejected_by_stage2(tmp_path):
+    from valle.bin.tokenize_text import main as tokenize_text_main
+
+    corpus = tmp_path / "corpus"
+    for stem, text in (("english", "This sentence is English."), ("chinese", "今天天气很好。")):
+        espeak(text, corpus / "spk" / f"{stem}.wav", voice="en-us" if stem == "english" else "cmn")
+        write_text(corpus / "spk" / f"{stem}.txt", text)
+    out = tmp_path / "manifests"
+    assert stage1(corpus, out).returncode == 0
+    tok = tmp_path / "tokenized"
+    assert tokenize_text_main(["--manifests-dir", str(out), "--output-dir", str(tok), "--prefix", "custom",
+                               "--text-tokenizer", "pinyin", "--lang", "zh", "--nj", "1"]) == 0
+    [row] = read_rejects(tok / "text_rejects.tsv")
+    assert row.path.endswith("english.wav") and row.reason == "wrong_script"
+    assert "no Chinese character" in row.detail and "--text-tokenizer espeak" in row.detail
+    assert [s["id"] for s in read_jsonl_gz(tok / "custom_supervisions_all.jsonl.gz")] == ["spk_chinese"]

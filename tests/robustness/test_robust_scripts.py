@@ -60,3 +60,14 @@ def test_run_sh_stage3_with_tab_and_newline_in_audio_file_names(checkpoint, tmp_
                                                  str(tmp_path / "audio" / "new\nline.wav")]
     assert [m["text"] for m in meta] == [SENTENCES_TO_SAY[2], SENTENCES_TO_SAY[0]]
     assert all((exp / "samples" / p.name).with_suffix(".wav").stat().st_size > 44 for p in sidecars)
+
+
+def test_dev_size_larger_than_the_corpus_does_not_silently_empty_test():
+    from valle.data.splits import CutInfo, split_custom
+
+    infos = [CutInfo(f"u{i}", "all", 2.0, "spk") for i in range(6)]
+    with pytest.raises(ValueError, match=r"ask for 10 dev and 1 test .* with 6 utterance\(s\) .* the test split "
+                                         r"would be empty; lower --dev-size/--test-size"):
+        split_custom(infos, "10", "1", seed=0)
+    got = split_custom(infos, "2", "1", seed=0)  # sizes that fit are drawn as asked
+    assert [len(got[k]) for k in ("dev", "test", "train")] == [2, 1, 3]
