@@ -54,6 +54,10 @@ for n in "$stage" "$stop_stage" "$nj"; do
     exit 1
   fi
 done
+if [[ "$stage" -gt "$stop_stage" || "$stage" -gt 4 ]]; then
+  echo "Error: --stage $stage --stop-stage $stop_stage selects no stage: prepare.sh has stages 0-4 and needs --stage <= --stop-stage." >&2
+  exit 1
+fi
 case "$corpus" in
   libritts|custom) ;;
   *) echo "Error: --corpus must be libritts or custom, got '$corpus'." >&2; exit 1 ;;

@@ -68,6 +68,10 @@ for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples"; do
     exit 1
   fi
 done
+if [[ "$stage" -gt "$stop_stage" || "$stage" -gt 3 ]]; then
+  echo "Error: --stage $stage --stop-stage $stop_stage selects no stage: run.sh has stages 1-3 and needs --stage <= --stop-stage." >&2
+  exit 1
+fi
 tokenized="$data_dir/tokenized"
 log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
@@ -101,7 +105,8 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   # trained NAR, or a codec whose weights are missing, skips the stage: infer says why, exit 0.
   "$python" -m valle.train.sample_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
-    while IFS=$'\t' read -r name audio ptext text lang; do
+    while IFS= read -r -d '' name && IFS= read -r -d '' audio && IFS= read -r -d '' ptext &&
+      IFS= read -r -d '' text && IFS= read -r -d '' lang; do  # NUL-separated: names may hold tabs/newlines
       rm -f "$exp_dir/samples/$name.wav"
       run 3 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" --text-prompt "$ptext" \
         --audio-prompt "$audio" --language "$lang" --device "$infer_device" --skip-unusable true \

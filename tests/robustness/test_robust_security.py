@@ -120,7 +120,7 @@ def test_codec_weights_and_averaging_refuse_crafted_pickle(tmp_path):
     with pytest.raises(CodecWeightsError, match=str(bare)):
         load_encodec_model(bare)
     evil = craft(tmp_path / "epoch-1.pt", marker)
-    with pytest.raises((CheckpointError, ValueError), match=str(evil)):
+    with pytest.raises((CheckpointError, ValueError, SystemExit), match=str(evil)):
         average_main(["--checkpoints", str(evil), str(evil), "--output", str(tmp_path / "avg.pt")])
     assert not marker.exists() and not (tmp_path / "avg.pt").exists()
 

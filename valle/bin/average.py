@@ -14,8 +14,9 @@ from typing import List, Optional
 
 import torch
 
-from valle.train.checkpoint import load_checkpoint, save_checkpoint
+from valle.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from valle.train.provenance import HALVES, read_meta
+from valle.utils.atomic import check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,15 @@ def main(argv: Optional[List[str]] = None) -> Path:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.num < 1:
-        raise ValueError(f"--num must be >= 1, got {args.num}")
-    paths = args.checkpoints or select(args.exp_dir, args.kind, args.num)
+        raise SystemExit(f"error: --num must be >= 1 (how many checkpoints to average), got {args.num}")
     out_path = args.output or Path(args.exp_dir) / f"averaged-{args.kind}-last{args.num}.pt"
-    ckpt = average_checkpoints(paths)
-    save_checkpoint(out_path, **ckpt)
+    try:
+        check_output_path(out_path, "--output")
+        paths = args.checkpoints or select(args.exp_dir, args.kind, args.num)
+        ckpt = average_checkpoints(paths)
+        save_checkpoint(out_path, **ckpt)
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"error: {e}")
     log.info("averaged %s -> %s", ", ".join(p.name for p in paths), out_path)
     return out_path
 

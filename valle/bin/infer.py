@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -153,6 +154,20 @@ def load_checked_prompt(path, limit: float):
     return prompt
 
 
+def check_output_rows(rows: List[dict]) -> None:
+    """Refuse, before any work, outputs that are devices/FIFOs/folders or that would overwrite a prompt."""
+    from valle.utils.atomic import check_output_path
+
+    for row in rows:
+        where = f" (--tsv line {row['line']})" if row["line"] else ""
+        out = check_output_path(row["output"], "--output")
+        check_output_path(Path(row["output"]).with_suffix(".json"), "--output's .json sidecar")
+        prompt = row["prompt_audio"]
+        if prompt is not None and Path(prompt).exists() and out.exists() and os.path.samefile(out, prompt):
+            raise ValueError(f"--output {row['output']}{where} is the --audio-prompt file: writing it would "
+                             "overwrite your recording; choose another output path")
+
+
 def write_outputs(synth, result, options, output: Path, output_rate: int = 0, **extra) -> dict:
     import soundfile as sf
 
@@ -195,6 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "text": args.text, "output": args.output, "line": None,
         }]
         check_prompt_pairs(rows)
+        check_output_rows(rows)
         prompts = [load_checked_prompt(row["prompt_audio"], args.prompt_seconds) for row in rows]
     except ValueError as e:
         raise SystemExit(f"error: {e}")

@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from valle.utils.input_path import not_a_file
+
 
 class CheckpointLoadError(ValueError):
     """The checkpoints cannot make a complete AR+NAR model; the message says why and the fix."""
@@ -57,7 +59,8 @@ def _read(path, model_preset: Optional[str], overrides: dict):
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointLoadError(f"checkpoint {path} does not exist: check --checkpoint / --ar-checkpoint / --nar-checkpoint")
+        raise CheckpointLoadError(f"checkpoint {path} {not_a_file(path)}: pass a checkpoint file to --checkpoint / "
+                                  "--ar-checkpoint / --nar-checkpoint")
     try:
         return read_checkpoint(path, model_preset=model_preset, **overrides)
     except (ValueError, KeyError, RuntimeError) as e:

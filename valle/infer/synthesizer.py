@@ -6,8 +6,8 @@ keeping the model, the codec and the text frontend together lets each caller loa
 Training builds it from the in-memory model: ``Synthesizer(model, text_symbols, codec)``.
 
 Long text is split into sentence chunks (``sentences.split_sentences``); each chunk is generated
-with the same acoustic prompt, and the generated codes are joined before one codec decode, so
-the output has exactly 320 samples per generated frame.
+with the same acoustic prompt and decoded by the codec on its own (bounded memory for long text);
+the audio is joined, so the output has exactly the codec's samples per frame for every generated frame.
 """
 from __future__ import annotations
 
@@ -202,6 +202,16 @@ class Synthesizer:
             wav = self.codec.decode(codes)
         return wav.float().cpu().reshape(-1)
 
+    def decode_pieces(self, pieces: List[torch.Tensor]) -> torch.Tensor:
+        """Decode each sentence chunk's codes on its own and join the audio (320 samples a frame).
+
+        Encodec's decoder activations grow with the frames of one call (a 2,000-word text in one
+        pass peaked near 5 GB); chunks are generated independently anyway, so decoding them one by
+        one bounds the peak by the longest sentence without changing where the seams are.
+        """
+        wavs = [self.decode(p) for p in pieces]
+        return torch.cat(wavs) if wavs else torch.zeros(0)
+
     # -- the whole path -----------------------------------------------------------------
     def synthesize(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
                    prompt_language: Optional[str] = None, options: Optional[SamplingOptions] = None,
@@ -231,7 +241,7 @@ class Synthesizer:
                 hits.append(i)
         generated = torch.cat(pieces, dim=0)
         all_codes = torch.cat([prompt, generated], dim=0) if continual else generated
-        wav = self.decode(all_codes)
+        wav = self.decode_pieces(([prompt] if continual else []) + pieces)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         return SynthesisResult(

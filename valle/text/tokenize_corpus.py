@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from valle.text.languages import normalize_language
+from valle.text.pinyin import script_mismatch
 from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
@@ -223,14 +224,17 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             st["languages"][res["lang"]] += 1
             st["substituted"].update(res["substituted"])
             st["dropped"].update(res["dropped"])
-            if not has_phonemes(res["tokens"]):
+            mismatch = script_mismatch(res["tokenizer"], text)
+            if mismatch or not has_phonemes(res["tokens"]):
                 reason = "empty_transcript" if not text.strip() else "no_text_tokens"
                 if res.get("error"):
                     reason = "tokenizer_error"
+                if mismatch:
+                    reason = "wrong_script"
                 st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
                 if rec_paths is None:
                     rec_paths = _recording_paths(manifests_dir, prefix, part)
-                why = f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens"
+                why = mismatch or (f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens")
                 detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) {why} "
                           f"for text {text!r}; fix or remove the transcript, or check --lang")
                 lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))

@@ -25,7 +25,7 @@ from lhotse import load_manifest
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
 from valle.models.checkpoint_import import describe_architecture
-from valle.train import checkpoint as ckpt_io
+from valle.train import checkpoint as ckpt_io, exp_lock
 from valle.train import provenance
 from valle.train.build import (
     DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
@@ -425,6 +425,9 @@ class Trainer:
         self.valid_step = self.step
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         self.monitor.log_valid(self.step, self.epoch, res)
+        if not math.isfinite(res.get("loss", 0.0)):
+            raise TrainingStopped(f"validation loss is {res['loss']} at step {self.step}: the model diverged "
+                                  "(lower --base-lr, or check the data); no checkpoint written for it")
         if res.get("loss", math.inf) < self.best_valid:
             self.best_valid = res["loss"]
             self.bad_valids = 0
@@ -456,13 +459,14 @@ def interrupted_hint(exp_dir: Path, step: int) -> str:
 
 
 def run(args) -> Dict[str, float]:
-    trainer = Trainer(args)
-    try:
-        return trainer.fit()
-    except KeyboardInterrupt:
-        if trainer.is_main:
-            log.error(interrupted_hint(trainer.exp_dir, trainer.step))
-        raise SystemExit(130) from None
-    finally:
-        if trainer.world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    with exp_lock.hold(args.exp_dir):  # one training per --exp-dir (valle/train/exp_lock.py)
+        trainer = Trainer(args)
+        try:
+            return trainer.fit()
+        except KeyboardInterrupt:
+            if trainer.is_main:
+                log.error(interrupted_hint(trainer.exp_dir, trainer.step))
+            raise SystemExit(130) from None
+        finally:
+            if trainer.world_size > 1 and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
