@@ -1,7 +1,7 @@
 """Real-time factor of the full synthesis path (text -> AR -> NAR -> Encodec decode) on CPU.
 
 Prints one JSON object.  Models: the VALL-E X layout at d_model 256 / 2 layers (the size of
-../shared/reference/vallex_small.pt) and the ``small`` preset (d 256, 4 layers), each with and
+tests/assets/reference/vallex_small.pt) and the ``small`` preset (d 256, 4 layers), each with and
 without the AR KV cache.  Weights are random (model and codec), so the AR would stop at a
 random point; to make runs comparable the AR's end-of-speech is suppressed and every run
 generates exactly ``--frames`` frames (the number a ~2 s sentence needs).  The prompt is 3 s of

@@ -1,7 +1,7 @@
 """The fine-tune recipe of egs/custom/README.md, end to end on real components.
 
-../shared/reference/vallex_small.pt (the published VALL-E X layout at d 256 / 2 layers) is
-fine-tuned on ../shared/samples prepared with ``egs/custom/prepare.sh --text-tokenizer vallex
+tests/assets/reference/vallex_small.pt (the published VALL-E X layout at d 256 / 2 layers) is
+fine-tuned on tests/assets/samples prepared with ``egs/custom/prepare.sh --text-tokenizer vallex
 --lang en``: the AR with ``egs/custom/conf/finetune_ar.yaml``, then the NAR with
 ``finetune_nar.yaml`` from the AR result, a few steps each.  Checks: only the configured
 parameters move, the result loads back strictly, and valle.bin.infer synthesizes from it.
@@ -26,7 +26,7 @@ VALLEX_SMALL = ["--d-model", "256", "--nhead", "4", "--num-layers", "2"]
 
 
 def _corpus(samples_dir: Path, out: Path) -> Path:
-    """The three real utterances of ../shared/samples in the pairs layout (audio + same-stem .txt)."""
+    """The three real utterances of tests/assets/samples in the pairs layout (audio + same-stem .txt)."""
     spk = out / "reader"
     spk.mkdir(parents=True)
     for line in (samples_dir / "ljspeech-mini" / "metadata.csv").read_text().splitlines():

@@ -1,4 +1,4 @@
-"""End to end: custom prepare on ../shared/samples, then egs/custom/run.sh --train-stage 1 and 2 (nano)."""
+"""End to end: custom prepare on tests/assets/samples, then egs/custom/run.sh --train-stage 1 and 2 (nano)."""
 from __future__ import annotations
 
 import shutil
