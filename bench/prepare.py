@@ -1,11 +1,12 @@
-"""Benchmark of stage 3 (Encodec audio tokens): speed at --nj 1 and --nj 2, and peak memory.
+"""Benchmark of stage 3 (audio tokens): Encodec and codec2 speed at --nj 1 and --nj 2, and peak memory.
 
     .venv/bin/python bench/prepare.py [--seconds 150] [--keep DIR]
 
 Makes an espeak-ng corpus (about ``--seconds`` of speech: 22.05 kHz mono wav, 16 kHz flac and
 44.1 kHz stereo wav, so decoding, downmixing and resampling are part of the cost), writes the
 manifests stages 1-2 would write, and runs ``python -m valle.bin.tokenize_audio`` with
-``--codec-weights random`` in a fresh process per measurement. Prints one JSON object:
+``--codec encodec:random`` (and ``--codec codec2``) in a fresh process per measurement. Prints one
+JSON object:
 
 * ``nj1`` / ``nj2``: seconds of audio per wall second of the stage (manifest loading, codec
   load, worker start, encoding, writing) and of the encoding loop alone, seconds of audio per
@@ -16,8 +17,11 @@ manifests stages 1-2 would write, and runs ``python -m valle.bin.tokenize_audio`
   speed-up of the default encoder over it: whole stage, encoding loop alone, and CPU seconds.
 * ``memory``: peak RSS at --nj 2 for the corpus and for a third of it; flat memory means the
   two are close (the codes of a chunk are the only per-cut state kept).
+* ``codec2``: ``--codec codec2`` at --nj 1 and --nj 2 on the same corpus in the same run (the
+  figures above are Encodec's), and ``codec2_over_encodec_nj2``: its speed-up over Encodec.
+* ``cpu``: the CPU model and whether it has AVX-512 (timings differ between machine kinds).
 
-Goal (issue 2): >= 25x real time with --nj 2 on 2 CPU cores.
+Goals: Encodec (issue 2) >= 25x real time with --nj 2 on 2 CPU cores; codec2 (issue 13) >= 150x.
 """
 from __future__ import annotations
 
@@ -104,14 +108,26 @@ def write_manifests(root: Path, files: list) -> tuple:
     return manifests, tokenized, sum(r.duration for r in recs)
 
 
-def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fast") -> dict:
+def cpu_model() -> dict:
+    """The CPU's model name and vector extensions, from /proc/cpuinfo (Linux)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"model": "unknown"}
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    flags = {k.strip(): v.strip() for k, v in fields.items()}.get("flags", "").split()
+    name = {k.strip(): v.strip() for k, v in fields.items()}.get("model name", "unknown")
+    return {"model": name, "avx2": "avx2" in flags, "avx512f": "avx512f" in flags, "amx": "amx_tile" in flags}
+
+
+def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fast", codec: str = "encodec:random") -> dict:
     shutil.rmtree(tokenized / "codes", ignore_errors=True)
     for f in tokenized.glob("*cuts*"):
         f.unlink()
     for f in tokenized.glob(".*stamp*"):
         f.unlink()
     args = ["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "bench",
-            "--codec-weights", "random", "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]
+            "--codec", codec, "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
@@ -155,9 +171,12 @@ def main() -> None:
         nj2 = run_stage(large[0], large[1], 2)
         nj2_small = run_stage(small[0], small[1], 2)
         nj2_encodec = run_stage(large[0], large[1], 2, cpu_encoder="encodec")
+        c2_nj1 = run_stage(large[0], large[1], 1, codec="codec2")
+        c2_nj2 = run_stage(large[0], large[1], 2, codec="codec2")
         report = {
-            "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights) on an espeak-ng corpus",
+            "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights; codec2 3200) on an espeak-ng corpus",
             "cpu_count": os.cpu_count(),
+            "cpu": cpu_model(),
             "corpus": {"utterances": len(large_files), "audio_seconds": round(large[2], 1),
                        "formats": "1/3 22.05 kHz mono wav, 1/3 16 kHz flac, 1/3 44.1 kHz stereo wav"},
             "nj1": summarize(nj1, large[2]),
@@ -177,6 +196,16 @@ def main() -> None:
             },
             "goal": ">= 25x real time with --nj 2 on 2 CPU cores",
             "goal_met": nj2["wall"] > 0 and large[2] / nj2["wall"] >= 25,
+            "codec2": {
+                "nj1": summarize(c2_nj1, large[2]),
+                "nj2": summarize(c2_nj2, large[2]),
+                "goal": ">= 150x real time with --nj 2 on 2 CPU cores",
+                "goal_met": large[2] / c2_nj2["wall"] >= 150,
+            },
+            "codec2_over_encodec_nj2": {
+                "stage_wall": round(nj2["wall"] / c2_nj2["wall"], 2),
+                "encode_loop_wall": round(nj2["encode_wall_s"] / c2_nj2["encode_wall_s"], 2),
+            },
         }
         print(json.dumps(report))
     finally:
