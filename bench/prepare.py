@@ -92,15 +92,16 @@ def make_corpus(root: Path, seconds: float) -> list:
     return files
 
 
-def write_manifests(root: Path, files: list) -> tuple:
-    """What stages 1-2 would write: recordings, and supervisions with text tokens."""
+def write_manifests(root: Path, files: list, repeat: int = 1) -> tuple:
+    """What stages 1-2 would write: recordings, and supervisions with text tokens; ``repeat``
+    lists every file that many times (under other ids), for a corpus ``repeat`` times longer."""
     from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
     manifests, tokenized = root / "manifests", root / "tokenized"
     manifests.mkdir(parents=True, exist_ok=True)
     tokenized.mkdir(parents=True, exist_ok=True)
-    recs = [Recording.from_file(f, recording_id=f"rec{i:04d}") for i, f in enumerate(files)]
-    sups = [SupervisionSegment(id=f"utt{i:04d}", recording_id=r.id, start=0.0, duration=r.duration, channel=0,
+    recs = [Recording.from_file(f, recording_id=f"rec{i:05d}") for i, f in enumerate(list(files) * repeat)]
+    sups = [SupervisionSegment(id=f"utt{i:05d}", recording_id=r.id, start=0.0, duration=r.duration, channel=0,
                                text="x", language="en-us", custom={"text_tokens": ["x"]})
             for i, r in enumerate(recs)]
     RecordingSet.from_recordings(recs).to_file(manifests / "bench_recordings_train.jsonl.gz")
@@ -158,6 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seconds", type=float, default=150.0, help="seconds of speech in the large corpus")
+    parser.add_argument("--codec2-repeat", type=int, default=4,
+                        help="codec2 runs on the corpus listed this many times: it is so fast that the "
+                        "stage's fixed cost (imports, manifests: ~2 s) would dominate 150 s of audio")
     parser.add_argument("--keep", type=Path, default=None, help="keep the corpus and outputs in this folder")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="valle-bench-prepare-"))
@@ -171,8 +175,10 @@ def main() -> None:
         nj2 = run_stage(large[0], large[1], 2)
         nj2_small = run_stage(small[0], small[1], 2)
         nj2_encodec = run_stage(large[0], large[1], 2, cpu_encoder="encodec")
-        c2_nj1 = run_stage(large[0], large[1], 1, codec="codec2")
-        c2_nj2 = run_stage(large[0], large[1], 2, codec="codec2")
+        c2 = write_manifests(root / "codec2", large_files, repeat=args.codec2_repeat)
+        c2_nj1 = run_stage(c2[0], c2[1], 1, codec="codec2")
+        c2_nj2 = run_stage(c2[0], c2[1], 2, codec="codec2")
+        c2_nj2_small = run_stage(large[0], large[1], 2, codec="codec2")
         report = {
             "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights; codec2 3200) on an espeak-ng corpus",
             "cpu_count": os.cpu_count(),
@@ -197,14 +203,18 @@ def main() -> None:
             "goal": ">= 25x real time with --nj 2 on 2 CPU cores",
             "goal_met": nj2["wall"] > 0 and large[2] / nj2["wall"] >= 25,
             "codec2": {
-                "nj1": summarize(c2_nj1, large[2]),
-                "nj2": summarize(c2_nj2, large[2]),
+                "corpus_audio_seconds": round(c2[2], 1),
+                "nj1": summarize(c2_nj1, c2[2]),
+                "nj2": summarize(c2_nj2, c2[2]),
+                "nj2_on_the_encodec_corpus": summarize(c2_nj2_small, large[2]),
                 "goal": ">= 150x real time with --nj 2 on 2 CPU cores",
-                "goal_met": large[2] / c2_nj2["wall"] >= 150,
+                "goal_met": c2[2] / c2_nj2["wall"] >= 150,
             },
+            # per second of audio, on the same files: Encodec nj2 time / codec2 nj2 time
             "codec2_over_encodec_nj2": {
-                "stage_wall": round(nj2["wall"] / c2_nj2["wall"], 2),
-                "encode_loop_wall": round(nj2["encode_wall_s"] / c2_nj2["encode_wall_s"], 2),
+                "stage_wall": round((nj2["wall"] / large[2]) / (c2_nj2["wall"] / c2[2]), 2),
+                "encode_loop_wall": round((nj2["encode_wall_s"] / large[2]) / (c2_nj2["encode_wall_s"] / c2[2]), 2),
+                "cpu_seconds": round((nj2["cpu"] / large[2]) / (c2_nj2["cpu"] / c2[2]), 2),
             },
         }
         print(json.dumps(report))
