@@ -1,11 +1,12 @@
-"""Benchmark of stage 3 (Encodec audio tokens): speed at --nj 1 and --nj 2, and peak memory.
+"""Benchmark of stage 3 (audio tokens): Encodec and codec2 speed at --nj 1 and --nj 2, and peak memory.
 
     .venv/bin/python bench/prepare.py [--seconds 150] [--keep DIR]
 
 Makes an espeak-ng corpus (about ``--seconds`` of speech: 22.05 kHz mono wav, 16 kHz flac and
 44.1 kHz stereo wav, so decoding, downmixing and resampling are part of the cost), writes the
 manifests stages 1-2 would write, and runs ``python -m valle.bin.tokenize_audio`` with
-``--codec-weights random`` in a fresh process per measurement. Prints one JSON object:
+``--codec encodec:random`` (and ``--codec codec2``) in a fresh process per measurement. Prints one
+JSON object:
 
 * ``nj1`` / ``nj2``: seconds of audio per wall second of the stage (manifest loading, codec
   load, worker start, encoding, writing) and of the encoding loop alone, seconds of audio per
@@ -16,8 +17,11 @@ manifests stages 1-2 would write, and runs ``python -m valle.bin.tokenize_audio`
   speed-up of the default encoder over it: whole stage, encoding loop alone, and CPU seconds.
 * ``memory``: peak RSS at --nj 2 for the corpus and for a third of it; flat memory means the
   two are close (the codes of a chunk are the only per-cut state kept).
+* ``codec2``: ``--codec codec2`` at --nj 1 and --nj 2 on the same corpus in the same run (the
+  figures above are Encodec's), and ``codec2_over_encodec_nj2``: its speed-up over Encodec.
+* ``cpu``: the CPU model and whether it has AVX-512 (timings differ between machine kinds).
 
-Goal (issue 2): >= 25x real time with --nj 2 on 2 CPU cores.
+Goals: Encodec (issue 2) >= 25x real time with --nj 2 on 2 CPU cores; codec2 (issue 13) >= 150x.
 """
 from __future__ import annotations
 
@@ -88,15 +92,16 @@ def make_corpus(root: Path, seconds: float) -> list:
     return files
 
 
-def write_manifests(root: Path, files: list) -> tuple:
-    """What stages 1-2 would write: recordings, and supervisions with text tokens."""
+def write_manifests(root: Path, files: list, repeat: int = 1) -> tuple:
+    """What stages 1-2 would write: recordings, and supervisions with text tokens; ``repeat``
+    lists every file that many times (under other ids), for a corpus ``repeat`` times longer."""
     from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
     manifests, tokenized = root / "manifests", root / "tokenized"
     manifests.mkdir(parents=True, exist_ok=True)
     tokenized.mkdir(parents=True, exist_ok=True)
-    recs = [Recording.from_file(f, recording_id=f"rec{i:04d}") for i, f in enumerate(files)]
-    sups = [SupervisionSegment(id=f"utt{i:04d}", recording_id=r.id, start=0.0, duration=r.duration, channel=0,
+    recs = [Recording.from_file(f, recording_id=f"rec{i:05d}") for i, f in enumerate(list(files) * repeat)]
+    sups = [SupervisionSegment(id=f"utt{i:05d}", recording_id=r.id, start=0.0, duration=r.duration, channel=0,
                                text="x", language="en-us", custom={"text_tokens": ["x"]})
             for i, r in enumerate(recs)]
     RecordingSet.from_recordings(recs).to_file(manifests / "bench_recordings_train.jsonl.gz")
@@ -104,14 +109,26 @@ def write_manifests(root: Path, files: list) -> tuple:
     return manifests, tokenized, sum(r.duration for r in recs)
 
 
-def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fast") -> dict:
+def cpu_model() -> dict:
+    """The CPU's model name and vector extensions, from /proc/cpuinfo (Linux)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"model": "unknown"}
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    flags = {k.strip(): v.strip() for k, v in fields.items()}.get("flags", "").split()
+    name = {k.strip(): v.strip() for k, v in fields.items()}.get("model name", "unknown")
+    return {"model": name, "avx2": "avx2" in flags, "avx512f": "avx512f" in flags, "amx": "amx_tile" in flags}
+
+
+def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fast", codec: str = "encodec:random") -> dict:
     shutil.rmtree(tokenized / "codes", ignore_errors=True)
     for f in tokenized.glob("*cuts*"):
         f.unlink()
     for f in tokenized.glob(".*stamp*"):
         f.unlink()
     args = ["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "bench",
-            "--codec-weights", "random", "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]
+            "--codec", codec, "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO, env=env, capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
@@ -142,6 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seconds", type=float, default=150.0, help="seconds of speech in the large corpus")
+    parser.add_argument("--codec2-repeat", type=int, default=4,
+                        help="codec2 runs on the corpus listed this many times: it is so fast that the "
+                        "stage's fixed cost (imports, manifests: ~2 s) would dominate 150 s of audio")
     parser.add_argument("--keep", type=Path, default=None, help="keep the corpus and outputs in this folder")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="valle-bench-prepare-"))
@@ -155,9 +175,14 @@ def main() -> None:
         nj2 = run_stage(large[0], large[1], 2)
         nj2_small = run_stage(small[0], small[1], 2)
         nj2_encodec = run_stage(large[0], large[1], 2, cpu_encoder="encodec")
+        c2 = write_manifests(root / "codec2", large_files, repeat=args.codec2_repeat)
+        c2_nj1 = run_stage(c2[0], c2[1], 1, codec="codec2")
+        c2_nj2 = run_stage(c2[0], c2[1], 2, codec="codec2")
+        c2_nj2_small = run_stage(large[0], large[1], 2, codec="codec2")
         report = {
-            "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights) on an espeak-ng corpus",
+            "benchmark": "stage 3 (Encodec 24 kHz, 6 kbps, random weights; codec2 3200) on an espeak-ng corpus",
             "cpu_count": os.cpu_count(),
+            "cpu": cpu_model(),
             "corpus": {"utterances": len(large_files), "audio_seconds": round(large[2], 1),
                        "formats": "1/3 22.05 kHz mono wav, 1/3 16 kHz flac, 1/3 44.1 kHz stereo wav"},
             "nj1": summarize(nj1, large[2]),
@@ -177,6 +202,20 @@ def main() -> None:
             },
             "goal": ">= 25x real time with --nj 2 on 2 CPU cores",
             "goal_met": nj2["wall"] > 0 and large[2] / nj2["wall"] >= 25,
+            "codec2": {
+                "corpus_audio_seconds": round(c2[2], 1),
+                "nj1": summarize(c2_nj1, c2[2]),
+                "nj2": summarize(c2_nj2, c2[2]),
+                "nj2_on_the_encodec_corpus": summarize(c2_nj2_small, large[2]),
+                "goal": ">= 150x real time with --nj 2 on 2 CPU cores",
+                "goal_met": c2[2] / c2_nj2["wall"] >= 150,
+            },
+            # per second of audio, on the same files: Encodec nj2 time / codec2 nj2 time
+            "codec2_over_encodec_nj2": {
+                "stage_wall": round((nj2["wall"] / large[2]) / (c2_nj2["wall"] / c2[2]), 2),
+                "encode_loop_wall": round((nj2["encode_wall_s"] / large[2]) / (c2_nj2["encode_wall_s"] / c2[2]), 2),
+                "cpu_seconds": round((nj2["cpu"] / large[2]) / (c2_nj2["cpu"] / c2[2]), 2),
+            },
         }
         print(json.dumps(report))
     finally:
