@@ -19,7 +19,6 @@ model_preset=""         ## model size: nano, small, valle or vallex (empty: vall
 num_epochs=""           ## training epochs (empty: valle.bin.train's default or --config's)
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
-codec_weights=""        ## stage 3: Encodec weights (empty = pretrained hub cache, a file, or random)
 infer_device=cpu        ## stage 3: cpu or cuda
 
 # shellcheck disable=SC2034  # read by parse_options.sh for --help
@@ -69,6 +68,10 @@ for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples"; do
     exit 1
   fi
 done
+if [[ "$stage" -gt "$stop_stage" || "$stage" -gt 3 ]]; then
+  echo "Error: --stage $stage --stop-stage $stop_stage selects no stage: run.sh has stages 1-3 and needs --stage <= --stop-stage." >&2
+  exit 1
+fi
 tokenized="$data_dir/tokenized"
 log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
@@ -86,14 +89,7 @@ if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
   run 2 "$python" -m valle.bin.average --exp-dir "$exp_dir" --num "$avg" --kind auto --output "$averaged"
 fi
 
-has_init_from=false
-for arg in "${train_args[@]+"${train_args[@]}"}"; do
-  if [[ "$arg" == --init-from || "$arg" == --init-from=* || "$arg" == --init_from* ]]; then has_init_from=true; fi
-done
-if [[ "$stage" -le 3 && "$stop_stage" -ge 3 && "$train_stage" == 1 && "$has_init_from" == false ]]; then
-  # An AR trained from scratch has no NAR yet: synthesis needs --train-stage 2 (or 0) first.
-  log 3 "skipped: --train-stage 1 trained only the AR; run --train-stage 2 next, it synthesizes samples"
-elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
+if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   # The result of a run (docs/training.md): best-valid-loss.pt; averaged.pt only without a dev set.
   checkpoint="$exp_dir/best-valid-loss.pt"
   if [[ ! -f "$checkpoint" ]]; then
@@ -104,16 +100,18 @@ elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
     exit 1
   fi
   mkdir -p "$exp_dir/samples"
-  codec_opt=()
-  if [[ -n "$codec_weights" ]]; then codec_opt=(--codec-weights "$codec_weights"); fi
-  log 3 "synthesize $num_samples dev utterances with $checkpoint into $exp_dir/samples"
-  # dev utterances first; a tiny corpus may need test or train ones too
+  log 3 "synthesize $num_samples dev utterances with $checkpoint (and its codec) into $exp_dir/samples"
+  # dev utterances first; a tiny corpus may need test or train ones too. An AR never joined by a
+  # trained NAR, or a codec whose weights are missing, skips the stage: infer says why, exit 0.
   "$python" -m valle.train.sample_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
-    while IFS=$'\t' read -r name audio ptext text lang; do
+    while IFS= read -r -d '' name && IFS= read -r -d '' audio && IFS= read -r -d '' ptext &&
+      IFS= read -r -d '' text && IFS= read -r -d '' lang; do  # NUL-separated: names may hold tabs/newlines
+      rm -f "$exp_dir/samples/$name.wav"
       run 3 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" --text-prompt "$ptext" \
-        --audio-prompt "$audio" --language "$lang" --device "$infer_device" \
-        "${codec_opt[@]+"${codec_opt[@]}"}" --output "$exp_dir/samples/$name.wav" </dev/null
+        --audio-prompt "$audio" --language "$lang" --device "$infer_device" --skip-unusable true \
+        --output "$exp_dir/samples/$name.wav" </dev/null
+      if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
 fi
 log "-" "done"

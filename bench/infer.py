@@ -1,7 +1,7 @@
 """Real-time factor of the full synthesis path (text -> AR -> NAR -> Encodec decode) on CPU.
 
 Prints one JSON object.  Models: the VALL-E X layout at d_model 256 / 2 layers (the size of
-../shared/reference/vallex_small.pt) and the ``small`` preset (d 256, 4 layers), each with and
+tests/assets/reference/vallex_small.pt) and the ``small`` preset (d 256, 4 layers), each with and
 without the AR KV cache.  Weights are random (model and codec), so the AR would stop at a
 random point; to make runs comparable the AR's end-of-speech is suppressed and every run
 generates exactly ``--frames`` frames (the number a ~2 s sentence needs).  The prompt is 3 s of
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     import logging
 
     logging.disable(logging.WARNING)  # the random-codec banner and guard notes are expected here
-    from valle.data.codec import load_codec
+    from valle.codec.encodec_model import load_encodec_model
     from valle.infer import SamplingOptions, Synthesizer
     from valle.models import VALLE, get_preset
     from valle.text.symbol_table import SymbolTable
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         prompt = Path(d) / "prompt.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(prompt), PROMPT_TEXT + " " + PROMPT_TEXT],
                        check=True, capture_output=True)
-        codec = load_codec("random")
+        codec = load_encodec_model("random")
         tok = get_text_tokenizer("espeak", "en-us")
         espeak_table = SymbolTable.for_corpus([t for s in (TEXT, PROMPT_TEXT) for t in tok(s).tokens]).symbols
         from valle.infer.text_ids import vallex_symbols

@@ -1,7 +1,7 @@
-"""Shared fixtures: paths to ../shared and real speech made with espeak-ng."""
+"""Shared fixtures: the test assets (real speech samples, the reference checkpoint) and real speech
+made with espeak-ng."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("VALLE_SHARED_DIR", REPO_DIR.parent / "shared"))  # a worktree elsewhere: set it
+# copies of the project's shared samples/ and reference/ (their READMEs say where they come from),
+# so the suite runs from a plain clone
+ASSETS_DIR = REPO_DIR / "tests" / "assets"
 
 
 @pytest.fixture(scope="session")
@@ -19,17 +21,17 @@ def repo_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    d = SHARED_DIR / "samples"
+    d = ASSETS_DIR / "samples"
     if not d.is_dir():
-        pytest.fail(f"{d} is missing: the tests need ../shared beside the checkout")
+        pytest.fail(f"{d} is missing: the test assets are part of the repository; restore them with git checkout tests/assets")
     return d
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    d = SHARED_DIR / "reference"
+    d = ASSETS_DIR / "reference"
     if not d.is_dir():
-        pytest.fail(f"{d} is missing: the tests need ../shared beside the checkout")
+        pytest.fail(f"{d} is missing: the test assets are part of the repository; restore them with git checkout tests/assets")
     return d
 
 

@@ -1,7 +1,7 @@
 """The fine-tune recipe of egs/custom/README.md, end to end on real components.
 
-../shared/reference/vallex_small.pt (the published VALL-E X layout at d 256 / 2 layers) is
-fine-tuned on ../shared/samples prepared with ``egs/custom/prepare.sh --text-tokenizer vallex
+tests/assets/reference/vallex_small.pt (the published VALL-E X layout at d 256 / 2 layers) is
+fine-tuned on tests/assets/samples prepared with ``egs/custom/prepare.sh --text-tokenizer vallex
 --lang en``: the AR with ``egs/custom/conf/finetune_ar.yaml``, then the NAR with
 ``finetune_nar.yaml`` from the AR result, a few steps each.  Checks: only the configured
 parameters move, the result loads back strictly, and valle.bin.infer synthesizes from it.
@@ -26,7 +26,7 @@ VALLEX_SMALL = ["--d-model", "256", "--nhead", "4", "--num-layers", "2"]
 
 
 def _corpus(samples_dir: Path, out: Path) -> Path:
-    """The three real utterances of ../shared/samples in the pairs layout (audio + same-stem .txt)."""
+    """The three real utterances of tests/assets/samples in the pairs layout (audio + same-stem .txt)."""
     spk = out / "reader"
     spk.mkdir(parents=True)
     for line in (samples_dir / "ljspeech-mini" / "metadata.csv").read_text().splitlines():
@@ -61,7 +61,7 @@ def test_finetune_vallex_small_ar_then_nar_then_synthesize(tmp_path, samples_dir
     data = tmp_path / "data"
     r = subprocess.run(["bash", str(repo_dir / "egs" / "custom" / "prepare.sh"), "--corpus-dir", str(corpus),
                         "--data-dir", str(data), "--text-tokenizer", "vallex", "--lang", "en",
-                        "--codec-weights", "random", "--dev-size", "1", "--test-size", "0", "--nj", "1"],
+                        "--codec", "encodec:random", "--dev-size", "1", "--test-size", "0", "--nj", "1"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     tokenized = data / "tokenized"
@@ -98,7 +98,7 @@ def test_finetune_vallex_small_ar_then_nar_then_synthesize(tmp_path, samples_dir
 
     # Synthesizes with the vallex frontend picked from the table (code-switched prompt language).
     out = tmp_path / "me.wav"
-    assert infer_main(["--checkpoint", str(nar_ckpt), "--codec-weights", "random",
+    assert infer_main(["--checkpoint", str(nar_ckpt), "--codec", "encodec:random",
                        "--text", "Something I never said.", "--language", "en",
                        "--text-prompt", "In eighteen thirteen.",
                        "--audio-prompt", str(corpus / "reader" / "LJ002-0020.wav"),

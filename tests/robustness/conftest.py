@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from robust_helpers import REPO, build_matrix_corpus, prepare_cmd, python_env
+from robust_helpers import REPO, SENTENCES_TO_SAY, build_matrix_corpus, prepare_cmd, python_env
+from robust_train_data import make_train_dir
 
 
 @dataclass
@@ -53,3 +54,27 @@ def prepared(matrix_run) -> MatrixRun:
     """The matrix run, required to have succeeded."""
     assert matrix_run.returncode == 0, matrix_run.stderr[-5000:]
     return matrix_run
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    """The tiny tokenized corpus the training cases train on (robust_train_data.py)."""
+    return make_train_dir(tmp_path_factory.mktemp("train_data"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained nano AR+NAR checkpoint whose symbol table covers the test texts."""
+    import torch
+
+    from valle.models import VALLE, get_preset
+    from valle.text.symbol_table import SymbolTable
+    from valle.text.tokenizer import get_text_tokenizer
+    from valle.train.checkpoint import save_checkpoint
+
+    tok = get_text_tokenizer("espeak", "en-us")
+    table = SymbolTable.for_corpus([t for tt in tok.batch(SENTENCES_TO_SAY + ["Hi there."]) for t in tt.tokens])
+    torch.manual_seed(0)
+    config = get_preset("nano", text_vocab_size=len(table))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano.pt", model=VALLE(config).state_dict(),
+                           model_config=config.to_dict(), text_symbols=table.symbols, train_stage=0)

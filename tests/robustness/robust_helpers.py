@@ -52,6 +52,13 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+# sentences a nano checkpoint's symbol table covers (the ``checkpoint`` fixture in conftest.py)
+SENTENCES_TO_SAY = ["The kettle began to sing just as the rain reached the window.",
+                    "Please put the green folder on the second shelf, next to the old radio.",
+                    "Seven geese flew low over the frozen lake at dawn.",
+                    "Could you read the last line of the letter again, slowly this time?"]
+
+
 # the matrix corpus ------------------------------------------------------------------------------
 # file (relative to the corpus) -> what stage 1-4 must do with it
 EXPECTED_STAGE1_REJECTS = {
@@ -149,7 +156,7 @@ def build_matrix_corpus(root: Path) -> Path:
 
 def prepare_cmd(corpus: Path, data_dir: Path, *extra: str) -> List[str]:
     return ["bash", str(REPO / "prepare.sh"), "--corpus", "custom", "--corpus-dir", str(corpus),
-            "--data-dir", str(data_dir), "--codec-weights", "random", "--nj", "1",
+            "--data-dir", str(data_dir), "--codec", "encodec:random", "--nj", "1",
             "--dev-size", "1", "--test-size", "1", *extra]
 
 

@@ -1,5 +1,6 @@
 """Synthesis with bad or extreme input: empty text, a 2,000-character text, a prompt under a
-second, a silent prompt, a language espeak-ng has no voice for (nano checkpoint, random Encodec)."""
+second, a silent prompt, a language espeak-ng has no voice for, a folder where a file belongs,
+--output naming the prompt (nano checkpoint, random Encodec)."""
 from __future__ import annotations
 
 import json
@@ -9,13 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from robust_helpers import espeak
+from robust_helpers import SENTENCES_TO_SAY as SENTENCES, espeak
 from valle.bin.infer import main as infer_main
-
-SENTENCES = ["The kettle began to sing just as the rain reached the window.",
-             "Please put the green folder on the second shelf, next to the old radio.",
-             "Seven geese flew low over the frozen lake at dawn.",
-             "Could you read the last line of the letter again, slowly this time?"]
 
 
 def long_text(chars: int = 2000) -> str:
@@ -26,26 +22,8 @@ def long_text(chars: int = 2000) -> str:
     return " ".join(out)[:chars].rsplit(" ", 1)[0] + "."
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """An untrained nano AR+NAR checkpoint whose symbol table covers the test texts."""
-    import torch
-
-    from valle.models import VALLE, get_preset
-    from valle.text.symbol_table import SymbolTable
-    from valle.text.tokenizer import get_text_tokenizer
-    from valle.train.checkpoint import save_checkpoint
-
-    tok = get_text_tokenizer("espeak", "en-us")
-    table = SymbolTable.for_corpus([t for tt in tok.batch(SENTENCES + ["Hi there."]) for t in tt.tokens])
-    torch.manual_seed(0)
-    config = get_preset("nano", text_vocab_size=len(table))
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano.pt", model=VALLE(config).state_dict(),
-                           model_config=config.to_dict(), text_symbols=table.symbols, train_stage=0)
-
-
 def _argv(checkpoint, out, text, *extra):
-    return ["--checkpoint", str(checkpoint), "--codec-weights", "random", "--text", text, "--output", str(out),
+    return ["--checkpoint", str(checkpoint), "--codec", "encodec:random", "--text", text, "--output", str(out),
             "--max-len-ratio", "0.1", "--log-level", "warning", *extra]
 
 
@@ -116,7 +94,7 @@ def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_p
     import torch
 
     from robust_helpers import six_channel_mix
-    from valle.data.codec import encode_audio
+    from valle.codec.encodec_model import encode_audio
     from valle.infer.synthesizer import Synthesizer
 
     from robust_helpers import convert
@@ -126,9 +104,47 @@ def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_p
     assert sr == 48000 and len(mono) / sr > 3.0
     path = tmp_path / "six channel prompt.wav"
     sf.write(str(path), six_channel_mix(mono), sr, subtype="FLOAT")
-    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights="random")
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec="encodec:random")
     codes = synth.prompt_codes(path, max_seconds=2.0)
     assert codes.shape == (150, 8)
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     expected = encode_audio(synth.codec, torch.from_numpy(data[: 2 * sr].T.copy()), sr)
     assert torch.equal(codes, expected)
+
+
+def test_long_text_is_decoded_one_sentence_chunk_at_a_time(checkpoint):
+    """Encodec's decoder never sees more than one chunk's frames, so memory is bounded by a sentence."""
+    from valle.infer.synthesizer import SamplingOptions, Synthesizer
+
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights="random")
+    calls = []
+    synth.codec.decoder.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[-1]))
+    result = synth.synthesize(long_text(), options=SamplingOptions(max_len_ratio=0.05))
+    assert len(result.chunks) >= 10
+    assert calls == result.chunk_frames, "one decoder call per sentence chunk, with that chunk's frames"
+    assert result.wav.numel() == 320 * result.generated_frames
+
+
+def test_directory_as_audio_prompt_or_checkpoint_is_named_a_directory(checkpoint, tmp_path):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    msg = _fails(_argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--audio-prompt", str(folder),
+                       "--text-prompt", "Hi there."))
+    assert f"prompt audio {folder} is a directory, not a file" in msg and "does not exist" not in msg
+    import shutil
+
+    shutil.copy(checkpoint, folder / "epoch-3.pt")
+    msg = _fails(_argv(folder, tmp_path / "o.wav", SENTENCES[0]))
+    assert f"checkpoint {folder} is a directory, not a file (it holds epoch-3.pt)" in msg
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_output_equal_to_audio_prompt_is_refused_before_overwriting_it(checkpoint, tmp_path):
+    prompt = espeak("Hi there.", tmp_path / "my voice.wav")
+    before = prompt.read_bytes()
+    link = tmp_path / "same file.wav"
+    link.symlink_to(prompt)
+    for out in (prompt, link):
+        msg = _fails(_argv(checkpoint, out, SENTENCES[0], "--audio-prompt", str(prompt), "--text-prompt", "Hi there."))
+        assert f"--output {out} is the --audio-prompt file" in msg and "overwrite your recording" in msg
+    assert prompt.read_bytes() == before and not (tmp_path / "my voice.json").exists()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from robust_helpers import assert_killed, copy_tree, leftovers, run_module
-from robust_train_data import PHONES, make_train_dir, train_args
+from robust_train_data import PHONES, train_args
 from valle.bin.train import main as train_main
 from valle.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, load_latest
 
@@ -18,11 +18,6 @@ REF_OPTS = ("--num-epochs", "2", "--save-every-n", "2", "--keep-last-k", "0", "-
 
 def _steps(exp):
     return {r["step"]: r for r in map(json.loads, (exp / "steps.jsonl").read_text().splitlines())}
-
-
-@pytest.fixture(scope="module")
-def train_dir(tmp_path_factory):
-    return make_train_dir(tmp_path_factory.mktemp("train_data"))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""End to end: custom prepare on ../shared/samples, then egs/custom/run.sh --train-stage 1 and 2 (nano)."""
+"""End to end: custom prepare on tests/assets/samples, then egs/custom/run.sh --train-stage 1 and 2 (nano)."""
 from __future__ import annotations
 
 import shutil
@@ -19,14 +19,17 @@ def _bash(script, cwd, *args):
 def test_custom_recipe_stage1_then_stage2(samples_dir, tmp_path):
     corpus = tmp_path / "ljspeech-mini"
     shutil.copytree(samples_dir / "ljspeech-mini", corpus)
-    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec-weights", "random")
+    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec", "encodec:random")
     common = ["--model-preset", "nano", "--num-epochs", "2", "--num-workers", "0", "--warmup-steps", "0"]
-    # all run.sh stages: an AR trained from scratch skips synthesis (no NAR yet) and says so
-    r1 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", *common, "--valid-codec-weights", "random")
+    # all run.sh stages: an AR trained from scratch skips synthesis (no NAR yet) and says why
+    r1 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", *common)
     exp = tmp_path / "exp" / "custom"
     s1 = torch.load(exp / "epoch-2.pt", weights_only=True)
     assert s1["train_stage"] == 1 and "run: " in r1.stderr and "valle.bin.train" in r1.stderr
-    assert "trained only the AR; run --train-stage 2 next" in r1.stdout + r1.stderr
+    assert "skipped: nothing synthesized" in r1.stderr and "was trained from scratch with --train-stage 1 only" in r1.stderr
+    assert "Train the NAR (run.sh --train-stage 2)" in r1.stderr
+    r3 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", "--stage", "3", *common)  # a rerun says why too
+    assert "skipped: nothing synthesized" in r3.stderr
     assert "validation sample disabled" not in r1.stderr and list((exp / "tensorboard").iterdir())
     avg = torch.load(exp / "averaged.pt", weights_only=True)
     e1 = torch.load(exp / "epoch-1.pt", weights_only=True)["model"]

@@ -14,8 +14,9 @@ from typing import List, Optional
 
 import torch
 
-from valle.train.checkpoint import load_checkpoint, save_checkpoint
+from valle.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from valle.train.provenance import HALVES, read_meta
+from valle.utils.atomic import check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def average_checkpoints(paths: List[Path]) -> dict:
         used.append(path)
     n = len(used)
     model = {k: (v / n).to(base["model"][k].dtype) if v.is_floating_point() else v for k, v in total.items()}
-    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "trained_by", "args") if k in base}
+    out = {k: base[k] for k in ("model_config", "text_symbols", "train_stage", "trained_stages", "trained_by",
+                                "args", "codec") if k in base}
     out["model"] = model
     out["averaged_from"] = [str(p) for p in used]
     return out
@@ -115,11 +117,15 @@ def main(argv: Optional[List[str]] = None) -> Path:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.num < 1:
-        raise ValueError(f"--num must be >= 1, got {args.num}")
-    paths = args.checkpoints or select(args.exp_dir, args.kind, args.num)
+        raise SystemExit(f"error: --num must be >= 1 (how many checkpoints to average), got {args.num}")
     out_path = args.output or Path(args.exp_dir) / f"averaged-{args.kind}-last{args.num}.pt"
-    ckpt = average_checkpoints(paths)
-    save_checkpoint(out_path, **ckpt)
+    try:
+        check_output_path(out_path, "--output")
+        paths = args.checkpoints or select(args.exp_dir, args.kind, args.num)
+        ckpt = average_checkpoints(paths)
+        save_checkpoint(out_path, **ckpt)
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"error: {e}")
     log.info("averaged %s -> %s", ", ".join(p.name for p in paths), out_path)
     return out_path
 

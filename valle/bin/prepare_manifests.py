@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, prepare_custom, prepare_libritts_parts
+from valle.data.corpora.layouts import outputs_inside, walk_corpus
 from valle.data.corpora.libritts import MIRROR_PREFIX, parse_parts
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 
@@ -110,7 +111,8 @@ def stage1(args) -> None:
         if not corpus_dir.is_dir():
             raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
         parts = ["all"]
-        inputs = [p for p in corpus_dir.rglob("*") if p.is_file()]
+        inputs = [p for root, names in walk_corpus(corpus_dir, outputs_inside(corpus_dir, out))
+                  for p in (Path(root) / n for n in names) if p.is_file()]
     params = {
         "corpus": args.corpus, "corpus_dir": str(corpus_dir.resolve()), "prefix": prefix, "parts": parts,
         "layout": args.layout, "speaker": args.speaker, "trim_silence": args.trim_silence,

@@ -164,7 +164,9 @@ def split_custom(infos: List[CutInfo], dev_size, test_size, seed: int, by_speake
     rng = random.Random(seed)
     ids = sorted(c.id for c in infos)
     if not by_speaker:
-        n_dev, n_test = _fit_counts(size_to_count(dev_size, len(ids)), size_to_count(test_size, len(ids)), len(ids))
+        want = {"dev": size_to_count(dev_size, len(ids)), "test": size_to_count(test_size, len(ids))}
+        n_dev, n_test = _fit_counts(want["dev"], want["test"], len(ids))
+        refuse_emptied_split(counted(want, dev_size, test_size), {"dev": n_dev, "test": n_test}, len(ids), "utterance")
         rng.shuffle(ids)
         return {"dev": sorted(ids[:n_dev]), "test": sorted(ids[n_dev:n_dev + n_test]), "train": sorted(ids[n_dev + n_test:])}
     by_spk: Dict[str, List[str]] = defaultdict(list)
@@ -181,7 +183,29 @@ def split_custom(infos: List[CutInfo], dev_size, test_size, seed: int, by_speake
             out[split] += by_spk[remaining.pop(0)]
     for spk in remaining:
         out["train"] += by_spk[spk]
+    refuse_emptied_split(counted(want, dev_size, test_size), {k: len(out[k]) for k in ("dev", "test")},
+                         len(speakers), "speaker")
     return {k: sorted(v) for k, v in out.items()}
+
+
+def counted(want: Dict[str, int], dev_size, test_size) -> Dict[str, int]:
+    """The requested sizes that were explicit counts (a fraction of a tiny corpus may round to nothing)."""
+    return {k: (n if isinstance(size, int) else 0) for (k, n), size in zip(want.items(), (dev_size, test_size))}
+
+
+def refuse_emptied_split(want: Dict[str, int], got: Dict[str, int], total: int, unit: str) -> None:
+    """A dev or test split asked for by count but left empty (the corpus is too small) is an error.
+
+    Train keeps at least one unit, so sizes are shrunk test first; shrinking a requested split to
+    nothing used to pass silently and left e.g. cuts_test.jsonl.gz empty.
+    """
+    for split in ("dev", "test"):
+        if want[split] > 0 and got[split] == 0:
+            raise ValueError(
+                f"--dev-size/--test-size ask for {want['dev']} dev and {want['test']} test utterances, but with "
+                f"{total} {unit}(s) and at least one kept for training the {split} split would be empty; "
+                f"lower --dev-size/--test-size (counts such as 1) or add recordings"
+            )
 
 
 def split_by_parts(parts: Sequence[str], train_parts: Sequence[str], dev_parts: Sequence[str],

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from valle.utils.input_path import not_a_file
+
 
 class PromptAudioError(ValueError):
     """The prompt audio is missing, unreadable or empty."""
@@ -76,7 +78,7 @@ def load_prompt_audio(path, max_seconds: float = 0.0) -> PromptAudio:
     path = Path(path)
     if not path.is_file():
         raise PromptAudioError(
-            f"prompt audio {path} does not exist: pass an existing file to --audio-prompt "
+            f"prompt audio {path} {not_a_file(path)}: pass an existing audio file to --audio-prompt "
             "(or fix the prompt_audio column of the --tsv file)"
         )
     errors = []

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from valle.text.languages import normalize_language
+from valle.text.pinyin import script_mismatch
 from valle.text.script_check import script_mismatches
 from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
@@ -223,24 +224,27 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         kept = []
         rec_paths = None
         for s, text, lang, res in zip(segs, texts, langs, results):
-            note_mismatches(mismatches, part, s.id, text, lang)
             st = stats[res["tokenizer"]]
             st["utterances"] += 1
             st["languages"][res["lang"]] += 1
             st["substituted"].update(res["substituted"])
             st["dropped"].update(res["dropped"])
-            if not has_phonemes(res["tokens"]):
+            mismatch = script_mismatch(res["tokenizer"], text)
+            if mismatch or not has_phonemes(res["tokens"]):
                 reason = "empty_transcript" if not text.strip() else "no_text_tokens"
                 if res.get("error"):
                     reason = "tokenizer_error"
+                if mismatch:
+                    reason = "wrong_script"
                 st["no_tokens"].append({"part": part, "id": s.id, "text": text, "reason": reason})
                 if rec_paths is None:
                     rec_paths = _recording_paths(manifests_dir, prefix, part)
-                why = f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens"
+                why = mismatch or (f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens")
                 detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) {why} "
                           f"for text {text!r}; fix or remove the transcript, or check --lang")
                 lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))
                 continue
+            note_mismatches(mismatches, part, s.id, text, lang)  # kept, but read by the wrong rules
             st["tokens"] += len(res["tokens"])
             st["inventory"].update(res["tokens"])
             all_tokens.update(res["tokens"])

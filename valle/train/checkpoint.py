@@ -11,6 +11,7 @@ and falls back to the previous good one instead of refusing to resume.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import re
@@ -69,9 +70,32 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 def save_checkpoint(path: Path, **fields: Any) -> Path:
     """Write ``fields`` (model, model_config, text_symbols, train_stage, optimizer, ...) atomically."""
     path = Path(path)
-    atomic_torch_save(dict(fields), path)
+    try:
+        atomic_torch_save(dict(fields), path)
+    except (OSError, RuntimeError) as e:
+        raise write_failure(path, e) from e
     log.info("saved checkpoint %s (%s)", path, describe_size(path))
     return path
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def write_failure(path: Path, e: BaseException) -> BaseException:
+    """A CheckpointError saying "disk full" for a write cut short by space, else ``e`` unchanged.
+
+    torch reports a short write as ``RuntimeError: ... unexpected pos`` / ``file write failed``, which
+    hides the cause; the atomic writer has already removed the temporary file, so older checkpoints
+    are untouched.
+    """
+    text = str(e)
+    if getattr(e, "errno", None) in _NO_SPACE or "unexpected pos" in text or "write failed" in text:
+        return CheckpointError(
+            f"cannot write checkpoint {path}: disk full (or a file size/quota limit; {type(e).__name__}: "
+            f"{text.splitlines()[0][:160] if text else ''}); the previous checkpoints are kept. Free space in "
+            f"{path.parent} and rerun with --resume auto"
+        )
+    return e
 
 
 def load_checkpoint(path: Path, map_location: str = "cpu") -> Dict[str, Any]:
@@ -99,24 +123,42 @@ def list_checkpoints(exp_dir: Path) -> List[Path]:
     found = []
     for p in exp_dir.iterdir():
         m = _BATCH_RE.match(p.name) or _EPOCH_RE.match(p.name)
-        if m:
+        if m and p.is_file():  # a FIFO or device named like a checkpoint is never opened (a read would hang)
             found.append((p.stat().st_mtime_ns, int(m.group(1)), p))
     found.sort(key=lambda t: (t[0], t[1]), reverse=True)
     return [p for _, _, p in found]
 
 
+def stored_step(path: Path) -> Optional[int]:
+    """The optimizer step recorded inside a checkpoint (read memory-mapped), or None if unreadable/absent."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # truncated zip, foreign pickle, ...
+        log.warning("checkpoint %s cannot be read (%s: %s); falling back to the previous checkpoint",
+                    path, type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+        return None
+    step = ckpt.get("step") if isinstance(ckpt, dict) else None
+    if step is None:
+        log.warning("checkpoint %s has no training state; skipping it for resume", path)
+    return None if step is None else int(step)
+
+
 def load_latest(exp_dir: Path) -> Tuple[Optional[Path], Optional[Dict[str, Any]]]:
-    """Newest readable training checkpoint in ``exp_dir``; skips (and logs) unreadable ones."""
-    for path in list_checkpoints(exp_dir):
+    """The readable training checkpoint in ``exp_dir`` with the highest stored step; skips (and logs) bad ones.
+
+    The step inside the file decides, not the file time: ``cp -r`` of an experiment folder gives every
+    file a new, arbitrary mtime. Ties (an epoch file and a batch file of one step) go to the newer file.
+    """
+    by_step = []
+    for rank, path in enumerate(list_checkpoints(exp_dir)):  # newest file first
+        step = stored_step(path)
+        if step is not None:
+            by_step.append((-step, rank, path))
+    for _, _, path in sorted(by_step):
         try:
-            ckpt = load_checkpoint(path)
+            return path, load_checkpoint(path)
         except CheckpointError as e:
             log.warning("%s; falling back to the previous checkpoint", e)
-            continue
-        if "step" not in ckpt:
-            log.warning("checkpoint %s has no training state; skipping it for resume", path)
-            continue
-        return path, ckpt
     return None, None
 
 

@@ -31,6 +31,12 @@ def _fmt_eta(seconds: float) -> str:
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def json_line(rec: Dict) -> str:
+    """One JSON object; NaN/inf (a diverged step) become null, since bare NaN is not JSON."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
+    return json.dumps(clean, allow_nan=False)
+
+
 class Monitor:
     def __init__(self, exp_dir: Path, args, is_main: bool, train_cuts, world_size: int):
         self.exp_dir = Path(exp_dir)
@@ -96,7 +102,7 @@ class Monitor:
         if not self.is_main:
             return
         with open(self.steps_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+            f.write(json_line(rec) + "\n")
         self.window.append(rec)
         if step % max(1, self.args.log_interval) == 0:
             self._progress(step, epoch)
@@ -132,7 +138,7 @@ class Monitor:
         log.info("validation epoch %d step %d: %s", epoch, step,
                  ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
         with open(self.exp_dir / "valid.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, "epoch": epoch, **res}) + "\n")
+            f.write(json_line({"step": step, "epoch": epoch, **res}) + "\n")
         if self.writer is not None:
             for k, v in res.items():
                 self.writer.add_scalar(f"valid/{k}", v, step)
@@ -144,12 +150,12 @@ class Monitor:
         try:
             from valle.train.valid_sample import synthesize_valid_sample
 
-            wav, image = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
+            wav, image, rate = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
         except Exception as e:  # optional feature: report once, keep training
             self.synth_failed = True
             log.warning("validation sample disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
             return
-        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=24000)
+        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=rate)
         self.writer.add_image("valid/spectrogram", image, step, dataformats="HW")
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import yaml
 
+from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
 
@@ -101,9 +102,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-last-k", type=int, default=5, help="checkpoint-<batch>.pt files kept (0 = all)")
     g.add_argument("--log-interval", type=int, default=10)
     g.add_argument("--tensorboard", type=str2bool, default=True)
-    g.add_argument("--synthesize-at-valid", type=str2bool, default=True, help="TensorBoard audio sample (needs valle.infer)")
-    g.add_argument("--valid-codec-weights", default=None,
-                   help="codec for the validation sample: default the published Encodec weights, a path, random or none")
+    g.add_argument("--synthesize-at-valid", type=str2bool, default=True,
+                   help="TensorBoard audio sample, decoded with the codec the data were prepared with (prepare.sh --codec)")
+    refuse_renamed_codec_options(g)
     return p
 
 
@@ -141,7 +142,43 @@ def parse_args(argv: Optional[List[str]] = None, parser: Optional[argparse.Argum
                 parser.error(f"--config {path}: {key}={value!r} is not one of {list(action.choices)}")
             defaults[dest] = value
         parser.set_defaults(**defaults)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = numeric_option_problem(args)
+    if problem:
+        parser.error(problem)
+    return args
+
+
+# option -> (lowest allowed, whether the lowest itself is allowed, highest or None); every float must be finite
+NUMERIC_RANGES = {
+    "base_lr": (0.0, False, None), "max_duration": (0.0, False, None), "dropout": (0.0, True, 1.0),
+    "lr_batches": (0.0, False, None), "lr_epochs": (0.0, False, None), "weight_decay": (0.0, True, None),
+    "clipping_scale": (0.0, False, None), "filter_min_duration": (0.0, True, None),
+    "filter_max_duration": (0.0, False, None), "num_epochs": (1, True, None), "warmup_steps": (0, True, None),
+    "accumulate_grad_steps": (1, True, None), "max_bad_batches": (1, True, None), "max_steps": (0, True, None),
+    "lr_total_steps": (1, True, None), "num_workers": (0, True, None), "keep_last_k": (0, True, None),
+    "save_every_n": (0, True, None), "valid_interval": (0, True, None), "log_interval": (0, True, None),
+    "early_stop_patience": (0, True, None), "num_buckets": (1, True, None),
+}
+
+
+def numeric_option_problem(args) -> Optional[str]:
+    """One line naming the first numeric option that is NaN/inf or out of range, else None."""
+    import math
+
+    for dest, value in sorted(vars(args).items()):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        name = "--" + dest.replace("_", "-")
+        if not math.isfinite(value):
+            return f"{name} {value}: must be a finite number"
+        if dest not in NUMERIC_RANGES:
+            continue
+        low, low_ok, high = NUMERIC_RANGES[dest]
+        if value < low or (value == low and not low_ok) or (high is not None and value >= high):
+            bound = f">= {low}" if low_ok else f"> {low}"
+            return f"{name} {value}: must be {bound}" + (f" and < {high}" if high is not None else "")
+    return None
 
 
 def effective_command(args, parser: Optional[argparse.ArgumentParser] = None) -> str:

@@ -1,6 +1,8 @@
 """Pick (prompt audio, prompt text, target text) triples from dev cuts for run.sh stage 3.
 
-Prints one tab-separated line per sample: ``name  audio_path  prompt_text  text  language``.
+Prints each sample as five NUL-terminated fields: ``name audio_path prompt_text text language``
+(bash: ``while IFS= read -r -d '' name && ... read -r -d '' lang``). NUL is the one byte no path
+or transcript can hold; tab- or newline-separated lines broke on a file name holding a tab.
 The prompt is one dev utterance's recording and transcript; the target text is the next
 utterance's transcript, so the sample is a new sentence in a voice the model has heard of.
 Usage: ``python -m valle.train.sample_prompts --cuts data/tokenized/cuts_dev.jsonl.gz --num 3``.
@@ -23,7 +25,7 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None) -> List[str]:
+def main(argv: Optional[List[str]] = None) -> List[List[str]]:
     args = get_parser().parse_args(argv)
     cuts = []
     for path in args.cuts:
@@ -38,9 +40,10 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         text = " ".join(target.supervisions[0].text.split())
         ptext = " ".join(prompt.supervisions[0].text.split())
         lang = target.supervisions[0].language or "en-us"
-        lines.append("\t".join([f"sample{i + 1}_{target.id}".replace("/", "_"),
-                                prompt.recording.sources[0].source, ptext, text, lang]))
-    print("\n".join(lines))
+        lines.append([f"sample{i + 1}_{target.id}".replace("/", "_"), prompt.recording.sources[0].source,
+                      ptext, text, lang])
+    sys.stdout.write("".join(field + "\0" for fields in lines for field in fields))
+    sys.stdout.flush()
     return lines
 
 

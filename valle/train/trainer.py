@@ -25,12 +25,13 @@ from lhotse import load_manifest
 from valle.data.dataset import SpeechCodesDataset, batch_frames
 from valle.text.symbol_table import SymbolTable
 from valle.models.checkpoint_import import describe_architecture
-from valle.train import checkpoint as ckpt_io
+from valle.train import checkpoint as ckpt_io, exp_lock
 from valle.train import provenance
 from valle.train.build import (
     DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
     init_distributed, pick_device, resume_path, schedule_warnings,
 )
+from valle.train.data_codec import data_codec_facts
 from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
@@ -135,8 +136,10 @@ class Trainer:
             log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
                         self.resumed_from, args.init_from)
         switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
+        self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
+        args.codec = self.codec_facts["codec"]  # the TensorBoard sample decodes with the data's codec
         cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts),
-                                              ckpt_path=self.resumed_from)
+                                              codec=str(self.codec_facts["name"]), ckpt_path=self.resumed_from)
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
         check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
@@ -284,7 +287,7 @@ class Trainer:
         ckpt_io.save_checkpoint(
             self.exp_dir / name,
             model=self.model.state_dict(), model_config=self.config.to_dict(),
-            text_symbols=list(self.text_symbols), train_stage=self.args.train_stage,
+            text_symbols=list(self.text_symbols), train_stage=self.args.train_stage, codec=self.codec_facts,
             trained_stages=list(self.trained_stages),
             trained_by=provenance.stamp(self.base_trained_by, self.args.train_stage, self.exp_dir,
                                         self.from_step, self.step),
@@ -424,6 +427,9 @@ class Trainer:
         self.valid_step = self.step
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         self.monitor.log_valid(self.step, self.epoch, res)
+        if not math.isfinite(res.get("loss", 0.0)):
+            raise TrainingStopped(f"validation loss is {res['loss']} at step {self.step}: the model diverged "
+                                  "(lower --base-lr, or check the data); no checkpoint written for it")
         if res.get("loss", math.inf) < self.best_valid:
             self.best_valid = res["loss"]
             self.bad_valids = 0
@@ -455,13 +461,14 @@ def interrupted_hint(exp_dir: Path, step: int) -> str:
 
 
 def run(args) -> Dict[str, float]:
-    trainer = Trainer(args)
-    try:
-        return trainer.fit()
-    except KeyboardInterrupt:
-        if trainer.is_main:
-            log.error(interrupted_hint(trainer.exp_dir, trainer.step))
-        raise SystemExit(130) from None
-    finally:
-        if trainer.world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    with exp_lock.hold(args.exp_dir):  # one training per --exp-dir (valle/train/exp_lock.py)
+        trainer = Trainer(args)
+        try:
+            return trainer.fit()
+        except KeyboardInterrupt:
+            if trainer.is_main:
+                log.error(interrupted_hint(trainer.exp_dir, trainer.step))
+            raise SystemExit(130) from None
+        finally:
+            if trainer.world_size > 1 and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()

@@ -9,6 +9,8 @@ detection looks at the channel mean.
 """
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus")
+# decoded by libsndfile (AIFF included); the second group is listed so it is rejected by name, never skipped
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aiff", ".aif")
+UNSUPPORTED_SUFFIXES = (".m4a", ".aac", ".wma", ".mp4")
+# Float files peaking beyond this many times full scale are rejected: Encodec expects [-1, 1].
+MAX_PEAK = 2.0
 
 # Energy-based trimming: 25 ms frames every 10 ms; a frame is speech if it is within
 # TRIM_TOP_DB of the loudest frame and above an absolute floor; keep a little context.
@@ -115,6 +121,20 @@ def too_long_detail(duration: float, max_duration: float) -> str:
             f"--max-duration {int(duration) + 1} or split the file")
 
 
+def refuse_unreadable_kind(path: Path) -> None:
+    """Reject, without opening it, what would hang (a FIFO) or cannot be decoded (AAC in .m4a)."""
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks; a dangling one is unreadable_audio below
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+        raise AudioProblem("not_a_regular_file", f"{kind}, not a regular file: only regular audio files are read")
+    if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+        raise AudioProblem("unsupported_format", f"{path.suffix} is not decoded here; convert it: "
+                                                 f"`ffmpeg -i '{path}' '{path.with_suffix('.wav')}'`")
+
+
 def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[float] = None) -> AudioInfo:
     """Decode ``path`` fully; raise AudioProblem (unreadable/corrupt/zero/too long) or return its info.
 
@@ -123,6 +143,7 @@ def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[f
     """
     import soundfile as sf
 
+    refuse_unreadable_kind(path)
     try:
         truncated = wav_truncation(path)
     except OSError as e:
@@ -148,6 +169,10 @@ def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[f
         raise AudioProblem("zero_duration", "the file decodes to 0 samples")
     if not np.all(np.isfinite(data)):
         raise AudioProblem("corrupt_audio", "the decoded audio contains NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > MAX_PEAK:
+        raise AudioProblem("over_full_scale", f"samples peak at {peak:.1f}x full scale; normalise it, e.g. "
+                                              f"`sox --norm=-1 '{path}' out.wav`")
     duration = num_samples / sr
     start, end = 0.0, duration
     if trim_silence:

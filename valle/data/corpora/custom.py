@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 from valle.data.corpora.audio_check import AudioInfo, AudioProblem, check_audio, too_long_detail
-from valle.data.corpora.layouts import LAYOUTS, SCANNERS, Candidate, detect_layout
+from valle.data.corpora.layouts import LAYOUTS, SCANNERS, Candidate, detect_layout, outputs_inside
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
 
 PART = "all"
+# Transcript characters per second of audio beyond which text and audio cannot belong together
+# (fast read speech is ~15-20 characters/s).
+MAX_CHARS_PER_SECOND = 60.0
 
 
 def _probe(job: Tuple[str, bool, float]) -> Union[AudioInfo, Tuple[str, str]]:
@@ -70,6 +73,12 @@ def build_manifests(
         if span > max_duration:
             rejects.append(Reject(path, "too_long", too_long_detail(span, max_duration)))
             continue
+        if len(cand.text) > MAX_CHARS_PER_SECOND * max(span, 0.1):
+            rejects.append(Reject(path, "text_audio_mismatch",
+                                  f"{len(cand.text)} transcript characters for {span:.2f} s of audio "
+                                  f"({len(cand.text) / max(span, 0.1):.0f}/s; speech is rarely above 25/s): "
+                                  f"check {cand.transcript}"))
+            continue
         if cand.utt_id in seen:
             rejects.append(Reject(path, "duplicate_id", f"utterance id {cand.utt_id} is already used by {seen[cand.utt_id]}"))
             continue
@@ -120,12 +129,13 @@ def prepare_custom(
     output_dir = Path(output_dir)
     if not corpus_dir.is_dir():
         raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
+    exclude = outputs_inside(corpus_dir, output_dir)  # a data dir inside the corpus is not input
     if layout == "auto":
-        layout = detect_layout(corpus_dir)
+        layout = detect_layout(corpus_dir, exclude)
         logging.info("detected layout %s in %s", layout, corpus_dir)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown --layout {layout!r}: use auto or one of {', '.join(LAYOUTS)}")
-    cands, rejects = SCANNERS[layout](corpus_dir, speaker)
+    cands, rejects = SCANNERS[layout](corpus_dir, speaker, exclude)
     logging.info("probing %d audio files with %d job(s)", len(cands), num_jobs)
     infos = probe_all([c.audio for c in cands], trim_silence, num_jobs, max_duration)
     recordings, supervisions, more = build_manifests(cands, infos, min_duration, max_duration, language)

@@ -11,12 +11,13 @@ without audio) as rejects, and leaves decoding and duration checks to stage 1 pr
 """
 from __future__ import annotations
 
+import collections
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from valle.data.corpora.audio_check import AUDIO_SUFFIXES
+from valle.data.corpora.audio_check import AUDIO_SUFFIXES, UNSUPPORTED_SUFFIXES
 from valle.data.corpora.rejects import Reject
 
 LAYOUTS = ("ljspeech", "libritts", "pairs")
@@ -35,15 +36,38 @@ class Candidate:
     custom: Dict[str, str] = field(default_factory=dict)
 
 
-def list_audio_files(corpus_dir: Path) -> List[Path]:
-    """Every audio file below ``corpus_dir`` (by suffix, any case), in a stable order."""
-    found = []
-    for root, dirs, files in os.walk(corpus_dir):
-        dirs.sort()
-        for name in sorted(files):
-            if name.lower().endswith(AUDIO_SUFFIXES):
-                found.append(Path(root) / name)
-    return found
+def walk_corpus(corpus_dir: Path, exclude: Iterable[Path] = ()) -> Iterator[Tuple[str, List[str]]]:
+    """``(folder, sorted file names)`` below ``corpus_dir``, in a stable order.
+
+    Folder symlinks are followed (a speaker folder linked in from elsewhere is part of the corpus),
+    each real folder is visited once (a link loop or a second link to it adds nothing), and the
+    folders in ``exclude`` (valle's own outputs, when the data dir lies inside the corpus) are skipped.
+    """
+    seen = {os.path.realpath(corpus_dir)} | {os.path.realpath(e) for e in exclude}
+    for root, dirs, files in os.walk(corpus_dir, followlinks=True):
+        keep = []
+        for d in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, d))
+            if real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirs[:] = keep
+        yield root, sorted(files)
+
+
+def outputs_inside(corpus_dir: Path, output_dir: Path) -> List[Path]:
+    """valle's output folders that lie inside the corpus: the manifests dir and its data dir."""
+    corpus = Path(os.path.realpath(corpus_dir))
+    out = [Path(os.path.realpath(output_dir))]
+    if out[0].name == "manifests" and out[0].parent != corpus:
+        out.append(out[0].parent)  # data/manifests: data/tokenized is an output too
+    return [o for o in out if corpus in o.parents]
+
+
+def list_audio_files(corpus_dir: Path, exclude: Iterable[Path] = ()) -> List[Path]:
+    """Every audio file below ``corpus_dir`` (by suffix, any case), in a stable order (see walk_corpus)."""
+    return [Path(root) / name for root, files in walk_corpus(corpus_dir, exclude)
+            for name in files if name.lower().endswith(AUDIO_SUFFIXES + UNSUPPORTED_SUFFIXES)]
 
 
 class TranscriptProblem(ValueError):
@@ -52,6 +76,11 @@ class TranscriptProblem(ValueError):
 
 def decode_utf8(raw: bytes, where: str) -> str:
     """Strict UTF-8 (BOM allowed): a Latin-1 or UTF-16 file must not become text with U+FFFD in it."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TranscriptProblem(
+            f"{where} is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; convert it: "
+            f"`iconv -f utf-16 -t utf-8 in.txt > out.txt`"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -65,13 +94,13 @@ def read_transcript(path: Path) -> str:
     return " ".join(decode_utf8(path.read_bytes(), str(path)).split())
 
 
-def detect_layout(corpus_dir: Path) -> str:
+def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = ()) -> str:
     """Name the layout of ``corpus_dir`` or raise ValueError explaining the three options."""
     corpus_dir = Path(corpus_dir)
     if (corpus_dir / "metadata.csv").is_file() and (corpus_dir / "wavs").is_dir():
         return "ljspeech"
     has_pair = False
-    for root, _, files in os.walk(corpus_dir):
+    for root, files in walk_corpus(corpus_dir, exclude):
         names = set(files)
         if any(n.endswith((".normalized.txt", ".original.txt")) for n in names):
             return "libritts"
@@ -94,20 +123,35 @@ def _speaker_or(default: str, speaker: Optional[str]) -> str:
     return speaker if speaker else default
 
 
-def scan_ljspeech(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candidate], List[Reject]]:
+def metadata_field_count(rows: List[Tuple[int, List[str]]]) -> int:
+    """The number of fields of a metadata.csv: 3 (id|text|normalized) or 2 (id|text), whichever most rows have."""
+    counts = collections.Counter(len(f) for _, f in rows if len(f) in (2, 3))
+    return counts.most_common(1)[0][0] if counts else 3
+
+
+def scan_ljspeech(corpus_dir: Path, speaker: Optional[str],
+                exclude: Iterable[Path] = ()) -> Tuple[List[Candidate], List[Reject]]:
     meta = corpus_dir / "metadata.csv"
     if not meta.is_file():
         raise ValueError(f"{meta} not found: the ljspeech layout needs metadata.csv (id|text|normalized) and wavs/")
     spk = _speaker_or(corpus_dir.resolve().name, speaker)
     by_stem: Dict[str, Path] = {}
-    for p in list_audio_files(corpus_dir):
+    for p in list_audio_files(corpus_dir, exclude):
         by_stem.setdefault(p.stem, p)
     used = set()
     cands, rejects = [], []
-    for lineno, line in enumerate(decode_utf8(meta.read_bytes(), str(meta)).splitlines(), 1):
-        if not line.strip():
+    rows = [(n, line.split("|")) for n, line in enumerate(decode_utf8(meta.read_bytes(), str(meta)).splitlines(), 1)
+            if line.strip()]
+    usual = metadata_field_count(rows)
+    for lineno, fields in rows:
+        if len(fields) != usual:
+            audio = by_stem.get(fields[0].strip())
+            if audio is not None:
+                used.add(audio)  # listed once, under this reason, not also as missing_transcript
+            rejects.append(Reject(str(audio) if audio else f"{meta}:{lineno}", "bad_metadata_row",
+                                  f"{meta}:{lineno} has {len(fields)} |-separated fields, the file's rows have "
+                                  f"{usual} (id|text|normalized); a | inside the text? fix line {lineno}"))
             continue
-        fields = line.split("|")
         utt_id = fields[0].strip()
         original = " ".join(fields[1].split()) if len(fields) > 1 else ""
         normalized = " ".join(fields[2].split()) if len(fields) > 2 else ""
@@ -121,15 +165,16 @@ def scan_ljspeech(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candid
             continue
         used.add(audio)
         cands.append(Candidate(utt_id, audio, spk, normalized or original, where, {"orig_text": original}))
-    for p in list_audio_files(corpus_dir):
+    for p in list_audio_files(corpus_dir, exclude):
         if p not in used:
             rejects.append(Reject(str(p), "missing_transcript", "no metadata.csv row has this file's id"))
     return cands, rejects
 
 
-def scan_libritts(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candidate], List[Reject]]:
+def scan_libritts(corpus_dir: Path, speaker: Optional[str],
+                exclude: Iterable[Path] = ()) -> Tuple[List[Candidate], List[Reject]]:
     cands, rejects = [], []
-    for p in list_audio_files(corpus_dir):
+    for p in list_audio_files(corpus_dir, exclude):
         stem = p.name[: -len(p.suffix)]
         norm = p.with_name(stem + ".normalized.txt")
         orig = p.with_name(stem + ".original.txt")
@@ -157,10 +202,11 @@ def scan_libritts(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candid
     return cands, rejects
 
 
-def scan_pairs(corpus_dir: Path, speaker: Optional[str]) -> Tuple[List[Candidate], List[Reject]]:
+def scan_pairs(corpus_dir: Path, speaker: Optional[str],
+                exclude: Iterable[Path] = ()) -> Tuple[List[Candidate], List[Reject]]:
     cands, rejects = [], []
     root_name = corpus_dir.resolve().name
-    for p in list_audio_files(corpus_dir):
+    for p in list_audio_files(corpus_dir, exclude):
         stem = p.name[: -len(p.suffix)]
         candidates = [p.with_name(stem + s) for s in TRANSCRIPT_SUFFIXES]
         transcript = next((t for t in candidates if t.is_file()), None)

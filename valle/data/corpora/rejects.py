@@ -29,6 +29,14 @@ REJECT_REASONS: Dict[str, str] = {
     "unreadable_transcript": "the transcript is not UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`)",
     "duplicate_id": "another file already uses this utterance id; rename one of them",
     "missing_audio": "a transcript names audio that does not exist; add the audio or drop the line",
+    "not_a_regular_file": "a FIFO, device or socket named like audio; only regular files are read",
+    "unsupported_format": "a format libsndfile cannot decode (AAC/ALAC in .m4a, .aac, .wma); convert it to wav "
+    "with ffmpeg",
+    "bad_metadata_row": "a metadata.csv row with another number of |-separated fields than the others (a | "
+    "inside the text?); fix the row",
+    "over_full_scale": "float samples far beyond full scale (+-1); normalise it (e.g. `sox --norm=-1 in.wav out.wav`)",
+    "text_audio_mismatch": "far more transcript characters per second than anyone speaks; the transcript or "
+    "the audio is wrong",
 }
 
 
