@@ -23,8 +23,14 @@ def test_report_says_when_codes_came_from_random_codec_weights(tmp_path):
     infos = {"train": [CutInfo("a", "all", 2.0, "spk", ["a"])], "dev": [], "test": []}
     write_report(tok / "report", infos, [], tmp_path, tok)
     assert "RANDOM" not in (tok / "report" / "report.txt").read_text()
-    (tok / ".custom_cuts_all.jsonl.gz.stamp.json").write_text(json.dumps({"codec": "random"}))
-    summary = write_report(tok / "report", infos, [], tmp_path, tok)
+    (tok / ".custom_cuts_all.jsonl.gz.stamp.json").write_text(json.dumps({"codec": "encodec:random"}))
+    summary = write_report(tok / "report", infos, [], tmp_path, tok)  # data from before codec.json
     text = (tok / "report" / "report.txt").read_text()
     assert "WARNING: codes from RANDOM codec weights (custom_cuts_all)" in text.splitlines()[2]
     assert any("RANDOM codec weights" in n for n in summary["notes"])
+    (tok / "codec.json").write_text(json.dumps({"name": "encodec", "random_weights": False}))
+    write_report(tok / "report", infos, [], tmp_path, tok)  # codec.json is the record when present
+    assert "RANDOM" not in (tok / "report" / "report.txt").read_text()
+    (tok / "codec.json").write_text(json.dumps({"name": "encodec", "random_weights": True}))
+    write_report(tok / "report", infos, [], tmp_path, tok)
+    assert "WARNING: codes from RANDOM codec weights (codec.json)" in (tok / "report" / "report.txt").read_text()

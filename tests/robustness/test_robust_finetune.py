@@ -23,7 +23,7 @@ def _fails(argv) -> str:
 
 
 def _infer(tmp_path, *extra):
-    return ["--checkpoint", str(tmp_path / "none.pt"), "--codec-weights", "random", "--text", "Hello there.",
+    return ["--checkpoint", str(tmp_path / "none.pt"), "--codec", "encodec:random", "--text", "Hello there.",
             "--output", str(tmp_path / "out.wav"), *extra]
 
 
@@ -34,7 +34,7 @@ def test_stage2_on_an_untrained_ar_warns_and_synthesis_refuses_it(tmp_path, capl
         train_main(train_args(data, exp, "--train-stage", "2", "--max-steps", "1"))
     assert "--train-stage 2 on a model whose AR was never trained" in caplog.text
     ckpt = exp / "best-valid-loss.pt"
-    msg = _fails(["--checkpoint", str(ckpt), "--codec-weights", "random", "--text", "a", "--output",
+    msg = _fails(["--checkpoint", str(ckpt), "--codec", "encodec:random", "--text", "a", "--output",
                   str(tmp_path / "o.wav")])
     assert str(ckpt) in msg and "AR half was never trained" in msg and "--allow-untrained" in msg
     assert not (tmp_path / "o.wav").exists()

@@ -6,7 +6,8 @@ link to the repository's), a small corpus ``my_voice/`` of espeak-ng recordings 
 says "A sentence I recorded.") and ``vallex-checkpoint.pt``: a bare ``{"model": state_dict}``
 in the published VALL-E X layout at d_model 128 / 2 layers, written by the test (random
 weights: this checks the plumbing, not the voice). Only what an offline, seconds-long run
-needs is appended to each command: random codec weights (no network), ``--max-steps 2``,
+needs is appended to each command: random codec weights for prepare.sh (no network; training
+and synthesis take the codec from the data), ``--max-steps 2``,
 no DataLoader workers, and run.sh stops after averaging (its stage 3 would sample an untrained
 random model up to the length guard: minutes of CPU for noise).
 """
@@ -31,11 +32,11 @@ SENTENCES = ["The kettle began to sing just as the rain reached the window.",
              "The museum keeps its oldest maps in a dark room.",
              "A small boat drifted past the harbour lights."]
 EXTRA = {
-    "prepare.sh": ["--codec-weights", "random", "--nj", "1"],
+    "prepare.sh": ["--codec", "encodec:random", "--nj", "1"],  # recorded in the data; training and synthesis inherit it
     # run.sh stage 3 (samples of an untrained random model, up to the length guard) is left out
     "run.sh": ["--stop-stage", "2", "--max-steps", "2", "--num-workers", "0", "--synthesize-at-valid", "false",
                "--tensorboard", "false"],
-    "valle.bin.infer": ["--codec-weights", "random", "--max-len-ratio", "1"],
+    "valle.bin.infer": ["--max-len-ratio", "1"],
 }
 
 

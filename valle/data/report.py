@@ -61,19 +61,27 @@ def plot_durations(by_split: Dict[str, List[float]], path: Path, note: str = "")
 
 
 def codec_note(tokenized_dir: Path) -> str:
-    """A warning when stage 3 encoded with random codec weights (read from its stamps), else ""."""
-    random_parts = []
-    for stamp in sorted(Path(tokenized_dir).glob(".*_cuts_*.stamp.json")):
-        try:
-            codec = json.loads(stamp.read_text(encoding="utf-8")).get("codec")
-        except ValueError:
-            continue
-        if codec == "random":
-            random_parts.append(stamp.name[1:].split(".jsonl.gz")[0])
+    """A warning when stage 3 encoded with random codec weights, else "": from ``codec.json``
+    (``random_weights``), or for older data from the stage-3 stamps (``codec`` ``random`` /
+    ``encodec:random``)."""
+    from valle.data.codes_archive import read_codec_record
+
+    record = read_codec_record(tokenized_dir)
+    if record is not None:
+        random_parts = ["codec.json"] if record.get("random_weights") else []
+    else:
+        random_parts = []
+        for stamp in sorted(Path(tokenized_dir).glob(".*_cuts_*.stamp.json")):
+            try:
+                codec = str(json.loads(stamp.read_text(encoding="utf-8")).get("codec"))
+            except ValueError:
+                continue
+            if codec == "random" or codec.endswith(":random"):
+                random_parts.append(stamp.name[1:].split(".jsonl.gz")[0])
     if not random_parts:
         return ""
     return (f"codes from RANDOM codec weights ({', '.join(random_parts)}): plumbing only, "
-            "not speech tokens; rerun stage 3 with the real Encodec weights to train")
+            "not speech tokens; rerun stage 3 with the real codec weights to train")
 
 
 def _rejects_section(label: str, path: Path) -> Tuple[List[str], Dict[str, int]]:

@@ -233,7 +233,7 @@ class Synthesizer:
             codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator)
             if len(chunks) > 1:  # long texts take minutes: say how far it is
                 log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(chunks),
-                         codes.shape[0], codes.shape[0] * SAMPLES_PER_FRAME / SAMPLE_RATE,
+                         codes.shape[0], codes.shape[0] / self.codec.frame_rate,
                          time.perf_counter() - start)
             pieces.append(codes)
             frames.append(int(codes.shape[0]))

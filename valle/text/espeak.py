@@ -111,8 +111,11 @@ class EspeakTokenizer(TextTokenizer):
             except ImportError as e:  # pragma: no cover - install problem
                 raise RuntimeError("phonemizer is not installed: run `make setup` (pip install -e .)") from e
             try:
+                # remove-flags: espeak's "(en)...(de)" switch markers around words it reads in another
+                # language would otherwise become tokens (and letters in the vallex fallback)
                 self._backends[lang] = EspeakBackend(
-                    espeak_voice(lang), preserve_punctuation=False, with_stress=True, logger=_quiet
+                    espeak_voice(lang), preserve_punctuation=False, with_stress=True, logger=_quiet,
+                    language_switch="remove-flags",
                 )
             except RuntimeError as e:
                 if "not supported" not in str(e):

@@ -69,9 +69,15 @@ def language_id(code: str) -> int:
 
 
 # Tags are upper case ([EN], [ZH], [JA], [DE], [EN-GB]) so that bracketed words in transcripts
-# ("[ah]", "[sic]") stay text.
+# ("[ah]", "[sic]") stay text; [en], [zh], [ja] in any case are read as the VALL-E X tags.
 _TAG_RE = re.compile(r"\[([A-Z]{2,3}(?:[-_][A-Z]{2,4})?)\](.*?)\[\1\]", re.DOTALL)
 _STRAY_TAG_RE = re.compile(r"\[(?:EN|ZH|JA)\]")
+# The three VALL-E X tags are also accepted in any case ([en]..[en]); other bracketed words stay text.
+_ANY_CASE_TAG_RE = re.compile(r"\[(en|zh|ja)\]", re.IGNORECASE)
+
+
+def _upper_tags(text: str) -> str:
+    return _ANY_CASE_TAG_RE.sub(lambda m: m.group(0).upper(), text)
 
 
 def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[Tuple[str, str]]:
@@ -84,6 +90,7 @@ def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[T
     """
     segments: List[Tuple[str, str]] = []
     pos = 0
+    text = _upper_tags(text)
 
     def untagged(chunk: str) -> None:
         if not chunk.strip():
@@ -110,4 +117,4 @@ def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[T
 
 
 def has_language_tags(text: str) -> bool:
-    return _TAG_RE.search(text) is not None
+    return _TAG_RE.search(_upper_tags(text)) is not None

@@ -8,6 +8,9 @@
 - ``unique_text_tokens.k2symbols``: the symbol table (vallex: the fixed published table);
 - ``text_tokens_report.json``: per tokenizer that ran, utterances, tokens, the phoneme inventory
   with counts, substituted / dropped characters with counts, and the utterances without tokens;
+  under ``script_mismatches`` the utterances with text in a script their language does not write
+  (Chinese characters in English text, English words in Chinese, ...: read by the wrong rules,
+  ``valle.text.script_check``), counted by kind with examples, also logged as a warning;
 - ``text_rejects.tsv`` (rejects.tsv format): one line per supervision that produced no tokens,
   which is left out of the output — never silently;
 - ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run, and
@@ -33,6 +36,7 @@ from typing import Dict, List, Optional, Tuple
 
 from valle.text.languages import normalize_language
 from valle.text.pinyin import script_mismatch
+from valle.text.script_check import script_mismatches
 from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
@@ -196,6 +200,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
                                                   "inventory": Counter(), "substituted": Counter(),
                                                   "dropped": Counter(), "no_tokens": []})
     all_tokens: Counter = Counter()
+    mismatches = {"utterances": 0, "by_kind": Counter(), "examples": []}
     lines: List[str] = []
     part_counts: Dict[str, dict] = {}
     unset_language = 0
@@ -218,7 +223,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
         kept = []
         rec_paths = None
-        for s, text, res in zip(segs, texts, results):
+        for s, text, lang, res in zip(segs, texts, langs, results):
             st = stats[res["tokenizer"]]
             st["utterances"] += 1
             st["languages"][res["lang"]] += 1
@@ -239,6 +244,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
                           f"for text {text!r}; fix or remove the transcript, or check --lang")
                 lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))
                 continue
+            note_mismatches(mismatches, part, s.id, text, lang)  # kept, but read by the wrong rules
             st["tokens"] += len(res["tokens"])
             st["inventory"].update(res["tokens"])
             all_tokens.update(res["tokens"])
@@ -271,17 +277,39 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "symbols": len(table),
         "rejected": len(lines),
         "tokenizers": {name: _jsonable(st) for name, st in sorted(stats.items())},
+        "script_mismatches": {**mismatches, "by_kind": dict(mismatches["by_kind"].most_common())},
     }
     atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     written = {p.name: _sha1(output_dir / p.name) for p in (output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME)}
     atomic_write_text(stamp, json.dumps({"params": params, "outputs": written}, indent=1) + "\n")
     log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
              total_kept, total, len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
+    if mismatches["utterances"]:
+        ex = mismatches["examples"][0]
+        log.warning("stage 2: %d utterance(s) hold text in a script their language does not write (%s), read "
+                    "by the wrong language's rules, e.g. %s %r (%s); tag those words ([ZH]..[ZH], [EN]..[EN]); "
+                    "all examples in %s", mismatches["utterances"],
+                    ", ".join(f"{k}: {n}" for k, n in mismatches["by_kind"].most_common()), ex["id"], ex["text"],
+                    ", ".join(ex["kinds"]), output_dir / REPORT_NAME)
     for name, st in report["tokenizers"].items():
         if st["substituted"] or st["dropped"]:
             log.warning("stage 2: %s substituted %d and dropped %d characters (details in %s)", name,
                         sum(st["substituted"].values()), sum(st["dropped"].values()), output_dir / REPORT_NAME)
     return report
+
+
+MAX_MISMATCH_EXAMPLES = 20
+
+
+def note_mismatches(acc: dict, part: str, sup_id: str, text: str, lang: Optional[str]) -> None:
+    """Count one utterance's script/language mismatches (``valle.text.script_check``) into ``acc``."""
+    kinds = script_mismatches(text, lang)
+    if not kinds:
+        return
+    acc["utterances"] += 1
+    acc["by_kind"].update(kinds)
+    if len(acc["examples"]) < MAX_MISMATCH_EXAMPLES:
+        acc["examples"].append({"part": part, "id": sup_id, "text": text, "kinds": kinds})
 
 
 def _with(s, custom: dict, lang: Optional[str]):

@@ -163,6 +163,7 @@ class Trainer:
         self.step, self.epoch = 0, 1
         self.trained_stages = sorted({args.train_stage})
         self._start_history(ckpt, switching)
+        self.new_run = ckpt is None or switching
         self.best_valid, self.bad_valids = math.inf, 0
         if ckpt is not None:
             self.step = int(ckpt["step"])
@@ -310,7 +311,7 @@ class Trainer:
                      self.step, args.max_steps)
             self.monitor.close()
             return result
-        if self.step == 0:
+        if self.new_run:  # not a resume of this run: the starting weights' loss goes on record
             self.validate_start()
         stop = False
         while self.epoch <= args.num_epochs and not stop:
@@ -401,7 +402,8 @@ class Trainer:
         return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
     def validate_start(self) -> None:
-        """The starting model's validation loss, on record (log, valid.jsonl, TensorBoard) at step 0.
+        """The starting model's validation loss, on record (log, valid.jsonl, TensorBoard) at the
+        run's first step number (0, or the step a stage switch continues from).
 
         It does not compete for best-valid-loss.pt, which always holds weights this run trained."""
         if self.valid_loader is None:
@@ -409,8 +411,8 @@ class Trainer:
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         if self.is_main:
             log.info("validation before the first step (the starting model): loss %.4f", res.get("loss", math.nan))
-        self.monitor.log_valid(0, self.epoch, res)
-        self.valid_step = 0
+        self.monitor.log_valid(self.step, self.epoch, res)
+        self.valid_step = self.step
 
     def validate_end(self) -> None:
         """Validate the final weights unless the last validation already saw them, so a run that
