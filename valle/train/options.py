@@ -103,6 +103,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--synthesize-at-valid", type=str2bool, default=True, help="TensorBoard audio sample (needs valle.infer)")
     g.add_argument("--valid-codec-weights", default=None,
                    help="codec for the validation sample: default the published Encodec weights, a path, random or none")
+    g.add_argument("--eval-every", type=int, default=0,
+                   help="every N validations: WER and speaker similarity of a few dev sentences to TensorBoard (0 = off)")
+    g.add_argument("--eval-sentences", type=int, default=3, help="dev sentences for --eval-every")
     return p
 
 
