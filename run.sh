@@ -4,6 +4,7 @@
 #   2  average        python -m valle.bin.average (the last --avg checkpoints after the LR warm-up)
 #   3  synthesize     python -m valle.bin.infer for a few dev utterances into <exp-dir>/samples/,
 #                     with the run's result: best-valid-loss.pt (averaged.pt when there is no dev set)
+#   4  evaluate       python -m valle.bin.evaluate: WER, speaker similarity, DNSMOS into <exp-dir>/eval/
 # Any option not listed below (e.g. --max-duration 60 --base-lr 0.03 --trainable 'ar_*') is passed
 # through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass their defaults, then "$@".
 set -euo pipefail
@@ -11,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 stage=1                 ## first stage to run (1 train, 2 average, 3 synthesize)
-stop_stage=3            ## last stage to run (inclusive)
+stop_stage=3            ## last stage to run (inclusive; 4 = also evaluate)
 train_stage=0           ## 0 = AR and NAR jointly, 1 = AR only, 2 = NAR only
 data_dir=data           ## what prepare.sh wrote (uses <data-dir>/tokenized)
 exp_dir=exp/valle       ## experiment dir: checkpoints, logs, tensorboard/, samples/
@@ -20,9 +21,16 @@ num_epochs=""           ## training epochs (empty: valle.bin.train's default or 
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
 infer_device=cpu        ## stage 3: cpu or cuda
+eval_mode=cross-sentence  ## stage 4: cross-sentence (prompt = another utterance) or continuation (first 3 s)
+eval_num=50             ## stage 4: test utterances (held-out cuts, fixed seed)
+eval_cuts="test dev"    ## stage 4: which <data-dir>/tokenized/cuts_<split> files the test list comes from
+eval_min_seconds=4      ## stage 4: shortest test utterance (the VALL-E protocol: 4-10 s)
+eval_max_seconds=10     ## stage 4: longest test utterance
+eval_asr=pocketsphinx   ## stage 4: pocketsphinx (offline), hubert-large, whisper:<size or dir>
+eval_speaker=resemblyzer  ## stage 4: resemblyzer (offline), wavlm-sv[:dir], ecapa[:dir]
 
 # shellcheck disable=SC2034  # read by parse_options.sh for --help
-usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-3: train, average, synthesize)
+usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-4: train, average, synthesize, evaluate)
 Any option not listed here goes to valle.bin.train (see: python -m valle.bin.train --help)."
 
 # Split the command line: run.sh's own options go to parse_options.sh, the rest to valle.bin.train.
@@ -62,9 +70,9 @@ case "$train_stage" in
   0|1|2) ;;
   *) echo "Error: --train-stage must be 0, 1 or 2, got '$train_stage'." >&2; exit 1 ;;
 esac
-for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples"; do
+for n in "$stage" "$stop_stage" "${num_epochs:-0}" "$avg" "$num_samples" "$eval_num"; do
   if [[ ! "$n" =~ ^[0-9]+$ ]]; then
-    echo "Error: --stage, --stop-stage, --num-epochs, --avg and --num-samples take integers, got '$n'." >&2
+    echo "Error: --stage, --stop-stage, --num-epochs, --avg, --num-samples and --eval-num take integers, got '$n'." >&2
     exit 1
   fi
 done
@@ -113,5 +121,18 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
         --output "$exp_dir/samples/$name.wav" </dev/null
       if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
+fi
+
+if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then
+  # shellcheck disable=SC2046  # one word per split name
+  eval_cut_files=($(for split in $eval_cuts; do echo "$tokenized/cuts_$split.jsonl.gz"; done))
+  eval_checkpoint="$exp_dir/best-valid-loss.pt"  # the run's result, as in stage 3
+  if [[ ! -f "$eval_checkpoint" ]]; then eval_checkpoint="$averaged"; fi
+  eval_opts=(--list "$exp_dir/eval/test_$eval_mode.tsv" --cuts "${eval_cut_files[@]}" --mode "$eval_mode"
+    --num "$eval_num" --min-seconds "$eval_min_seconds" --max-seconds "$eval_max_seconds"
+    --checkpoint "$eval_checkpoint" --exp-dir "$exp_dir" --name "$eval_mode" --asr "$eval_asr"
+    --speaker "$eval_speaker" --device "$infer_device")
+  log 4 "evaluate $eval_checkpoint on $eval_num $eval_mode utterances into $exp_dir/eval/$eval_mode"
+  run 4 "$python" -m valle.bin.evaluate "${eval_opts[@]}"
 fi
 log "-" "done"

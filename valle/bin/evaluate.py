@@ -94,10 +94,10 @@ def _ensure_list(args) -> None:
         return
     from lhotse import CutSet, load_manifest
 
-    missing = [str(c) for c in args.cuts if not c.is_file()]
-    if missing:
-        raise ValueError(f"--cuts {' '.join(missing)} does not exist: run prepare.sh first")
-    cuts = CutSet.from_cuts(c for path in args.cuts for c in load_manifest(path))
+    present = [c for c in args.cuts if c.is_file()]
+    if not present:
+        raise ValueError(f"--cuts {' '.join(map(str, args.cuts))}: none exists; run prepare.sh first")
+    cuts = CutSet.from_cuts(c for path in present for c in load_manifest(path))
     items = build_test_list(cuts, args.list.parent, args.mode, args.num, args.seed, args.min_seconds, args.max_seconds)
     write_test_list(items, args.list)
     atomic_write_text(stamp, json.dumps(params) + "\n")
@@ -147,7 +147,8 @@ def _wav_sources(args, items, out_dir: Path) -> Dict[str, tuple]:
             sources[name] = (out_dir / name, synthesize(items, path, out_dir / name, args.device,
                                                         args.codec_weights, args.seed, **sampling))
         else:
-            raise ValueError(f"{path} is neither a checkpoint file nor a folder of wavs")
+            raise ValueError(f"{path} does not exist: pass a checkpoint file or a folder of <id>.wav "
+                             "(run.sh stages 1-2 write <exp-dir>/averaged.pt)")
     return sources
 
 

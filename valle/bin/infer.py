@@ -88,7 +88,13 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=1.0, help="AR sampling temperature")
     g.add_argument("--seed", type=int, default=42, help="random seed for sampling (reproducible outputs)")
     g.add_argument("--best-of", type=int, default=1,
-                   help="sample N AR continuations and keep the one with the highest likelihood")
+                   help="sample N AR continuations and keep the one with the highest likelihood "
+                        "(with --rerank: N whole candidates, kept by ASR/speaker score)")
+    g.add_argument("--rerank", default="none", choices=["none", "asr", "similarity", "both"],
+                   help="with --best-of N: keep the candidate with the lowest WER (asr), the voice closest "
+                        "to the prompt (similarity), or similarity - WER (both); docs/evaluation.md")
+    g.add_argument("--rerank-asr", default="pocketsphinx", help="ASR for --rerank (valle.bin.evaluate --asr)")
+    g.add_argument("--rerank-speaker", default="resemblyzer", help="speaker model for --rerank")
     g.add_argument("--use-kv-cache", type=str2bool, default=True, help="cache AR keys/values (true|false)")
     g.add_argument("--continual", type=str2bool, default=False,
                    help="continue the prompt audio: the output starts with the prompt itself (true|false)")
@@ -233,16 +239,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"{BANNER}\nWARNING: the codec runs with RANDOM weights (--codec {synth.codec_weights}).\n"
               f"The wav is plumbing output, not speech; the sidecar .json records this.\n{BANNER}",
               file=sys.stderr, flush=True)
+    reranker = rerank_scores = None
+    if args.rerank != "none":
+        from valle.eval.rerank import Reranker, best_of
+
+        try:
+            reranker = Reranker(args.rerank, args.rerank_asr, args.rerank_speaker, args.device)
+        except (ValueError, RuntimeError) as e:
+            raise SystemExit(f"error: {e}")
     total_audio = total_compute = 0.0
     for row, prompt in zip(rows, prompts):
         where = f" (--tsv line {row['line']})" if row["line"] else ""
         try:
-            result = synth.synthesize(
-                row["text"], prompt_text=row["prompt_text"], prompt_audio=prompt,
-                language=args.language, prompt_language=args.prompt_language, options=options,
-                continual=args.continual, max_sentence_chars=args.max_sentence_chars,
-                prompt_seconds=args.prompt_seconds,
-            )
+            def run(opts, row=row, prompt=prompt):
+                return synth.synthesize(
+                    row["text"], prompt_text=row["prompt_text"], prompt_audio=prompt,
+                    language=args.language, prompt_language=args.prompt_language, options=opts,
+                    continual=args.continual, max_sentence_chars=args.max_sentence_chars,
+                    prompt_seconds=args.prompt_seconds,
+                )
+            if reranker is None:
+                result = run(options)
+            else:
+                result, rerank_scores = best_of(run, options, args.best_of, reranker, row["text"], args.language,
+                                                row["prompt_audio"], synth.codec.sample_rate)
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise SystemExit(f"error{where}: {msg}")
@@ -250,7 +270,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       prompt_text=row["prompt_text"],
                       prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
                       language=args.language, prompt_language=args.prompt_language or args.language,
-                      continual=args.continual)
+                      continual=args.continual,
+                      **({"rerank": {"mode": args.rerank, "candidates": rerank_scores}} if rerank_scores else {}))
         total_audio += result.seconds
         total_compute += result.compute_seconds
         guard = (f", LENGTH GUARD HIT in chunk(s) {result.length_guard_hits}"

@@ -158,6 +158,18 @@ class Monitor:
         self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=rate)
         self.writer.add_image("valid/spectrogram", image, step, dataformats="HW")
 
+    def evaluate_dev(self, model, text_symbols, valid_cuts, step: int) -> None:
+        """``--eval-every``: dev WER/similarity to TensorBoard (valle.eval.during_training)."""
+        if valid_cuts is None or getattr(self, "eval_failed", False):
+            return
+        try:
+            from valle.eval.during_training import evaluate_dev_sentences
+
+            evaluate_dev_sentences(model, text_symbols, valid_cuts, self.args, step, self.writer)
+        except Exception as e:  # optional feature: report once, keep training
+            self.eval_failed = True
+            log.warning("--eval-every disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

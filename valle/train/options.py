@@ -105,6 +105,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--synthesize-at-valid", type=str2bool, default=True,
                    help="TensorBoard audio sample, decoded with the codec the data were prepared with (prepare.sh --codec)")
     refuse_renamed_codec_options(g)
+    g.add_argument("--eval-every", type=int, default=0,
+                   help="every N validations: WER and speaker similarity of a few dev sentences to TensorBoard (0 = off)")
+    g.add_argument("--eval-sentences", type=int, default=3, help="dev sentences for --eval-every")
     return p
 
 

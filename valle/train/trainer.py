@@ -438,6 +438,9 @@ class Trainer:
             self.bad_valids += 1
         if self.is_main and self.args.synthesize_at_valid:
             self.monitor.synthesize_sample(self.model, self.text_symbols, self.valid_cuts, self.step)
+        self.valid_count = getattr(self, "valid_count", 0) + 1
+        if self.is_main and self.args.eval_every and self.valid_count % self.args.eval_every == 0:
+            self.monitor.evaluate_dev(self.model, self.text_symbols, self.valid_cuts, self.step)
         return res
 
     def _early_stop(self) -> bool:
