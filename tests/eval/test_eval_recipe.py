@@ -21,10 +21,10 @@ def test_custom_recipe_stage4_writes_every_output(eval_data, tmp_path):
     for name in ("LJ002-0020.wav", "LJ002-0035.wav"):
         shutil.copy(eval_data / name, corpus / "wavs" / name)
     shutil.copy(eval_data / "ljspeech_metadata.csv", corpus / "metadata.csv")
-    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec-weights", "random")
+    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec", "encodec:random")
     # two 1.5 s utterances of one speaker, both in the train split: a plumbing run of every stage
     r = _bash("egs/custom/run.sh", tmp_path, "--stop-stage", "4", "--train-stage", "0", "--model-preset", "nano",
-              "--num-epochs", "1", "--num-workers", "0", "--codec-weights", "random", "--valid-codec-weights", "random",
+              "--num-epochs", "1", "--num-workers", "0",
               "--num-samples", "1", "--eval-num", "2", "--eval-cuts", "test dev train", "--eval-min-seconds", "1")
     exp = tmp_path / "exp" / "custom"
     out = exp / "eval" / "cross-sentence"

@@ -13,7 +13,7 @@ PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
 
 
 def _argv(ckpts, prompt_wav, out, *extra):
-    return ["--checkpoint", str(ckpts["both"]), "--codec-weights", "random", "--text", "Seven geese flew low.",
+    return ["--checkpoint", str(ckpts["both"]), "--codec", "encodec:random", "--text", "Seven geese flew low.",
             "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav), "--output", str(out),
             "--max-len-ratio", "1", "--prompt-seconds", "1", *extra]
 

@@ -67,6 +67,7 @@ def checkpoint(tmp_path_factory):
     """An untrained nano AR+NAR checkpoint whose symbol table covers the test texts."""
     import torch
 
+    from valle.codec import facts_of
     from valle.models import VALLE, get_preset
     from valle.text.symbol_table import SymbolTable
     from valle.text.tokenizer import get_text_tokenizer
@@ -77,4 +78,5 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     config = get_preset("nano", text_vocab_size=len(table))
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "nano.pt", model=VALLE(config).state_dict(),
-                           model_config=config.to_dict(), text_symbols=table.symbols, train_stage=0)
+                           model_config=config.to_dict(), text_symbols=table.symbols, train_stage=0,
+                           codec=facts_of("encodec:random"))  # synthesis decodes with seeded random Encodec

@@ -116,7 +116,7 @@ def test_long_text_is_decoded_one_sentence_chunk_at_a_time(checkpoint):
     """Encodec's decoder never sees more than one chunk's frames, so memory is bounded by a sentence."""
     from valle.infer.synthesizer import SamplingOptions, Synthesizer
 
-    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights="random")
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec="encodec:random")
     calls = []
     synth.codec.decoder.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[-1]))
     result = synth.synthesize(long_text(), options=SamplingOptions(max_len_ratio=0.05))

@@ -134,7 +134,7 @@ def test_training_average_and_synthesis_keep_device_fifo_and_symlink_outputs(tra
 
     wav_out = tmp_path / "out" / "full.wav"
     target = make_special(wav_out, kind)
-    rc, message = call_main("valle.bin.infer", ["--checkpoint", checkpoint, "--codec-weights", "random", "--text",
+    rc, message = call_main("valle.bin.infer", ["--checkpoint", checkpoint, "--codec", "encodec:random", "--text",
                                                 SENTENCES_TO_SAY[0], "--max-len-ratio", "0.1", "--output", wav_out],
                             capfd)
     assert_kept(wav_out, kind, target, rc, message)

@@ -52,7 +52,7 @@ def test_run_sh_stage3_with_tab_and_newline_in_audio_file_names(checkpoint, tmp_
     exp.mkdir()
     shutil.copy(checkpoint, exp / "best-valid-loss.pt")
     proc = bash("run.sh", "--stage", 3, "--stop-stage", 3, "--data-dir", tmp_path / "data", "--exp-dir", exp,
-                "--codec-weights", "random", "--num-samples", 2)
+                "--num-samples", 2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sidecars = sorted((exp / "samples").glob("*.json"))
     assert [p.name for p in sidecars] == ["sample1_utt1.json", "sample2_utt0.json"]

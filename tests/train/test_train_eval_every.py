@@ -4,6 +4,8 @@ from __future__ import annotations
 from synthetic_corpus import base_args, make_data_dir
 
 from valle.bin.train import main
+from valle.codec import facts_of
+from valle.data.codes_archive import write_codec_record
 
 
 def _scalars(tb_dir):
@@ -16,9 +18,10 @@ def _scalars(tb_dir):
 
 def test_eval_every_writes_dev_wer_at_every_second_validation(tmp_path, caplog):
     data = make_data_dir(tmp_path, num_train=4, num_dev=2)
+    write_codec_record(data, facts_of("encodec:random"))  # the dev sentences are synthesized with it
     exp = tmp_path / "exp"
     args = base_args(data, exp, "--max-steps", "4", "--valid-interval", "1", "--num-epochs", "1",
-                     "--valid-codec-weights", "random", "--eval-every", "2", "--eval-sentences", "2")
+                     "--eval-every", "2", "--eval-sentences", "2")
     args[args.index("--tensorboard") + 1] = "true"
     with caplog.at_level("INFO", logger="valle.eval"):
         main(args)

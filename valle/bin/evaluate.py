@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from valle.codec.options import add_codec_option
+
 log = logging.getLogger("valle.eval")
 
 REFERENCE_ROWS = ("ground_truth", "codec_resynthesis")
@@ -50,9 +52,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="several checkpoints (or wav folders) on the same list; the table shows deltas to the first")
     g.add_argument("--reference-rows", default="ground_truth,codec_resynthesis",
                    help="comma-separated reference rows (ground_truth, codec_resynthesis) or 'none'")
-    g.add_argument("--codec-weights", default=None,
-                   help="Encodec weights for synthesis and codec resynthesis (unset = torch hub cache, never "
-                        "downloaded here; a PATH; or 'random' for plumbing runs)")
+    add_codec_option(g, help_suffix="; default: the codec the (first) checkpoint was trained on, else encodec; "
+                                    "synthesis and the codec_resynthesis row use it (never downloaded here)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     g.add_argument("--top-k", type=int, default=0, help="synthesis: AR top-k (0 = off)")
     g.add_argument("--temperature", type=float, default=1.0, help="synthesis: AR temperature")
@@ -118,7 +119,7 @@ def _reference_seconds(items) -> Dict[str, float]:
 
 def _wav_sources(args, items, out_dir: Path) -> Dict[str, tuple]:
     """``{system: (wav_dir, {id: error})}`` for every system and reference row."""
-    from valle.eval.systems import codec_available, resynthesize, synthesize
+    from valle.eval.systems import checkpoint_codec_spec, codec_available, resynthesize, synthesize
 
     rows = [r for r in args.reference_rows.split(",") if r and r != "none"]
     unknown = [r for r in rows if r not in REFERENCE_ROWS]
@@ -127,14 +128,15 @@ def _wav_sources(args, items, out_dir: Path) -> Dict[str, tuple]:
     sources: Dict[str, tuple] = {}
     if "ground_truth" in rows:
         sources["ground_truth"] = (None, {})
+    entries = list(args.compare or []) + ([str(args.checkpoint)] if args.checkpoint else [])
     if "codec_resynthesis" in rows:
-        why = codec_available(args.codec_weights)
+        spec = args.codec or next(filter(None, (checkpoint_codec_spec(Path(e)) for e in entries)), None)
+        why = codec_available(spec)
         if why:
             log.warning("codec_resynthesis row skipped: %s", why)
         else:
             sources["codec_resynthesis"] = (out_dir / "codec_resynthesis",
-                                            resynthesize(items, out_dir / "codec_resynthesis", args.codec_weights, args.device))
-    entries = list(args.compare or []) + ([str(args.checkpoint)] if args.checkpoint else [])
+                                            resynthesize(items, out_dir / "codec_resynthesis", spec, args.device))
     if args.wav_dir:
         entries.append(str(args.wav_dir))
     sampling = dict(top_k=args.top_k, temperature=args.temperature, max_len_ratio=args.max_len_ratio,
@@ -145,7 +147,7 @@ def _wav_sources(args, items, out_dir: Path) -> Dict[str, tuple]:
         elif path.is_file():
             log.info("synthesizing %d utterances with %s", len(items), path)
             sources[name] = (out_dir / name, synthesize(items, path, out_dir / name, args.device,
-                                                        args.codec_weights, args.seed, **sampling))
+                                                        args.codec, args.seed, **sampling))
         else:
             raise ValueError(f"{path} does not exist: pass a checkpoint file or a folder of <id>.wav "
                              "(run.sh stages 1-2 write <exp-dir>/averaged.pt)")

@@ -13,18 +13,18 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from valle.eval.testlist import CONTINUATION_PROMPT_SECONDS, TestItem
+from valle.eval.testlist import TestItem
 
 log = logging.getLogger("valle.eval")
 
 
 def synthesize(items: List[TestItem], checkpoint: Path, out_dir: Path, device: str = "cpu",
-               codec_weights: Optional[str] = None, seed: int = 0, **sampling) -> Dict[str, str]:
+               codec: Optional[str] = None, seed: int = 0, **sampling) -> Dict[str, str]:
     """Write ``out_dir/<id>.wav`` per item; returns ``{id: error}`` for the rows that failed."""
     from valle.bin.infer import write_outputs
     from valle.infer.synthesizer import SamplingOptions, Synthesizer
 
-    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights=codec_weights, device=device)
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec=codec, device=device)
     failed = {}
     for item in items:
         options = SamplingOptions(seed=seed, **sampling)
@@ -32,7 +32,7 @@ def synthesize(items: List[TestItem], checkpoint: Path, out_dir: Path, device: s
         try:
             result = synth.synthesize(item.text, prompt_text=item.prompt_text, prompt_audio=item.prompt_audio or None,
                                       language=item.language, options=options, continual=continual,
-                                      prompt_seconds=CONTINUATION_PROMPT_SECONDS if continual else 3.0)
+                                      prompt_seconds=0.0)  # whole: a cut prompt would leave its transcript behind
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             failed[item.id] = f"synthesis failed: {e.args[0] if isinstance(e, KeyError) and e.args else e}"
             log.warning("%s: %s", item.id, failed[item.id])
@@ -43,29 +43,42 @@ def synthesize(items: List[TestItem], checkpoint: Path, out_dir: Path, device: s
     return failed
 
 
-def codec_available(codec_weights: Optional[str]) -> Optional[str]:
-    """``None`` when the codec can be loaded without a download, else why not (one line)."""
-    from valle.data.codec import hub_checkpoint_path
+def checkpoint_codec_spec(checkpoint: Optional[Path]) -> Optional[str]:
+    """The ``--codec`` spec a checkpoint of ours records (None for files without one)."""
+    from valle.train.provenance import read_meta
 
-    if codec_weights is None and not hub_checkpoint_path().is_file():
-        return (f"no Encodec weights at {hub_checkpoint_path()} (evaluation never downloads): pass "
-                "--codec-weights PATH, or --reference-rows ground_truth")
-    if codec_weights not in (None, "random") and not Path(codec_weights).is_file():
-        return f"--codec-weights {codec_weights} does not exist"
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None
+    facts = read_meta(checkpoint).get("codec")
+    return str(facts.get("codec") or facts.get("name")) if isinstance(facts, dict) else None
+
+
+def codec_available(spec: Optional[str]) -> Optional[str]:
+    """``None`` when the codec ``spec`` loads without a download, else why not (one line)."""
+    from valle.codec import split_spec
+    from valle.codec.encodec_model import RANDOM, hub_checkpoint_path
+
+    name, weights = split_spec(spec)
+    if name == "codec2" or weights == RANDOM:
+        return None
+    path = hub_checkpoint_path() if weights is None else Path(weights)
+    if not path.is_file():
+        return (f"no Encodec weights at {path} (evaluation never downloads): pass --codec encodec:PATH, "
+                "or --reference-rows ground_truth")
     return None
 
 
-def resynthesize(items: List[TestItem], out_dir: Path, codec_weights: Optional[str] = None,
+def resynthesize(items: List[TestItem], out_dir: Path, codec_spec: Optional[str] = None,
                  device: str = "cpu") -> Dict[str, str]:
-    """Each reference through Encodec encode+decode into ``out_dir/<id>.wav``; ``{id: error}``."""
+    """Each reference through the codec's encode+decode into ``out_dir/<id>.wav``; ``{id: error}``."""
     import soundfile as sf
     import torch
 
-    from valle.data.codec import SAMPLE_RATE, decode_codes, encode_audio, load_codec
+    from valle.codec import load_codec
     from valle.eval.audio import AudioInputError, read_audio
     from valle.utils.atomic import atomic_path
 
-    codec = load_codec(codec_weights, device=device)
+    codec = load_codec(codec_spec, device=device)
     failed = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for item in items:
@@ -74,8 +87,12 @@ def resynthesize(items: List[TestItem], out_dir: Path, codec_weights: Optional[s
         except AudioInputError as e:
             failed[item.id] = str(e)
             continue
-        codes = encode_audio(codec, torch.from_numpy(wav)[None], sr)
-        out = decode_codes(codec, codes).clamp(-1, 1).numpy()
+        try:
+            codes = codec.encode(torch.from_numpy(wav), sr)
+        except ValueError as e:  # e.g. audio below the codec's rate
+            failed[item.id] = str(e)
+            continue
+        out = codec.decode(codes).float().cpu().clamp(-1, 1).numpy()
         with atomic_path(out_dir / f"{item.id}.wav") as tmp:
-            sf.write(str(tmp), out, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            sf.write(str(tmp), out, codec.sample_rate, subtype="PCM_16", format="WAV")
     return failed
