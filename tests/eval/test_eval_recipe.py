@@ -33,11 +33,11 @@ def test_custom_recipe_stage4_writes_every_output(eval_data, tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert list((out / "tensorboard").iterdir())
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary["systems"]) == ["ground_truth", "codec_resynthesis", "averaged"]
+    assert list(summary["systems"]) == ["ground_truth", "codec_resynthesis", "best-valid-loss"]
     recs = [json.loads(line) for line in (out / "utterances.jsonl").read_text().splitlines()]
     assert len(recs) == 6 and len({r["id"] for r in recs}) == 2
-    synth = [r for r in recs if r["system"] == "averaged"]
-    assert all(r["status"] != "failed" and "wer" in r and (out / "averaged" / f"{r['id']}.json").is_file() for r in synth)
+    synth = [r for r in recs if r["system"] == "best-valid-loss"]
+    assert all(r["status"] != "failed" and "wer" in r and (out / "best-valid-loss" / f"{r['id']}.json").is_file() for r in synth)
     # random codec weights and an untrained model: noise, scored as such
-    assert summary["systems"]["ground_truth"]["wer"] < summary["systems"]["averaged"]["wer"]
-    assert (exp / "eval" / "test_cross-sentence.tsv").is_file() and "| averaged |" in r.stdout
+    assert summary["systems"]["ground_truth"]["wer"] < summary["systems"]["best-valid-loss"]["wer"]
+    assert (exp / "eval" / "test_cross-sentence.tsv").is_file() and "| best-valid-loss |" in r.stdout

@@ -15,7 +15,7 @@ PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
 def _argv(ckpts, prompt_wav, out, *extra):
     return ["--checkpoint", str(ckpts["both"]), "--codec", "encodec:random", "--text", "Seven geese flew low.",
             "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav), "--output", str(out),
-            "--max-len-ratio", "1", "--prompt-seconds", "1", *extra]
+            "--max-len-ratio", "1", *extra]
 
 
 def test_rerank_keeps_the_best_scored_candidate(nano_checkpoints, prompt_wav, tmp_path):

@@ -118,7 +118,7 @@ def test_long_text_is_decoded_one_sentence_chunk_at_a_time(checkpoint):
 
     synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec="encodec:random")
     calls = []
-    synth.codec.decoder.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[-1]))
+    synth.codec.model.decoder.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[-1]))
     result = synth.synthesize(long_text(), options=SamplingOptions(max_len_ratio=0.05))
     assert len(result.chunks) >= 10
     assert calls == result.chunk_frames, "one decoder call per sentence chunk, with that chunk's frames"

@@ -1,8 +1,9 @@
 """``valle.bin.train --eval-every N``: WER and speaker similarity of a few fixed dev sentences.
 
 Every N-th validation, the first ``--eval-sentences`` dev cuts are synthesized the way the
-TensorBoard audio sample is (``valle.train.valid_sample``: the cut's own first 3 s as the voice
-prompt, its text to say), transcribed with pocketsphinx and embedded with resemblyzer (both
+TensorBoard audio sample is (``valle.train.valid_sample``: the cut's own first 225 frames as the
+voice prompt, its whole text to say, so the prompt audio is kept in front of the continuation),
+transcribed with pocketsphinx and embedded with resemblyzer (both
 offline, loaded once), and ``eval/wer`` (summed edits) and ``eval/sim_reference`` go to
 TensorBoard beside the sample.  Like the sample, a failure is reported once and training goes on.
 """
@@ -36,11 +37,12 @@ def evaluate_dev_sentences(model, text_symbols, valid_cuts, args, step: int, wri
     errors, sims = [], []
     for cut in islice(iter(valid_cuts), max(1, int(args.eval_sentences))):
         sup = cut.supervisions[0]
-        wav, _ = synthesize_valid_sample(model, text_symbols, [cut], args)
+        # the prompt is the cut's own beginning and its text the whole cut's: score prompt + continuation
+        wav, _, rate = synthesize_valid_sample(model, text_symbols, [cut], args, with_prompt=True)
         wav = wav.numpy()
-        errors.append(utterance_errors(sup.text or "", asr.transcribe(wav, 24000), sup.language or "en"))
+        errors.append(utterance_errors(sup.text or "", asr.transcribe(wav, rate), sup.language or "en"))
         try:
-            sims.append(cosine(speaker.embed(wav, 24000), speaker.embed(cut.load_audio().mean(axis=0), cut.sampling_rate)))
+            sims.append(cosine(speaker.embed(wav, rate), speaker.embed(cut.load_audio().mean(axis=0), cut.sampling_rate)))
         except Exception:  # silent output, reference audio missing or silent: no similarity, the WER still counts
             pass
     scores = {"wer": sum_errors(errors).rate}

@@ -24,9 +24,11 @@ def _codec(spec):
     return _CODEC[key]
 
 
-def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: int = 300):
+def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: int = 300,
+                            with_prompt: bool = False):
     """(waveform [samples] at the codec's rate, log-magnitude spectrogram [freq, time] scaled to 0..1,
-    the codec's sample rate)."""
+    the codec's sample rate). ``with_prompt``: the waveform starts with the prompt frames, so it says
+    the cut's whole text (what ``--eval-every`` transcribes)."""
     from valle.train.trainer import forked_rng
 
     codec = _codec(getattr(args, "codec", None))
@@ -51,6 +53,8 @@ def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: i
     finally:
         model.train(was_training)
     gen = out[0][:max_frames].cpu()
+    if with_prompt:
+        gen = torch.cat([prompt.to(gen.dtype), gen])
     missing = codec.num_quantizers - gen.shape[1]
     if missing > 0:  # fewer quantizers than the codec: pad the missing codebooks with 0
         gen = torch.cat([gen, gen.new_zeros(gen.shape[0], missing)], dim=1)
