@@ -92,3 +92,29 @@ def test_paper_grade_asr_without_weights_names_path_and_alternative(name, tmp_pa
 def test_unknown_asr_name():
     with pytest.raises(ValueError, match="unknown ASR backend 'kaldi'.*pocketsphinx"):
         load_asr("kaldi")
+
+
+def test_hubert_loader_reads_a_local_checkpoint_file(tmp_path, librispeech_utterance):
+    """The real loading path (torch.load weights_only, fairseq's 32-row CTC head cut to torchaudio's
+    29 labels, greedy CTC) on a small random model of the same family written here."""
+    import torch
+    from torchaudio.models import wav2vec2_model
+
+    from valle.eval.asr.hubert_asr import WEIGHTS_FILE, HubertASR
+
+    tiny = dict(extractor_mode="layer_norm", extractor_conv_layer_config=[(32, 10, 5), (32, 3, 2), (32, 2, 2)],
+                extractor_conv_bias=False, encoder_embed_dim=32, encoder_projection_dropout=0.0,
+                encoder_pos_conv_kernel=16, encoder_pos_conv_groups=4, encoder_num_layers=1, encoder_num_heads=2,
+                encoder_attention_dropout=0.0, encoder_ff_interm_features=64, encoder_ff_interm_dropout=0.0,
+                encoder_dropout=0.0, encoder_layer_norm_first=True, encoder_layer_drop=0.0, aux_num_out=29)
+    torch.manual_seed(0)
+    state = wav2vec2_model(**{**tiny, "aux_num_out": 32}).state_dict()  # the raw fairseq head
+    (tmp_path / "w").mkdir()
+    torch.save(state, tmp_path / "w" / WEIGHTS_FILE)
+    asr = load_asr(f"hubert-large:{tmp_path / 'w'}", params=tiny)
+    assert isinstance(asr, HubertASR) and WEIGHTS_FILE in asr.name
+    kept = [i for i in range(32) if i not in (1, 2, 3)]
+    assert torch.equal(asr.model.aux.weight, state["aux.weight"][kept])
+    wav, sr, _ = librispeech_utterance
+    hyp = asr.transcribe(wav[: 2 * sr], sr)
+    assert isinstance(hyp, str) and set(hyp) <= set("abcdefghijklmnopqrstuvwxyz' ")

@@ -109,7 +109,7 @@ def test_compare_prints_a_delta_table(scored_folder, capsys):
     for i in range(3):
         shutil.copy(root / "refs" / f"good{i}.wav", other / f"good{i}.wav")
     main(["--list", str(root / "list.tsv"), "--compare", str(root / "espeak"), str(other), "--name", "cmp",
-          "--exp-dir", str(root / "exp"), "--reference-rows", "none", "--dnsmos", "false"])
+          "--exp-dir", str(root / "exp"), "--reference-rows", "none", "--dnsmos", "false", "--jobs", "2"])
     table = capsys.readouterr().out
     assert "| espeak |" in table and "| other |" in table and "Δ other − espeak" in table
     summary = json.loads((root / "exp" / "eval" / "cmp" / "summary.json").read_text())["systems"]
@@ -118,6 +118,11 @@ def test_compare_prints_a_delta_table(scored_folder, capsys):
     assert wer_delta == pytest.approx(100 * (summary["other"]["wer"] - summary["espeak"]["wer"]), abs=0.06)
     # the other system's outputs are the references themselves: similarity to them is 1
     assert summary["other"]["sim_reference"] == pytest.approx(1.0, abs=1e-3)
+    # two worker processes (--jobs 2) return the records in list order, each system's own
+    recs = [json.loads(line) for line in (root / "exp" / "eval" / "cmp" / "utterances.jsonl").read_text().splitlines()]
+    ids = [i.id for i in read_test_list(root / "list.tsv")]
+    assert [(r["system"], r["id"]) for r in recs] == [(s, i) for s in ("espeak", "other") for i in ids]
+    assert all(r["wav"].endswith(f"/{r['system']}/{r['id']}.wav") for r in recs if "wav" in r)
 
 
 def test_unavailable_backend_and_bad_list_are_one_line_errors(scored_folder, tmp_path, monkeypatch):

@@ -65,6 +65,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="pocketsphinx (offline), hubert-large, whisper:<size or dir>, or none")
     g.add_argument("--speaker", default="resemblyzer", help="resemblyzer (offline), wavlm-sv[:dir], ecapa[:dir], or none")
     g.add_argument("--dnsmos", default="true", choices=["true", "false"], help="DNSMOS P.835 (speechmos ONNX)")
+    g.add_argument("--jobs", type=int, default=1, help="worker processes for scoring (one CPU core each)")
     g.add_argument("--exp-dir", type=Path, default=Path("exp/valle"), help="outputs go to <exp-dir>/eval/<name>/")
     g.add_argument("--name", default=None, help="evaluation name (default: the list's file stem)")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -169,14 +170,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         items = read_test_list(args.list)
         name = args.name or args.list.stem
         out_dir = args.exp_dir / "eval" / name
-        scorer = Scorer(asr=args.asr, speaker=args.speaker, dnsmos=args.dnsmos == "true", device=args.device)
+        scorer_kwargs = dict(asr=args.asr, speaker=args.speaker, dnsmos=args.dnsmos == "true", device=args.device)
+        scorer = Scorer(**scorer_kwargs)
         sources = _wav_sources(args, items, out_dir)
     except (TestListError, BackendUnavailable, ValueError, OSError, RuntimeError) as e:
         raise SystemExit(f"error: {e}")
     if not sources:
         raise SystemExit("error: nothing to score: pass --checkpoint, --wav-dir, --compare or --reference-rows")
+    from valle.eval.parallel import score_all
+
     ref_seconds = _reference_seconds(items)
-    records = []
+    records, jobs, slots = [], [], []
     for system, (wav_dir, failed) in sources.items():
         for item in items:
             if item.id in failed:
@@ -184,10 +188,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 "status": "failed", "errors": [failed[item.id]], "flags": []})
                 continue
             wav = Path(item.reference_audio) if wav_dir is None else wav_dir / f"{item.id}.wav"
-            records.append(scorer.score(item, wav, system, ref_seconds.get(item.id)))
-        bad = [r for r in records if r["system"] == system and r["status"] == "failed"]
-        for r in bad:
-            log.warning("%s %s failed: %s", system, r["id"], "; ".join(r["errors"]))
+            slots.append(len(records))
+            records.append(None)
+            jobs.append((item, wav, system, ref_seconds.get(item.id)))
+    for slot, rec in zip(slots, score_all(scorer, jobs, args.jobs, scorer_kwargs)):
+        records[slot] = rec
+    for r in records:
+        if r["status"] == "failed":
+            log.warning("%s %s failed: %s", r["system"], r["id"], "; ".join(r["errors"]))
     summaries = summarize(records)
     table = write_outputs(out_dir, records, summaries, scorer.backends,
                           {"list": str(args.list), "items": len(items), "name": name})

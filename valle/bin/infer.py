@@ -261,7 +261,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             if reranker is None:
                 result = run(options)
             else:
-                result, rerank_scores = best_of(run, options, args.best_of, reranker, row["text"], args.language,
+                said = f"{row['prompt_text']} {row['text']}" if args.continual else row["text"]  # continual: prompt first
+                result, rerank_scores = best_of(run, options, args.best_of, reranker, said, args.language,
                                                 row["prompt_audio"], synth.codec.sample_rate)
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e

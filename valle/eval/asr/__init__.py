@@ -3,6 +3,7 @@
     asr = load_asr("pocketsphinx")                    # offline, bundled en-us model
     asr = load_asr("pocketsphinx", grammar=jsgf_text) # constrained to a JSGF grammar
     asr = load_asr("hubert-large")                    # torchaudio HUBERT_ASR_LARGE (VALL-E paper)
+    asr = load_asr("hubert-large:/path/to/hubert_fairseq_large_ll60k_asr_ls960.pth")
     asr = load_asr("whisper:small") / ("whisper:/path/to/ctranslate2-model")
     text = asr.transcribe(wav_float32_mono, sample_rate)
 
@@ -19,7 +20,7 @@ from valle.eval.backend_errors import BackendUnavailable
 
 __all__ = ["ASRBackend", "BackendUnavailable", "load_asr", "ASR_BACKENDS", "supports_language"]
 
-ASR_BACKENDS = ("pocketsphinx", "hubert-large", "whisper:<size or dir>")
+ASR_BACKENDS = ("pocketsphinx", "hubert-large[:path]", "whisper:<size or dir>")
 
 
 class ASRBackend(Protocol):
@@ -42,10 +43,11 @@ def load_asr(name: str, **opts) -> ASRBackend:
         from valle.eval.asr.pocketsphinx_asr import PocketsphinxASR
 
         return PocketsphinxASR(**opts)
-    if key in ("hubert-large", "hubert"):
+    if key.split(":")[0] in ("hubert-large", "hubert"):
         from valle.eval.asr.hubert_asr import HubertASR
 
-        return HubertASR(**opts)
+        path = key.partition(":")[2] or opts.pop("path", None)
+        return HubertASR(path=path, **opts)
     if key.startswith("whisper"):
         from valle.eval.asr.whisper_asr import WhisperASR
 
