@@ -3,7 +3,7 @@
 #   0  get the corpus        (LibriTTS: lhotse download into --dl-dir; custom: check --corpus-dir, detect layout)
 #   1  manifests             --data-dir/manifests/<corpus>_{recordings,supervisions}_<part>.jsonl.gz + rejects.tsv
 #   2  text tokens           phonemes per supervision, --data-dir/tokenized/unique_text_tokens.k2symbols
-#   3  audio tokens          Encodec codes [frames, 8]; --data-dir/tokenized/<corpus>_cuts_<part>.jsonl.gz
+#   3  audio tokens          --codec codes [frames, 8]; --data-dir/tokenized/<corpus>_cuts_<part>.jsonl.gz, codec.json
 #   4  splits and report     --data-dir/tokenized/cuts_{train,dev,test}.jsonl.gz and tokenized/report/
 # Each stage logs and runs one python entry point; each skips itself when its outputs are
 # current for the same parameters. Recipes (egs/*/prepare.sh) pass their defaults, then "$@".
@@ -24,9 +24,9 @@ trim_silence=false      ## custom: supervisions cover only the speech (true|fals
 parts=all               ## libritts: parts for stages 0-1, e.g. "dev-clean train-clean-100"
 lang=en-us              ## text language (espeak voice such as en-us or de; zh; ja)
 text_tokenizer=espeak   ## text tokenizer: espeak, pinyin, openjtalk or vallex
-codec_weights=""        ## Encodec weights: empty = torch hub cache/download, a local file, or random (tests only)
+codec=encodec           ## audio codec, recorded for training and synthesis: encodec (published weights: hub cache/download), encodec:PATH, encodec:random (NOT speech; tests) or codec2 (no weights, robotic 8 kHz; offline runs)
 device=cpu              ## stage-3 device: cpu or cuda
-cpu_encoder=fast        ## stage-3 CPU encoder: fast (groups of cuts; codes equal encodec's up to float ties) or encodec (its own model.encode per cut, exact, slower)
+cpu_encoder=fast        ## stage-3 CPU encoder for --codec encodec: fast (groups of cuts; codes equal encodec's up to float ties) or encodec (its own model.encode per cut, exact, slower)
 min_duration=0.5        ## shortest utterance kept, seconds (stages 1 and 4)
 max_duration=20         ## longest utterance kept, seconds (stages 1 and 4)
 dev_size=0.05           ## custom: dev set size, a count (e.g. 20) or a fraction (e.g. 0.05)
@@ -38,6 +38,8 @@ dev_parts=dev-clean     ## libritts: parts that form the dev split
 test_parts=test-clean   ## libritts: parts that form the test split
 
 usage="Usage: $0 [options]   (stages 0-4: corpus, manifests, text tokens, audio tokens, splits/report)"
+# shellcheck disable=SC2034  # read by parse_options.sh
+renamed_options="codec_weights=use --codec encodec:PATH (a weights file), --codec encodec:random or --codec codec2"
 # shellcheck source=local/parse_options.sh
 . "$root/local/parse_options.sh" "$@"
 # shellcheck source=local/log.sh
@@ -90,11 +92,9 @@ if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
 fi
 
 if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
-  log 3 "audio tokens (Encodec on $device) into $tokenized_dir"
-  codec_opts=()
-  if [[ -n "$codec_weights" ]]; then codec_opts+=(--codec-weights "$codec_weights"); fi
+  log 3 "audio tokens ($codec on $device) into $tokenized_dir"
   run 3 "$python" -m valle.bin.tokenize_audio --manifests-dir "$manifests_dir" --tokenized-dir "$tokenized_dir" \
-    --prefix "$corpus" "${codec_opts[@]}" --device "$device" --cpu-encoder "$cpu_encoder" --nj "$nj"
+    --prefix "$corpus" --codec "$codec" --device "$device" --cpu-encoder "$cpu_encoder" --nj "$nj"
 fi
 
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then

@@ -18,7 +18,6 @@ model_preset=""         ## model size: nano, small, valle or vallex (empty: vall
 num_epochs=""           ## training epochs (empty: valle.bin.train's default or --config's)
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
-codec_weights=""        ## stage 3: Encodec weights (empty = pretrained hub cache, a file, or random)
 infer_device=cpu        ## stage 3: cpu or cuda
 
 # shellcheck disable=SC2034  # read by parse_options.sh for --help
@@ -85,14 +84,7 @@ if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
   run 2 "$python" -m valle.bin.average --exp-dir "$exp_dir" --num "$avg" --kind auto --output "$averaged"
 fi
 
-has_init_from=false
-for arg in "${train_args[@]+"${train_args[@]}"}"; do
-  if [[ "$arg" == --init-from || "$arg" == --init-from=* || "$arg" == --init_from* ]]; then has_init_from=true; fi
-done
-if [[ "$stage" -le 3 && "$stop_stage" -ge 3 && "$train_stage" == 1 && "$has_init_from" == false ]]; then
-  # An AR trained from scratch has no NAR yet: synthesis needs --train-stage 2 (or 0) first.
-  log 3 "skipped: --train-stage 1 trained only the AR; run --train-stage 2 next, it synthesizes samples"
-elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
+if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   checkpoint="$averaged"
   if [[ ! -f "$checkpoint" ]]; then
     checkpoint="$exp_dir/best-valid-loss.pt"
@@ -102,16 +94,17 @@ elif [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
     exit 1
   fi
   mkdir -p "$exp_dir/samples"
-  codec_opt=()
-  if [[ -n "$codec_weights" ]]; then codec_opt=(--codec-weights "$codec_weights"); fi
-  log 3 "synthesize $num_samples dev utterances with $checkpoint into $exp_dir/samples"
-  # dev utterances first; a tiny corpus may need test or train ones too
+  log 3 "synthesize $num_samples dev utterances with $checkpoint (and its codec) into $exp_dir/samples"
+  # dev utterances first; a tiny corpus may need test or train ones too. An AR never joined by a
+  # trained NAR, or a codec whose weights are missing, skips the stage: infer says why, exit 0.
   "$python" -m valle.train.sample_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
     while IFS=$'\t' read -r name audio ptext text lang; do
+      rm -f "$exp_dir/samples/$name.wav"
       run 3 "$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" --text-prompt "$ptext" \
-        --audio-prompt "$audio" --language "$lang" --device "$infer_device" \
-        "${codec_opt[@]+"${codec_opt[@]}"}" --output "$exp_dir/samples/$name.wav" </dev/null
+        --audio-prompt "$audio" --language "$lang" --device "$infer_device" --skip-unusable true \
+        --output "$exp_dir/samples/$name.wav" </dev/null
+      if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
 fi
 log "-" "done"

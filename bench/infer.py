@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     import logging
 
     logging.disable(logging.WARNING)  # the random-codec banner and guard notes are expected here
-    from valle.data.codec import load_codec
+    from valle.codec.encodec_model import load_encodec_model
     from valle.infer import SamplingOptions, Synthesizer
     from valle.models import VALLE, get_preset
     from valle.text.symbol_table import SymbolTable
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         prompt = Path(d) / "prompt.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(prompt), PROMPT_TEXT + " " + PROMPT_TEXT],
                        check=True, capture_output=True)
-        codec = load_codec("random")
+        codec = load_encodec_model("random")
         tok = get_text_tokenizer("espeak", "en-us")
         espeak_table = SymbolTable.for_corpus([t for s in (TEXT, PROMPT_TEXT) for t in tok(s).tokens]).symbols
         from valle.infer.text_ids import vallex_symbols

@@ -23,6 +23,8 @@
 #     --             end of options; everything after it goes to the POSITIONAL_ARGS array
 # Errors (exit 1, message on stderr): an unknown option (the message lists the valid ones),
 # a missing value, a non-boolean value for a true|false option, or a stray positional argument.
+# A driver may set `renamed_options` (lines "old_name=what to use instead") before sourcing this:
+# an old option name then fails with a line naming its replacement.
 #
 # After parsing, the array OPTION_SUMMARY holds "--name value" (value shell-quoted) for every
 # option, which drivers log once so a run's parameters are in its log.
@@ -90,6 +92,12 @@ while [[ $# -gt 0 ]]; do
       fi
       _po_name="${_po_key//-/_}"
       if ! _po_i="$(_po_index "$_po_name")"; then
+        while IFS='=' read -r _po_old _po_new; do
+          if [[ -n "$_po_old" && "$_po_old" == "$_po_name" ]]; then
+            echo "Error: --$_po_key was replaced: $_po_new" >&2
+            exit 1
+          fi
+        done <<< "${renamed_options:-}"
         echo "Error: unknown option '--$_po_key' for ${_po_file##*/}." >&2
         echo "Valid options: $(_po_valid_list)" >&2
         echo "Run with --help to see each option's meaning and default." >&2
@@ -131,5 +139,5 @@ for _po_name in "${_po_names[@]}"; do
 done
 
 unset -f _po_index _po_valid_list _po_help
-unset _po_file _po_line _po_arg _po_key _po_value _po_has_value _po_name _po_i _po_current \
+unset _po_file _po_line _po_arg _po_key _po_value _po_has_value _po_name _po_i _po_current _po_old _po_new \
   _po_is_bool _po_names _po_helps

@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared and real speech made with espeak-ng."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_DIR.parent / "shared"
+# ../shared beside the checkout; VALLE_SHARED_DIR for a checkout elsewhere (e.g. a git worktree)
+SHARED_DIR = Path(os.environ.get("VALLE_SHARED_DIR") or REPO_DIR.parent / "shared")
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from valle.data.codec import load_codec, to_codec_input
-from valle.data.codec_batch import _run, encode_batch, num_frames
+from valle.codec.encodec_model import load_encodec_model, to_codec_input
+from valle.codec.encodec_batch import _run, encode_batch, num_frames
 
 
 @pytest.fixture(scope="module")
 def codec_and_speech(samples_dir):
-    model = load_codec("random")
+    model = load_encodec_model("random")
     wav, sr = sf.read(samples_dir / "librispeech-mini" / "2412-153948-0000.flac", dtype="float32")
     speech = to_codec_input(torch.from_numpy(wav)[None], sr)[0]  # 24 kHz mono, 11.66 s
     return model, speech
@@ -20,7 +20,7 @@ def codec_and_speech(samples_dir):
 
 @pytest.fixture(scope="module")
 def codec64(codec_and_speech):
-    return load_codec("random").double()
+    return load_encodec_model("random").double()
 
 
 def _encodec(model, wav: torch.Tensor) -> torch.Tensor:
@@ -92,15 +92,18 @@ def test_gpu_batching_path_on_cpu_equals_one_cut_at_a_time(tmp_path, samples_dir
     from codec_stage_inputs import write_stage2_inputs
     from lhotse import load_manifest
 
-    from valle.data.audio_tokenize import _encode_cpu, _encode_gpu, make_cuts
+    from valle.codec.encodec_codec import EncodecCodec
+    from valle.data.audio_tokenize import make_cuts
+    from valle.data.cut_encoding import encode_cpu, encode_gpu
 
     formats = samples_dir / "formats"
     files = [formats / "stereo.wav", formats / "mono_c0.wav", formats / "stereo.opus", formats / "stereo.mp3"]
     manifests, tokenized = write_stage2_inputs(tmp_path, files)
     sup_path = tokenized / "corpus_supervisions_train.jsonl.gz"
     cuts, _ = make_cuts(load_manifest(manifests / "corpus_recordings_train.jsonl.gz"), load_manifest(sup_path), sup_path)
-    batched = dict(_encode_gpu(codec64, cuts, batch_duration=2.2, nj=2))  # batches of 2-3 cuts
-    single = dict(_encode_cpu(codec64, [cuts], nj=1, weights=None))
+    codec = EncodecCodec(model=codec64)
+    batched = dict(encode_gpu(codec, cuts, batch_duration=2.2, nj=2))  # batches of 2-3 cuts
+    single = dict(encode_cpu(codec, [cuts], nj=1))
     assert sorted(batched) == sorted(single) == sorted(c.id for c in cuts)
     for cut_id, codes in single.items():
         assert codes.dtype == np.int16 and codes.shape[1] == 8

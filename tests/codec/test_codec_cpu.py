@@ -5,10 +5,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from valle.data.codec import load_codec, to_codec_input
-from valle.data.codec_batch import num_frames
-from valle.data.codec_compare import TIE_TOLERANCE, code_differences
-from valle.data.codec_cpu import CpuEncoder
+from valle.codec.encodec_model import load_encodec_model, to_codec_input
+from valle.codec.encodec_batch import num_frames
+from valle.codec.encodec_compare import TIE_TOLERANCE, code_differences
+from valle.codec.encodec_cpu import CpuEncoder
 
 # different lengths, most not multiples of 320, so the right "extra" reflection is exercised;
 # 3000 samples is below MIN_FAST_SAMPLES and goes through encodec's own path
@@ -28,7 +28,7 @@ def group(speech):
 
 def test_group_embeddings_equal_the_encoder_in_float64(group):
     """In float64 only the arrangement (layout, padding, LSTM batch, folded weight norm) can differ."""
-    model64 = load_codec("random").double()
+    model64 = load_encodec_model("random").double()
     encoder = CpuEncoder(model64)
     long_items = [w.double() for w in group if len(w) >= 4800]
     ours = encoder.embeddings(long_items)
@@ -40,7 +40,7 @@ def test_group_embeddings_equal_the_encoder_in_float64(group):
 
 
 def test_group_codes_equal_encodec_up_to_ties(group):
-    model = load_codec("random")
+    model = load_encodec_model("random")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -65,7 +65,7 @@ def test_group_codes_equal_encodec_up_to_ties(group):
 
 def test_a_real_difference_is_not_a_tie(group):
     """The tie check can fail: a code moved to another codeword is reported with a large gap."""
-    model = load_codec("random")
+    model = load_encodec_model("random")
     wav = group[0]
     with torch.inference_mode():
         (codes, _), = model.encode(wav.view(1, 1, -1))

@@ -1,4 +1,4 @@
-"""load_codec: random (seeded, isolated), a weights file, the hub cache, and failing fast offline."""
+"""load_encodec_model: random (seeded, isolated), a weights file, the hub cache, and failing fast offline."""
 from __future__ import annotations
 
 import time
@@ -6,8 +6,8 @@ import time
 import pytest
 import torch
 
-from valle.data import codec
-from valle.data.codec import CodecWeightsError, decode_codes, encode_audio, load_codec
+from valle.codec import encodec_model as codec
+from valle.codec.encodec_model import CodecWeightsError, decode_codes, encode_audio, load_encodec_model
 
 
 def _params_equal(a, b) -> bool:
@@ -17,7 +17,7 @@ def _params_equal(a, b) -> bool:
 
 @pytest.fixture(scope="module")
 def random_codec():
-    return load_codec("random")
+    return load_encodec_model("random")
 
 
 def test_random_is_seeded_isolated_and_marked(random_codec, caplog):
@@ -26,7 +26,7 @@ def test_random_is_seeded_isolated_and_marked(random_codec, caplog):
     torch.manual_seed(123)
     codec._RANDOM_STATE.clear()  # build from scratch, not from the per-process cache
     with caplog.at_level("WARNING"):
-        again = load_codec("random")
+        again = load_encodec_model("random")
     after = torch.rand(3)
     assert torch.equal(before, after), "building the random codec must not consume the global RNG"
     assert _params_equal(random_codec, again)
@@ -57,7 +57,7 @@ def test_weights_file_written_by_the_test(random_codec, tmp_path):
     torch.save(state, plain)
     torch.save({"model": state}, wrapped)
     for path in (plain, wrapped):
-        model = load_codec(str(path))
+        model = load_encodec_model(str(path))
         assert model.valle_codec_weights == str(path)
         assert torch.equal(model.state_dict()[key], state[key])
         assert not _params_equal(model, random_codec)
@@ -66,15 +66,15 @@ def test_weights_file_written_by_the_test(random_codec, tmp_path):
 def test_bad_weights_files_name_the_file(tmp_path):
     missing = tmp_path / "nope.pt"
     with pytest.raises(CodecWeightsError, match="nope.pt: no such file"):
-        load_codec(str(missing))
+        load_encodec_model(str(missing))
     wrong = tmp_path / "wrong.pt"
     torch.save({"encoder.weight": torch.zeros(3)}, wrong)
     with pytest.raises(CodecWeightsError, match="wrong.pt: not an Encodec 24 kHz state dict"):
-        load_codec(str(wrong))
+        load_encodec_model(str(wrong))
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(CodecWeightsError, match="garbage.pt: cannot be read"):
-        load_codec(str(garbage))
+        load_encodec_model(str(garbage))
 
 
 def test_default_loader_offline_fails_fast_with_the_fix(tmp_path, monkeypatch):
@@ -83,10 +83,10 @@ def test_default_loader_offline_fails_fast_with_the_fix(tmp_path, monkeypatch):
     assert not codec.hub_checkpoint_path().exists()
     start = time.monotonic()
     with pytest.raises(CodecWeightsError) as info:
-        load_codec(None)
+        load_encodec_model(None)
     assert time.monotonic() - start < 15
     message = str(info.value)
-    assert "--codec-weights PATH" in message and "--codec-weights random" in message
+    assert "--codec encodec:PATH" in message and "--codec encodec:random" in message and "--codec codec2" in message
     assert codec.CHECKPOINT_NAME in message
 
 
@@ -96,6 +96,6 @@ def test_default_loader_uses_the_hub_cache(random_codec, tmp_path, monkeypatch):
     assert str(target).startswith(str(tmp_path))
     target.parent.mkdir(parents=True)
     torch.save(random_codec.state_dict(), target)
-    model = load_codec(None)
+    model = load_encodec_model(None)
     assert model.valle_codec_weights == "pretrained:" + codec.CHECKPOINT_NAME
     assert _params_equal(model, random_codec)

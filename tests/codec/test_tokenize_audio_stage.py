@@ -16,8 +16,8 @@ from lhotse import Recording, load_manifest
 
 from codec_stage_inputs import write_stage2_inputs
 from valle.bin.tokenize_audio import main
-from valle.data.codec import load_codec
-from valle.data.codec_compare import code_differences
+from valle.codec.encodec_model import load_encodec_model
+from valle.codec.encodec_compare import code_differences
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = [
@@ -32,7 +32,7 @@ SENTENCES = [
 
 def run_stage(manifests: Path, tokenized: Path, *extra: str) -> int:
     return main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "corpus",
-                 "--codec-weights", "random", "--no-progress", *extra])
+                 "--codec", "encodec:random", "--no-progress", *extra])
 
 
 def cuts_and_codes(tokenized: Path, name: str = "corpus_cuts_train.jsonl.gz"):
@@ -68,7 +68,7 @@ def package_codes(codec, rec):
 
 @pytest.fixture(scope="module")
 def codec():
-    return load_codec("random")
+    return load_encodec_model("random")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_codes_equal_encodec_on_every_format(tmp_path, speech_files, codec):
         assert cut.features.type == "encodec" and cut.features.num_features == 8
         assert cut.features.frame_shift == 320 / 24000 and cut.features.sampling_rate == 24000
         assert cut.supervisions[0].custom["text_tokens"] == ["s", "ʌ", "m"]
-        assert cut.custom["codec_weights"] == "random"
+        assert cut.custom["codec"]["codec"] == "encodec:random" and cut.custom["codec"]["random_weights"]
         assert abs(codes.shape[0] - round(cut.duration * 75)) <= 1 and codes.shape[1] == 8
         with h5py.File(cut.features.storage_path, "r") as f:
             stored = f[cut.features.storage_key][()]
@@ -187,7 +187,7 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, espeak_corpus, referen
     manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus)
     chunks = tokenized / "codes" / "corpus_train"
     cmd = [sys.executable, "-m", "valle.bin.tokenize_audio", "--manifests-dir", str(manifests),
-           "--tokenized-dir", str(tokenized), "--prefix", "corpus", "--codec-weights", "random",
+           "--tokenized-dir", str(tokenized), "--prefix", "corpus", "--codec", "encodec:random",
            "--nj", "1", "--chunk-size", "2", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -211,11 +211,12 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, espeak_corpus, referen
 
 def assert_equal_up_to_ties(codec, cut, codes_a: np.ndarray, codes_b: np.ndarray) -> None:
     """Codes of one cut from two runs whose LSTM batches differed: equal but for float ties."""
-    from valle.data.audio_tokenize import load_cut_audio
+    from valle.codec.encodec_codec import EncodecCodec
+    from valle.data.cut_encoding import load_cut_audio
 
     assert codes_a.shape == codes_b.shape
     with torch.inference_mode():
-        embeddings = codec.encoder(load_cut_audio(cut).unsqueeze(0))[0].t()
+        embeddings = codec.encoder(load_cut_audio(cut, EncodecCodec(model=codec)).unsqueeze(0))[0].t()
     a, b = (torch.from_numpy(c.astype(np.int64)) for c in (codes_a, codes_b))
     differences = code_differences(codec, embeddings[:a.shape[0]], a, b)
     assert all(d.is_tie for d in differences), (cut.id, differences)

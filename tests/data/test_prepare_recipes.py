@@ -1,5 +1,5 @@
 """End to end: egs/custom/prepare.sh and egs/libritts/prepare.sh, stages 0/1-4, real components
-(lhotse, espeak-ng phonemes, the Encodec architecture with --codec-weights random)."""
+(lhotse, espeak-ng phonemes, the Encodec architecture with --codec encodec:random)."""
 from __future__ import annotations
 
 import subprocess
@@ -31,7 +31,7 @@ def check_codes(cut):
 def test_custom_ljspeech_mini_stages_0_to_4_and_rerun_skips(repo, ljspeech_copy, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    prepare(repo, "custom", work, "--corpus-dir", ljspeech_copy, "--codec-weights", "random", "--stage", "0", "--stop-stage", "4")
+    prepare(repo, "custom", work, "--corpus-dir", ljspeech_copy, "--codec", "encodec:random", "--stage", "0", "--stop-stage", "4")
     tok = work / "data" / "tokenized"  # --data-dir defaults to ./data of the caller's cwd
     splits = all_split_cuts(tok)
     cuts = [c for s in splits.values() for c in s]
@@ -44,13 +44,13 @@ def test_custom_ljspeech_mini_stages_0_to_4_and_rerun_skips(repo, ljspeech_copy,
     assert "ljspeech-mini" in report and "symbols" in report
     # cuts load from any cwd (prepare.sh hands absolute paths to the stages)
     assert str(work / "data") in str(cuts[0].features.storage_path)
-    again = prepare(repo, "custom", work, "--corpus-dir", ljspeech_copy, "--codec-weights", "random", "--stage", "4")
+    again = prepare(repo, "custom", work, "--corpus-dir", ljspeech_copy, "--codec", "encodec:random", "--stage", "4")
     assert f"stage 4: splits and report in {tok} are up to date" in again.stdout
 
 
 def test_mixed_formats_folder(repo, mixed_corpus, tmp_path):
     data = tmp_path / "out"
-    prepare(repo, "custom", tmp_path, "--corpus-dir", mixed_corpus, "--data-dir", data, "--codec-weights", "random",
+    prepare(repo, "custom", tmp_path, "--corpus-dir", mixed_corpus, "--data-dir", data, "--codec", "encodec:random",
             "--nj", "1", "--dev-size", "0", "--test-size", "0", "--trim-silence", "true")
     train = list(load_manifest(data / "tokenized" / "cuts_train.jsonl.gz"))
     assert sorted(c.id for c in train) == ["anna_sixteen", "anna_stereo"]
@@ -68,7 +68,7 @@ def test_mixed_formats_folder(repo, mixed_corpus, tmp_path):
 def test_libritts_tree_stages_1_to_4(repo, libritts_tree, tmp_path):
     data = tmp_path / "out"
     prepare(repo, "libritts", repo, "--dl-dir", libritts_tree.parent, "--parts", "dev-clean train-clean-100",
-            "--stage", "1", "--stop-stage", "4", "--data-dir", data, "--codec-weights", "random", "--nj", "1")
+            "--stage", "1", "--stop-stage", "4", "--data-dir", data, "--codec", "encodec:random", "--nj", "1")
     assert sorted((data / "manifests").glob("libritts_supervisions_*.jsonl.gz")) == [
         data / "manifests" / "libritts_supervisions_dev-clean.jsonl.gz",
         data / "manifests" / "libritts_supervisions_train-clean-100.jsonl.gz",

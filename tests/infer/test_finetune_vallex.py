@@ -61,7 +61,7 @@ def test_finetune_vallex_small_ar_then_nar_then_synthesize(tmp_path, samples_dir
     data = tmp_path / "data"
     r = subprocess.run(["bash", str(repo_dir / "egs" / "custom" / "prepare.sh"), "--corpus-dir", str(corpus),
                         "--data-dir", str(data), "--text-tokenizer", "vallex", "--lang", "en",
-                        "--codec-weights", "random", "--dev-size", "1", "--test-size", "0", "--nj", "1"],
+                        "--codec", "encodec:random", "--dev-size", "1", "--test-size", "0", "--nj", "1"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     tokenized = data / "tokenized"
@@ -98,7 +98,7 @@ def test_finetune_vallex_small_ar_then_nar_then_synthesize(tmp_path, samples_dir
 
     # Synthesizes with the vallex frontend picked from the table (code-switched prompt language).
     out = tmp_path / "me.wav"
-    assert infer_main(["--checkpoint", str(nar_ckpt), "--codec-weights", "random",
+    assert infer_main(["--checkpoint", str(nar_ckpt), "--codec", "encodec:random",
                        "--text", "Something I never said.", "--language", "en",
                        "--text-prompt", "In eighteen thirteen.",
                        "--audio-prompt", str(corpus / "reader" / "LJ002-0020.wav"),

@@ -13,7 +13,7 @@ PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
 
 
 def _run(ckpts, prompt_wav, out, *extra, text="Seven geese flew low over the frozen lake."):
-    argv = ["--checkpoint", str(ckpts["both"]), "--codec-weights", "random", "--text", text,
+    argv = ["--checkpoint", str(ckpts["both"]), "--codec", "encodec:random", "--text", text,
             "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav), "--output", str(out),
             "--max-len-ratio", "0.5", "--prompt-seconds", "1", *extra]
     assert main(argv) == 0
@@ -85,7 +85,7 @@ def test_long_text_is_split_and_joined(nano_checkpoints, prompt_wav, tmp_path):
 def test_languages_and_separate_ar_nar_checkpoints(nano_checkpoints, prompt_wav, tmp_path):
     out = tmp_path / "x.wav"
     argv = ["--ar-checkpoint", str(nano_checkpoints["ar"]), "--nar-checkpoint", str(nano_checkpoints["nar"]),
-            "--codec-weights", "random", "--text", "Seven geese flew low.", "--language", "en-gb",
+            "--codec", "encodec:random", "--text", "Seven geese flew low.", "--language", "en-gb",
             "--prompt-language", "en-us", "--text-prompt", PROMPT_TEXT, "--audio-prompt", str(prompt_wav),
             "--output", str(out), "--max-len-ratio", "0.5", "--device", "cpu"]
     assert main(argv) == 0
@@ -105,7 +105,7 @@ def test_tsv_batch_makes_one_file_per_row(nano_checkpoints, prompt_wav, tmp_path
     ]
     tsv = tmp_path / "list.tsv"
     tsv.write_text("\n".join(rows) + "\n")
-    assert main(["--checkpoint", str(nano_checkpoints["both"]), "--codec-weights", "random",
+    assert main(["--checkpoint", str(nano_checkpoints["both"]), "--codec", "encodec:random",
                  "--tsv", str(tsv), "--max-len-ratio", "0.5"]) == 0
     for name, prompt_frames in (("out/one.wav", 225), ("out/two.wav", 75), ("three.wav", 0)):
         wav = tmp_path / name
@@ -121,6 +121,6 @@ def test_help_shows_defaults(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     for opt in ("--top-k", "--best-of", "--use-kv-cache", "--continual", "--max-len-ratio", "--tsv",
-                "--codec-weights", "--prompt-seconds"):
+                "--codec", "--output-rate", "--prompt-seconds"):
         assert opt in text
     assert "(default: 3.0)" in text and "(default: 16.0)" in text

@@ -17,7 +17,7 @@ def _fail(argv) -> str:
 
 
 def _base(ckpts, tmp_path, prompt=None, **over):
-    opts = {"--checkpoint": str(ckpts["both"]), "--codec-weights": "random",
+    opts = {"--checkpoint": str(ckpts["both"]), "--codec": "encodec:random",
             "--text": "Seven geese flew low.", "--output": str(tmp_path / "o.wav"), "--max-len-ratio": "0.25"}
     if prompt is not None:
         opts.update({"--text-prompt": PROMPT_TEXT, "--audio-prompt": str(prompt)})

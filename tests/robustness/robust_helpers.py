@@ -149,7 +149,7 @@ def build_matrix_corpus(root: Path) -> Path:
 
 def prepare_cmd(corpus: Path, data_dir: Path, *extra: str) -> List[str]:
     return ["bash", str(REPO / "prepare.sh"), "--corpus", "custom", "--corpus-dir", str(corpus),
-            "--data-dir", str(data_dir), "--codec-weights", "random", "--nj", "1",
+            "--data-dir", str(data_dir), "--codec", "encodec:random", "--nj", "1",
             "--dev-size", "1", "--test-size", "1", *extra]
 
 

@@ -45,7 +45,7 @@ def checkpoint(tmp_path_factory):
 
 
 def _argv(checkpoint, out, text, *extra):
-    return ["--checkpoint", str(checkpoint), "--codec-weights", "random", "--text", text, "--output", str(out),
+    return ["--checkpoint", str(checkpoint), "--codec", "encodec:random", "--text", text, "--output", str(out),
             "--max-len-ratio", "0.1", "--log-level", "warning", *extra]
 
 
@@ -116,7 +116,7 @@ def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_p
     import torch
 
     from robust_helpers import six_channel_mix
-    from valle.data.codec import encode_audio
+    from valle.codec.encodec_model import encode_audio
     from valle.infer.synthesizer import Synthesizer
 
     from robust_helpers import convert
@@ -126,7 +126,7 @@ def test_six_channel_48khz_prompt_is_cut_in_time_and_downmixed(checkpoint, tmp_p
     assert sr == 48000 and len(mono) / sr > 3.0
     path = tmp_path / "six channel prompt.wav"
     sf.write(str(path), six_channel_mix(mono), sr, subtype="FLOAT")
-    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec_weights="random")
+    synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec="encodec:random")
     codes = synth.prompt_codes(path, max_seconds=2.0)
     assert codes.shape == (150, 8)
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)

@@ -29,7 +29,7 @@ def _stage2_args(manifests, tokenized):
 
 def _stage3_args(manifests, tokenized, *extra):
     return ["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
-            "--codec-weights", "random", "--nj", "1", "--no-progress", *extra]
+            "--codec", "encodec:random", "--nj", "1", "--no-progress", *extra]
 
 
 def _stage4_args(manifests, tokenized):

@@ -94,7 +94,7 @@ def test_8khz_and_48khz_audio_are_resampled_to_24khz_codes(prepared, name, rate)
 
 
 def test_six_channel_audio_is_downmixed_over_channels_not_time(prepared):
-    from valle.data.codec import encode_audio, load_codec
+    from valle.codec.encodec_model import encode_audio, load_encodec_model
 
     name = "spk ä/six channels.wav"
     cut = _final_cuts(prepared)[EXPECTED_KEPT[name]]
@@ -102,7 +102,7 @@ def test_six_channel_audio_is_downmixed_over_channels_not_time(prepared):
     data, sr = sf.read(str(prepared.corpus / name), dtype="float32", always_2d=True)
     assert data.shape[1] == 6
     codes = _check_codes(cut)
-    expected = encode_audio(load_codec("random"), torch.from_numpy(data.T.copy()), sr).numpy()
+    expected = encode_audio(load_encodec_model("random"), torch.from_numpy(data.T.copy()), sr).numpy()
     n = min(len(expected), len(codes))
     assert n >= len(codes) - 1
     # Stage 3 encodes through lhotse's reader and the batch path; with random codebooks a rounding
@@ -237,18 +237,18 @@ def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tm
 
     def stage3(weights):
         return audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
-                           "--prefix", "custom", "--codec-weights", str(weights), "--parts", "all"])
+                           "--prefix", "custom", "--codec", f"encodec:{weights}", "--parts", "all"])
 
     missing = tmp_path / "no such encodec.th"
     assert stage3(missing) == 1
     err = capsys.readouterr().err
-    assert f"--codec-weights {missing}: no such file" in err and "random" in err
+    assert f"--codec encodec:{missing}: no such file" in err and "random" in err
     truncated = tmp_path / "cut encodec.th"
     torch.save({"encoder.model.0.conv.conv.bias": torch.zeros(32)}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:-100])
     assert stage3(truncated) == 1
     err = capsys.readouterr().err
-    assert f"--codec-weights {truncated}: cannot be read as a torch state dict" in err
+    assert f"--codec encodec:{truncated}: cannot be read as a torch state dict" in err
     assert (tokenized / "custom_cuts_all.jsonl.gz").read_bytes() == \
         (prepared.tokenized / "custom_cuts_all.jsonl.gz").read_bytes(), "the earlier outputs are untouched"
 
@@ -269,7 +269,7 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
     for name in ("custom_supervisions_all.jsonl.gz", "unique_text_tokens.k2symbols"):
         (tokenized / name).write_bytes((prepared.tokenized / name).read_bytes())
     rc = audio_main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
-                     "--codec-weights", "random", "--no-progress"])
+                     "--codec", "encodec:random", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err

@@ -105,20 +105,20 @@ def test_inference_refuses_crafted_pickle(evil, tmp_path):
     path, marker = evil
     for opts in (["--checkpoint", str(path)], ["--ar-checkpoint", str(path), "--nar-checkpoint", str(path)]):
         with pytest.raises(SystemExit) as e:
-            infer_main(opts + ["--codec-weights", "random", "--text", "Hello.", "--output", str(tmp_path / "o.wav")])
+            infer_main(opts + ["--codec", "encodec:random", "--text", "Hello.", "--output", str(tmp_path / "o.wav")])
         assert str(path) in str(e.value.code)
     assert not marker.exists() and not (tmp_path / "o.wav").exists()
 
 
 def test_codec_weights_and_averaging_refuse_crafted_pickle(tmp_path):
     from valle.bin.average import main as average_main
-    from valle.data.codec import CodecWeightsError, load_codec
+    from valle.codec.encodec_model import CodecWeightsError, load_encodec_model
     from valle.train.checkpoint import CheckpointError
 
     marker = tmp_path / "MARKER_code_ran"
     bare = craft(tmp_path / "codec.th", marker, layout="state_dict")
     with pytest.raises(CodecWeightsError, match=str(bare)):
-        load_codec(bare)
+        load_encodec_model(bare)
     evil = craft(tmp_path / "epoch-1.pt", marker)
     with pytest.raises((CheckpointError, ValueError), match=str(evil)):
         average_main(["--checkpoints", str(evil), str(evil), "--output", str(tmp_path / "avg.pt")])

@@ -19,10 +19,10 @@ def _bash(script, cwd, *args):
 def test_custom_recipe_stage1_then_stage2(samples_dir, tmp_path):
     corpus = tmp_path / "ljspeech-mini"
     shutil.copytree(samples_dir / "ljspeech-mini", corpus)
-    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec-weights", "random")
+    _bash("egs/custom/prepare.sh", tmp_path, "--corpus-dir", corpus, "--codec", "encodec:random")
     common = ["--model-preset", "nano", "--num-epochs", "2", "--num-workers", "0"]
     # all run.sh stages: an AR trained from scratch skips synthesis (no NAR yet) and says so
-    r1 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", *common, "--valid-codec-weights", "random")
+    r1 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", *common)
     exp = tmp_path / "exp" / "custom"
     s1 = torch.load(exp / "epoch-2.pt", weights_only=True)
     assert s1["train_stage"] == 1 and "run: " in r1.stderr and "valle.bin.train" in r1.stderr

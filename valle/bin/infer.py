@@ -8,8 +8,9 @@ Batch: ``--tsv list.tsv`` with lines ``prompt_text<TAB>prompt_audio<TAB>text<TAB
 (relative paths are resolved against the TSV's folder; a header line starting with
 ``prompt_text`` is skipped).
 
-Each output ``X.wav`` (24 kHz mono, 16-bit) gets a sidecar ``X.json`` with the options, the
-frames, the real-time factor and which Encodec weights decoded it.
+Each output ``X.wav`` (mono, 16-bit, at the codec's rate unless ``--output-rate``) gets a sidecar
+``X.json`` with the options, the frames, the real-time factor and the codec that decoded it (the
+checkpoint's own codec: Encodec 24 kHz or codec2 8 kHz).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import torch
+
+from valle.codec.options import add_codec_option
 
 log = logging.getLogger("valle.infer")
 
@@ -52,9 +55,10 @@ def get_parser() -> argparse.ArgumentParser:
                    help="preset for checkpoints without a stored model_config (published VALL-E X: vallex)")
     g.add_argument("--text-tokenizer", default="auto", choices=["auto", "espeak", "pinyin", "openjtalk", "vallex"],
                    help="text frontend; auto = vallex for the 70-symbol table, else the one training used")
-    g.add_argument("--codec-weights", default=None,
-                   help="Encodec weights: unset = the pretrained 24 kHz model (torch hub cache, download if "
-                        "online), a PATH to a state dict, or 'random' (seeded; plumbing only, not speech)")
+    add_codec_option(g, help_suffix="; default: the codec the checkpoint was trained on (another codec is refused)")
+    g.add_argument("--skip-unusable", type=str2bool, default=False,
+                   help="exit 0 with a 'skipped: why' line when the codec's weights are missing or the "
+                        "checkpoint's NAR was never trained (run.sh stage 3: training succeeded regardless)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
 
     g = p.add_argument_group("input")
@@ -68,7 +72,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="language of --text (espeak voice code such as en-us, de; zh, ja); inline "
                         "[EN]..[EN] tags override it with the vallex tokenizer")
     g.add_argument("--prompt-language", default=None, help="language of --text-prompt (default: --language)")
-    g.add_argument("--output", type=Path, default=Path("out.wav"), help="output wav (24 kHz mono)")
+    g.add_argument("--output", type=Path, default=Path("out.wav"), help="output wav (mono, at --output-rate)")
+    g.add_argument("--output-rate", type=int, default=0,
+                   help="sample rate of the output wavs (0 = the codec's: 24000 Encodec, 8000 codec2)")
     g.add_argument("--tsv", type=Path, default=None,
                    help="batch mode: prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav per line")
 
@@ -124,15 +130,18 @@ def read_tsv(path: Path) -> List[dict]:
     return rows
 
 
-def write_outputs(synth, result, options, output: Path, **extra) -> dict:
+def write_outputs(synth, result, options, output: Path, output_rate: int = 0, **extra) -> dict:
     import soundfile as sf
 
+    from valle.infer.checkpoint_codec import resample_output
     from valle.utils.atomic import atomic_path, atomic_write_text
 
     output = Path(output)
+    rate = output_rate or result.sample_rate
+    wav = resample_output(result.wav, result.sample_rate, rate)
     with atomic_path(output) as tmp:
-        sf.write(str(tmp), result.wav.clamp(-1, 1).numpy(), 24000, subtype="PCM_16", format="WAV")
-    meta = synth.metadata(result, options, output=str(output), **extra)
+        sf.write(str(tmp), wav.clamp(-1, 1).numpy(), rate, subtype="PCM_16", format="WAV")
+    meta = synth.metadata(result, options, output=str(output), output_rate=rate, **extra)
     atomic_write_text(output.with_suffix(".json"), json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return meta
 
@@ -140,6 +149,8 @@ def write_outputs(synth, result, options, output: Path, **extra) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from valle.codec.encodec_model import CodecWeightsError
+    from valle.infer.model_loading import UntrainedHalfError
     from valle.infer.synthesizer import SamplingOptions, Synthesizer
 
     if (args.text is None) == (args.tsv is None):
@@ -160,16 +171,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         }]
     except ValueError as e:
         raise SystemExit(f"error: {e}")
+    if args.output_rate < 0:
+        raise SystemExit(f"error: --output-rate must be > 0 (or 0 for the codec's rate), got {args.output_rate}")
     try:
         synth = Synthesizer.from_checkpoints(
             checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint, nar_checkpoint=args.nar_checkpoint,
-            model_preset=args.model_preset, codec_weights=args.codec_weights, device=args.device,
+            model_preset=args.model_preset, codec=args.codec, device=args.device,
             tokenizer=args.text_tokenizer,
         )
+    except (CodecWeightsError, UntrainedHalfError) as e:
+        if not args.skip_unusable:
+            raise SystemExit(f"error: {e}")
+        print(f"skipped: nothing synthesized: {e}", file=sys.stderr, flush=True)
+        return 0
     except (ValueError, RuntimeError, OSError) as e:
         raise SystemExit(f"error: {e}")
     if synth.codec_is_random:
-        print(f"{BANNER}\nWARNING: Encodec runs with RANDOM weights (--codec-weights {synth.codec_weights}).\n"
+        print(f"{BANNER}\nWARNING: the codec runs with RANDOM weights (--codec {synth.codec_weights}).\n"
               f"The wav is plumbing output, not speech; the sidecar .json records this.\n{BANNER}",
               file=sys.stderr, flush=True)
     total_audio = total_compute = 0.0
@@ -185,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise SystemExit(f"error{where}: {msg}")
-        write_outputs(synth, result, options, row["output"], text=row["text"],
+        write_outputs(synth, result, options, row["output"], args.output_rate, text=row["text"],
                       prompt_text=row["prompt_text"],
                       prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
                       language=args.language, prompt_language=args.prompt_language or args.language,

@@ -1,7 +1,7 @@
-"""Stage 3 CLI: Encodec codes for the tokenized supervisions of every part.
+"""Stage 3 CLI: codec codes (Encodec or codec2) for the tokenized supervisions of every part.
 
     python -m valle.bin.tokenize_audio --manifests-dir data/manifests --tokenized-dir data/tokenized \\
-        --prefix libritts --codec-weights random --device cpu --nj 2
+        --prefix libritts --codec encodec --device cpu --nj 2
 
 Under ``torchrun`` each rank (RANK/WORLD_SIZE) encodes its shard on ``cuda:LOCAL_RANK`` and writes
 ``<prefix>_cuts_<part>.<rank>-of-<world>.jsonl.gz``; stage 4 merges the shards.
@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.data.audio_tokenize import CPU_ENCODERS, TokenizeOptions, distributed_rank, tokenize_audio
-from valle.data.codec import CodecWeightsError
+from valle.codec import CodecError, split_spec
+from valle.codec.options import add_codec_option
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m valle.bin.tokenize_audio",
-        description="Stage 3: encode each tokenized supervision's audio with Encodec 24 kHz at 6 kbps "
-        "(codes [frames, 8], int16 in HDF5 archives) and write lhotse cuts with those features.",
+        description="Stage 3: encode each tokenized supervision's audio with the codec (Encodec 24 kHz at "
+        "6 kbps: codes [frames, 8] of 1024; codec2 3200: [frames, 8] of 256), store the codes as int16 in "
+        "HDF5 archives, write lhotse cuts with those features and <tokenized-dir>/codec.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--manifests-dir", type=Path, default=Path("data/manifests"),
@@ -32,18 +34,16 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", required=True, help="corpus name at the start of the manifest file names")
     parser.add_argument("--parts", nargs="*", default=None,
                         help="parts to encode; none given = every <prefix>_supervisions_<part>.jsonl.gz found")
-    parser.add_argument("--codec-weights", default=None,
-                        help="Encodec weights: empty for the published checkpoint (torch hub cache or "
-                        "download), a state-dict PATH, or 'random' (seeded, NOT real; tests/offline runs)")
+    add_codec_option(parser, default="encodec")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (cuda:LOCAL_RANK under torchrun)")
     parser.add_argument("--nj", type=int, default=1,
                         help="CPU: worker processes (one torch thread each); GPU: audio loading threads")
     parser.add_argument("--cpu-encoder", default="fast", choices=CPU_ENCODERS,
-                        help="CPU: 'fast' encodes groups of cuts with valle's CPU arrangement of Encodec "
+                        help="CPU, --codec encodec: 'fast' encodes groups of cuts with valle's CPU arrangement of Encodec "
                         "(codes equal encodec's up to float ties); 'encodec' calls encodec's model.encode once "
                         "per cut (the package's exact codes, ~1.8x slower)")
     parser.add_argument("--batch-duration", type=float, default=200.0,
-                        help="GPU only: seconds of audio per padded Encodec batch")
+                        help="GPU only (--codec encodec): seconds of audio per padded Encodec batch")
     parser.add_argument("--chunk-size", type=int, default=200,
                         help="cuts per archive; each finished chunk survives a killed run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -71,16 +71,21 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         if not torch.cuda.is_available():
             get_parser().error("--device cuda: no CUDA device is available here; use --device cpu --nj N")
-    weights = args.codec_weights or None
+    try:
+        name, _ = split_spec(args.codec)
+    except CodecError as e:
+        get_parser().error(str(e))
+    if name == "codec2" and device.startswith("cuda"):
+        get_parser().error("--codec codec2 encodes on the CPU only: use --device cpu --nj N")
     opts = TokenizeOptions(
         manifests_dir=args.manifests_dir, tokenized_dir=args.tokenized_dir, prefix=args.prefix,
-        parts=args.parts or None, codec_weights=weights, device=device, nj=args.nj,
+        parts=args.parts or None, codec=args.codec, device=device, nj=args.nj,
         batch_duration=args.batch_duration, chunk_size=args.chunk_size, cpu_encoder=args.cpu_encoder, rank=rank,
         world_size=world_size, progress=not args.no_progress,
     )
     try:
         tokenize_audio(opts)
-    except (CodecWeightsError, OSError, ValueError) as e:
+    except (CodecError, OSError, ValueError) as e:
         logging.getLogger(__name__).error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         return 1

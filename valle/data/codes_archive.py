@@ -1,4 +1,4 @@
-"""One chunk of Encodec codes on disk: an HDF5 archive of int16 ``[frames, 8]`` arrays plus its cuts.
+"""One chunk of codec codes on disk: an HDF5 archive of int16 ``[frames, Q]`` arrays plus its cuts.
 
 Stage 3 commits its work chunk by chunk so a killed run keeps every finished chunk: the archive
 is written under a temporary name and renamed, then the chunk's cut manifest (which points at
@@ -7,37 +7,53 @@ without a manifest is an interrupted chunk and is simply rewritten.
 
 Codes are stored in lhotse's ``numpy_hdf5`` format (exact; lilcom would be lossy) so
 ``cut.load_features()`` returns them. They are trimmed to lhotse's frame count for the cut
-(``compute_num_frames``, i.e. round(duration * 75)): Encodec yields ceil(samples / 320) frames,
-at most one more, and trimming makes ``features.num_frames == cut.num_frames``.
+(``compute_num_frames``, i.e. round(duration * frame rate)): a codec yields ceil(samples / hop)
+frames, at most one more, and trimming makes ``features.num_frames == cut.num_frames``.
+
+``codec.json`` beside the cuts records the codec's facts for the whole prepared data set, so
+training and synthesis use the same codec without being told again.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from valle.data.codec import FRAME_SHIFT, NUM_CODEBOOKS, SAMPLE_RATE
-from valle.utils.atomic import atomic_path, atomic_save_manifest
+from valle.utils.atomic import atomic_path, atomic_save_manifest, atomic_write_text
 
-FEATURE_TYPE = "encodec"
+CODEC_RECORD = "codec.json"
 
 
-def cut_num_frames(duration: float) -> int:
-    """The number of frames lhotse assigns a cut of ``duration`` seconds with codec features."""
+def write_codec_record(tokenized_dir: Path, facts: Dict[str, object]) -> Path:
+    """``<tokenized>/codec.json``: the facts of the codec that made the prepared codes."""
+    path = Path(tokenized_dir) / CODEC_RECORD
+    atomic_write_text(path, json.dumps(facts, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_codec_record(tokenized_dir: Path) -> Optional[Dict[str, object]]:
+    """The facts ``write_codec_record`` wrote, or None for data prepared before codec.json existed."""
+    path = Path(tokenized_dir) / CODEC_RECORD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def cut_num_frames(duration: float, codec) -> int:
+    """The number of frames lhotse assigns a cut of ``duration`` seconds with ``codec``'s features."""
     from lhotse.utils import compute_num_frames
 
-    return compute_num_frames(duration, FRAME_SHIFT, SAMPLE_RATE)
+    return compute_num_frames(duration, codec.frame_shift, codec.sample_rate)
 
 
-def fit_codes(codes: np.ndarray, duration: float, cut_id: str) -> np.ndarray:
+def fit_codes(codes: np.ndarray, duration: float, cut_id: str, codec) -> np.ndarray:
     """Codes as int16 with exactly the frame count lhotse expects for the cut."""
-    expected = cut_num_frames(duration)
-    if codes.ndim != 2 or codes.shape[1] != NUM_CODEBOOKS:
-        raise ValueError(f"cut {cut_id}: codes of shape {codes.shape}, expected [frames, {NUM_CODEBOOKS}]")
+    expected = cut_num_frames(duration, codec)
+    if codes.ndim != 2 or codes.shape[1] != codec.num_quantizers:
+        raise ValueError(f"cut {cut_id}: codes of shape {codes.shape}, expected [frames, {codec.num_quantizers}]")
     if not expected - 1 <= codes.shape[0] <= expected + 1:
         raise ValueError(
-            f"cut {cut_id}: Encodec gave {codes.shape[0]} frames for {duration:.3f} s, expected "
+            f"cut {cut_id}: {codec.name} gave {codes.shape[0]} frames for {duration:.3f} s, expected "
             f"{expected} +- 1; the recording's duration in the manifest does not match its audio"
         )
     if codes.shape[0] < expected:  # pad by repeating the last frame (lhotse does the same on load)
@@ -66,17 +82,18 @@ def _hdf5_image(arrays: Dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, manifest: Path,
-                codec_weights: str) -> None:
+def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, manifest: Path, codec) -> None:
     """Store ``codes[cut.id]`` for every cut in ``archive``, then the cuts (with features) in ``manifest``.
 
-    ``cut.custom["codec_weights"]`` records which Encodec weights made the codes (``random``,
-    a path, or ``pretrained:<checkpoint>``), so later stages can refuse or flag random codes.
+    ``cut.custom["codec"]`` records the facts of the codec that made the codes (its ``--codec``
+    spec, rates, codebooks, whether its weights were random), so later stages use the same codec
+    and can refuse or flag random codes.
     """
     from lhotse import CutSet, Features
     from lhotse.features.io import NumpyHdf5Writer
 
-    arrays = {cut.id: fit_codes(codes[cut.id], cut.duration, cut.id) for cut in cuts}
+    arrays = {cut.id: fit_codes(codes[cut.id], cut.duration, cut.id, codec) for cut in cuts}
+    facts = codec.facts()
     try:
         image = _hdf5_image(arrays)
         with atomic_path(archive) as tmp:
@@ -87,11 +104,11 @@ def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, man
     with_features: List = []
     for cut in cuts:
         cut.features = Features(
-            type=FEATURE_TYPE,
+            type=codec.name,
             num_frames=arrays[cut.id].shape[0],
-            num_features=NUM_CODEBOOKS,
-            frame_shift=FRAME_SHIFT,
-            sampling_rate=SAMPLE_RATE,
+            num_features=codec.num_quantizers,
+            frame_shift=codec.frame_shift,
+            sampling_rate=codec.sample_rate,
             start=cut.start,
             duration=cut.duration,
             storage_type=NumpyHdf5Writer.name,
@@ -100,7 +117,7 @@ def write_chunk(cuts: Sequence, codes: Dict[str, np.ndarray], archive: Path, man
             recording_id=cut.recording_id,
             channels=cut.channel,
         )
-        cut.custom = {**(cut.custom or {}), "codec_weights": codec_weights}
+        cut.custom = {**(cut.custom or {}), "codec": facts}
         with_features.append(cut)
     try:
         atomic_save_manifest(CutSet.from_cuts(with_features), manifest)

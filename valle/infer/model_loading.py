@@ -25,6 +25,10 @@ class CheckpointLoadError(ValueError):
     """The checkpoints cannot make a complete AR+NAR model; the message says why and the fix."""
 
 
+class UntrainedHalfError(CheckpointLoadError):
+    """The checkpoint's AR or NAR was never trained (a from-scratch run of one train stage)."""
+
+
 @dataclass
 class LoadedModel:
     model: Any  # valle.models.VALLE, eval mode
@@ -32,6 +36,7 @@ class LoadedModel:
     text_symbols: Optional[List[str]]
     sources: Dict[str, str] = field(default_factory=dict)  # "ar" / "nar" -> file
     train_args: Optional[dict] = None
+    codec: Optional[dict] = None  # the facts of the codec the checkpoint was trained on (None: not recorded)
 
 
 def _history(path) -> dict:
@@ -104,7 +109,7 @@ def load_model(
     if checkpoint is not None:
         config, state, symbols, info = _read(checkpoint, model_preset, overrides)
         if _half(state, "nar_") and _untrained_half(checkpoint, "nar"):
-            raise CheckpointLoadError(
+            raise UntrainedHalfError(
                 f"checkpoint {checkpoint} was trained from scratch with --train-stage 1 only: its NAR half "
                 "was never trained. Train the NAR (run.sh --train-stage 2) and pass --ar-checkpoint "
                 f"{checkpoint} --nar-checkpoint <exp-dir of stage 2>/<checkpoint>.pt"
@@ -116,16 +121,17 @@ def load_model(
             )
         sources = {"ar": str(checkpoint), "nar": str(checkpoint)}
         args = None
+        codec = info.get("codec")
     else:
         config, ar_state, symbols, ar_info = _read(ar_checkpoint, model_preset, overrides)
         nar_config, nar_state, nar_symbols, nar_info = _read(nar_checkpoint, model_preset, overrides)
         if _untrained_half(ar_checkpoint, "ar"):
-            raise CheckpointLoadError(
+            raise UntrainedHalfError(
                 f"--ar-checkpoint {ar_checkpoint} was trained from scratch with --train-stage 2 only: "
                 "its AR half was never trained; pass the stage-1 (or stage-0) checkpoint"
             )
         if _untrained_half(nar_checkpoint, "nar"):
-            raise CheckpointLoadError(
+            raise UntrainedHalfError(
                 f"--nar-checkpoint {nar_checkpoint} was trained from scratch with --train-stage 1 only: its NAR "
                 "half was never trained; pass the checkpoint of run.sh --train-stage 2"
             )
@@ -148,6 +154,7 @@ def load_model(
         symbols = symbols if symbols is not None else nar_symbols
         sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
         args = None
+        codec = ar_info.get("codec") or nar_info.get("codec")
 
     model = VALLE(config)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -159,4 +166,4 @@ def load_model(
         )
     model.to(device).eval()
     return LoadedModel(model=model, config=config, text_symbols=list(symbols) if symbols else None,
-                       sources=sources, train_args=args if isinstance(args, dict) else None)
+                       sources=sources, train_args=args if isinstance(args, dict) else None, codec=codec)

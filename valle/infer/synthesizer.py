@@ -1,4 +1,4 @@
-"""The synthesis pipeline as a library: text -> ids -> prompt codes -> AR/NAR -> Encodec decode.
+"""The synthesis pipeline as a library: text -> ids -> prompt codes -> AR/NAR -> codec decode.
 
 Why a class: ``valle.bin.infer`` (one sentence or a TSV batch), ``run.sh``'s synthesis stage,
 ``bench/infer.py`` and training-time validation all need the same steps with the same options;
@@ -6,7 +6,7 @@ keeping the model, the codec and the text frontend together lets each caller loa
 Training builds it from the in-memory model: ``Synthesizer(model, text_symbols, codec)``.
 
 Long text is split into sentence chunks (``sentences.split_sentences``); each chunk is generated
-with the same acoustic prompt, and the generated codes are joined before one Encodec decode, so
+with the same acoustic prompt, and the generated codes are joined before one codec decode, so
 the output has exactly 320 samples per generated frame.
 """
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import List, Optional, Sequence, Union
 import torch
 
 from valle.infer.audio_prompt import PromptAudio, load_prompt_audio
+from valle.infer.checkpoint_codec import check_prompt_codes, load_checkpoint_codec
 from valle.infer.sentences import split_sentences
 from valle.infer.text_ids import TextEncoder, detect_tokenizer
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 24000
 SAMPLES_PER_FRAME = 320
 
 
@@ -62,18 +62,19 @@ class SamplingOptions:
 
 @dataclass
 class SynthesisResult:
-    wav: torch.Tensor  # [samples] float32 at 24 kHz, mono
-    codes: torch.Tensor  # [frames, 8] decoded frames (prompt frames first when continual)
+    wav: torch.Tensor  # [samples] float32 at sample_rate (the codec's), mono
+    codes: torch.Tensor  # [frames, Q] decoded frames (prompt frames first when continual)
     generated_frames: int
     prompt_frames: int
     chunks: List[str]
     chunk_frames: List[int]
     length_guard_hits: List[int] = field(default_factory=list)  # indices of chunks cut by the guard
     compute_seconds: float = 0.0
+    sample_rate: int = 24000
 
     @property
     def seconds(self) -> float:
-        return self.wav.numel() / SAMPLE_RATE
+        return self.wav.numel() / self.sample_rate
 
     @property
     def rtf(self) -> float:
@@ -94,8 +95,10 @@ class Synthesizer:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
-                         model_preset: Optional[str] = None, codec_weights: Optional[str] = None,
-                         device: str = "cpu", tokenizer: str = "auto", codec=None) -> "Synthesizer":
+                         model_preset: Optional[str] = None, device: str = "cpu", tokenizer: str = "auto",
+                         codec=None) -> "Synthesizer":
+        """``codec``: a loaded codec or a ``--codec`` spec; None = the codec the checkpoint was
+        trained on (a different codec is refused, see codec_choice)."""
         from valle.infer.model_loading import CheckpointLoadError, load_model
 
         loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device)
@@ -108,10 +111,7 @@ class Synthesizer:
             from valle.infer.text_ids import vallex_symbols  # the published model's own table
 
             loaded.text_symbols = vallex_symbols()
-        if codec is None:
-            from valle.data.codec import load_codec
-
-            codec = load_codec(codec_weights, device=device)
+        codec = load_checkpoint_codec(loaded, codec, device)
         synth = cls(loaded.model, loaded.text_symbols, codec, tokenizer=tokenizer, device=device,
                     train_args=loaded.train_args)
         synth.sources = loaded.sources
@@ -119,26 +119,26 @@ class Synthesizer:
 
     @property
     def codec_weights(self) -> str:
-        return str(getattr(self.codec, "valle_codec_weights", "unknown"))
+        return self.codec.spec
 
     @property
     def codec_is_random(self) -> bool:
-        return self.codec_weights == "random" or self.codec_weights.startswith("random")
+        return self.codec.is_random
 
     # -- steps --------------------------------------------------------------------------
     def prompt_codes(self, prompt: Union[None, str, PromptAudio, torch.Tensor],
                      max_seconds: float = 3.0) -> torch.Tensor:
-        """Encodec codes ``[frames, 8]`` of the prompt (a path, loaded audio, or codes already)."""
+        """Codec codes ``[frames, Q]`` of the prompt (a path, loaded audio, or codes already)."""
         if prompt is None:
             return torch.zeros(0, self.model_num_quantizers, dtype=torch.long)
         if isinstance(prompt, torch.Tensor):
+            check_prompt_codes(prompt, self.codec)
             return prompt.long().cpu()
         if not isinstance(prompt, PromptAudio):
             prompt = load_prompt_audio(prompt, max_seconds=max_seconds)
-        from valle.data.codec import encode_audio
-
+        self.codec.check_input_rate(prompt.sampling_rate, f"the audio prompt {prompt.path}")
         with torch.inference_mode():
-            codes = encode_audio(self.codec, prompt.wav, prompt.sampling_rate)
+            codes = self.codec.encode(prompt.wav, prompt.sampling_rate)
         return codes.long().cpu()
 
     @property
@@ -192,14 +192,13 @@ class Synthesizer:
         return codes, hit
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        from valle.data.codec import decode_codes
-
         if codes.shape[0] == 0:
             return torch.zeros(0)
-        if codes.shape[1] < 8:  # a model with fewer quantizers: the codec still expects 8 codebooks
-            codes = torch.cat([codes, codes.new_zeros(codes.shape[0], 8 - codes.shape[1])], dim=1)
+        missing = self.codec.num_quantizers - codes.shape[1]
+        if missing > 0:  # a model with fewer quantizers: the codec still expects all its codebooks
+            codes = torch.cat([codes, codes.new_zeros(codes.shape[0], missing)], dim=1)
         with torch.inference_mode():
-            wav = decode_codes(self.codec, codes.to(self.device))
+            wav = self.codec.decode(codes)
         return wav.float().cpu().reshape(-1)
 
     # -- the whole path -----------------------------------------------------------------
@@ -234,12 +233,13 @@ class Synthesizer:
             wav=wav, codes=all_codes, generated_frames=int(generated.shape[0]),
             prompt_frames=int(prompt.shape[0]), chunks=chunks, chunk_frames=frames,
             length_guard_hits=hits, compute_seconds=time.perf_counter() - start,
+            sample_rate=self.codec.sample_rate,
         )
 
     def metadata(self, result: SynthesisResult, options: SamplingOptions, **extra) -> dict:
         """What a JSON sidecar records about one output (including whether the codec was real)."""
         meta = {
-            "sample_rate": SAMPLE_RATE,
+            "sample_rate": result.sample_rate,
             "samples": int(result.wav.numel()),
             "seconds": round(result.seconds, 4),
             "generated_frames": result.generated_frames,
@@ -249,7 +249,7 @@ class Synthesizer:
             "length_guard_hits": result.length_guard_hits,
             "compute_seconds": round(result.compute_seconds, 4),
             "rtf": round(result.rtf, 4),
-            "codec_weights": self.codec_weights,
+            "codec": self.codec.facts(),
             "codec_random_weights": self.codec_is_random,
             "text_tokenizer": self.tokenizer_name,
             "checkpoints": self.sources,
@@ -257,7 +257,7 @@ class Synthesizer:
             "sampling": asdict(options),
         }
         if self.codec_is_random:
-            meta["warning"] = ("Encodec ran with RANDOM weights (--codec-weights random): the audio is "
+            meta["warning"] = (f"the codec ran with RANDOM weights (--codec {self.codec.spec}): the audio is "
                                "plumbing output, not speech")
         meta.update(extra)
         return meta

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from valle.codec import CODECS, facts_of
+
 from .config import PRESETS, ModelConfig, get_preset
 
 LIFEITENG_KEYS = ("decoder_dim", "num_decoder_layers")
@@ -82,6 +84,9 @@ def infer_shapes(sd: Dict[str, Tensor], path: str) -> Dict[str, Any]:
         nar_scale_factor=nar_d / d,
     )
     found["prepend_bos"] = ar_rows == found["num_audio_tokens"] + 2
+    # the codec whose codebook size the audio tables have (files from before codecs were recorded)
+    by_size = {facts_of(name)["codebook_size"]: name for name in CODECS}
+    found["codec"] = by_size.get(found["num_audio_tokens"], "encodec")
     return found
 
 
@@ -123,6 +128,7 @@ def read_checkpoint(path, model_preset: Optional[str] = None, **overrides
         config = ModelConfig.from_dict(cfg)
         info["train_stage"] = obj.get("train_stage")
         info["args"] = obj.get("args")
+        info["codec"] = obj.get("codec")  # the facts of the codec the model was trained on
     elif any(k in obj for k in LIFEITENG_KEYS):
         info["format"] = "lifeiteng"
         if obj.get("add_prenet"):

@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict
 
+from valle.codec import CODECS, facts_of
+
 NUM_AUDIO_TOKENS = 1024  # Encodec codebook size; id 1024 is EOS (AR) / padding (NAR)
 
 
@@ -28,7 +30,8 @@ class ModelConfig:
     norm_first: bool = True
     num_quantizers: int = 8
     text_vocab_size: int = 512
-    num_audio_tokens: int = NUM_AUDIO_TOKENS
+    num_audio_tokens: int = NUM_AUDIO_TOKENS  # the codec's codebook size (EOS = this id)
+    codec: str = "encodec"  # the codec backend whose codes the model reads and writes (valle.codec)
     num_languages: int = 0  # 0 = no language embeddings (plain VALL-E)
     prepend_bos: bool = False
     share_embedding: bool = True
@@ -49,6 +52,11 @@ class ModelConfig:
             problems.append(f"prefix_mode must be 0, 1, 2 or 4, got {self.prefix_mode}")
         if not 2 <= self.num_quantizers <= 8:
             problems.append(f"num_quantizers must be in 2..8, got {self.num_quantizers}")
+        if self.codec not in CODECS:
+            problems.append(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        elif self.num_audio_tokens != facts_of(self.codec)["codebook_size"]:
+            problems.append(f"num_audio_tokens ({self.num_audio_tokens}) must be {self.codec}'s codebook size "
+                            f"({facts_of(self.codec)['codebook_size']})")
         if self.num_layers < 1 or self.text_vocab_size < 1 or self.num_languages < 0:
             problems.append("num_layers and text_vocab_size must be >= 1 and num_languages >= 0")
         if problems:
@@ -103,6 +111,12 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "vallex": dict(d_model=1024, nhead=16, num_layers=12, dim_feedforward=4096,
                    text_vocab_size=2048, num_languages=3, prepend_bos=True),
 }
+
+
+def for_codec(cfg: ModelConfig, codec: str) -> ModelConfig:
+    """``cfg`` for the codes of ``codec``: its name and codebook size (the AR/NAR vocabularies)."""
+    size = facts_of(codec)["codebook_size"]
+    return ModelConfig.from_dict({**cfg.to_dict(), "codec": codec, "num_audio_tokens": size})
 
 
 def get_preset(name: str, **overrides: Any) -> ModelConfig:

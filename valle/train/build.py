@@ -12,6 +12,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from valle.codec import facts_of
 from valle.train.init_from import (
     load_into, merge_symbol_tables, model_overrides, published_vallex_symbols, read_init_checkpoint,
 )
@@ -49,19 +50,22 @@ def init_distributed() -> Tuple[int, int, int]:
     return rank, world_size, local_rank
 
 
-def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used):
-    """(ModelConfig, state_dict or None, text symbols list) for this run."""
+def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used, codec: str = "encodec"):
+    """(ModelConfig, state_dict or None, text symbols list) for this run, modelling ``codec``'s codes."""
     from valle.models import ModelConfig, get_preset
-    from valle.models.config import PRESETS
+    from valle.models.config import PRESETS, for_codec
+    from valle.train.data_codec import check_model_codec
 
     if resume_ckpt is not None:
         cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
+        check_model_codec(cfg.codec, facts_of(codec), f"the checkpoint to resume ({args.exp_dir})")
         return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
     if args.model_preset is not None and args.model_preset not in PRESETS:
         raise ValueError(f"--model-preset {args.model_preset!r} is unknown; choose one of {sorted(PRESETS)}")
     overrides = model_overrides(args)
     if args.init_from is not None:
         cfg, state, ckpt_symbols, info = read_init_checkpoint(args.init_from, args.model_preset, overrides)
+        check_model_codec(cfg.codec, facts_of(codec), f"--init-from {args.init_from}")
         if ckpt_symbols is None and info.get("format") == "vallex-published":
             ckpt_symbols = published_vallex_symbols()
         symbols = merge_symbol_tables(args.init_from, data_symbols.symbols, ckpt_symbols, args.init_mismatch,
@@ -76,7 +80,7 @@ def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_
         if args.dropout is not None:
             cfg = ModelConfig.from_dict({**cfg.to_dict(), "dropout": args.dropout})
         return cfg, state, symbols, info
-    cfg = get_preset(args.model_preset or DEFAULT_PRESET, **overrides)
+    cfg = for_codec(get_preset(args.model_preset or DEFAULT_PRESET, **overrides), codec)
     symbols = data_symbols.symbols
     if len(symbols) > cfg.text_vocab_size:
         if args.text_vocab_size is not None:

@@ -140,12 +140,12 @@ class Monitor:
         try:
             from valle.train.valid_sample import synthesize_valid_sample
 
-            wav, image = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
+            wav, image, rate = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
         except Exception as e:  # optional feature: report once, keep training
             self.synth_failed = True
             log.warning("validation sample disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
             return
-        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=24000)
+        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=rate)
         self.writer.add_image("valid/spectrogram", image, step, dataformats="HW")
 
     def close(self) -> None:

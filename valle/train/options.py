@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import yaml
 
+from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
 
@@ -105,9 +106,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-last-k", type=int, default=5, help="checkpoint-<batch>.pt files kept (0 = all)")
     g.add_argument("--log-interval", type=int, default=10)
     g.add_argument("--tensorboard", type=str2bool, default=True)
-    g.add_argument("--synthesize-at-valid", type=str2bool, default=True, help="TensorBoard audio sample (needs valle.infer)")
-    g.add_argument("--valid-codec-weights", default=None,
-                   help="codec for the validation sample: default the published Encodec weights, a path, random or none")
+    g.add_argument("--synthesize-at-valid", type=str2bool, default=True,
+                   help="TensorBoard audio sample, decoded with the codec the data were prepared with (prepare.sh --codec)")
+    refuse_renamed_codec_options(g)
     return p
 
 

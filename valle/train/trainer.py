@@ -28,6 +28,7 @@ from valle.train.build import (
     DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
     init_distributed, pick_device, resume_path,
 )
+from valle.train.data_codec import data_codec_facts
 from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
@@ -131,7 +132,10 @@ class Trainer:
             log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
                         self.resumed_from, args.init_from)
         switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
-        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts))
+        self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
+        args.codec = self.codec_facts["codec"]  # the TensorBoard sample decodes with the data's codec
+        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts),
+                                              codec=str(self.codec_facts["name"]))
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
         check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
@@ -249,7 +253,7 @@ class Trainer:
         ckpt_io.save_checkpoint(
             self.exp_dir / name,
             model=self.model.state_dict(), model_config=self.config.to_dict(),
-            text_symbols=list(self.text_symbols), train_stage=self.args.train_stage,
+            text_symbols=list(self.text_symbols), train_stage=self.args.train_stage, codec=self.codec_facts,
             trained_stages=list(self.trained_stages),
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             scaler=self.scaler.state_dict(), sampler=self.sampler.state_dict(), rng=rng_all,

@@ -1,10 +1,10 @@
 """A synthesized validation sample for TensorBoard: hear and see what the model makes of a dev cut.
 
-Uses the inference engineer's pieces (``VALLE.inference`` and ``valle.data.codec``): the first
-dev cut's text is generated with its own first 3 s as the acoustic prompt. The codec comes from
-``--valid-codec-weights`` (default: the published Encodec weights, which fail fast offline; the
-caller then disables the sample and keeps training). Runs inside a forked RNG so sampling never
-changes the training draws.
+Uses ``VALLE.inference`` and ``valle.codec``: the first dev cut's text is generated with its own
+first 225 frames as the acoustic prompt and decoded with the codec the data were prepared with
+(``args.codec``, set by the trainer from ``codec.json``; the published Encodec weights fail fast
+offline and the caller then disables the sample and keeps training). Runs inside a forked RNG so
+sampling never changes the training draws.
 """
 from __future__ import annotations
 
@@ -15,23 +15,21 @@ from valle.text.languages import language_id
 _CODEC = {}
 
 
-def _codec(weights):
-    from valle.data.codec import load_codec
+def _codec(spec):
+    from valle.codec import load_codec
 
-    key = str(weights)
+    key = str(spec)
     if key not in _CODEC:
-        _CODEC[key] = load_codec(None if weights in (None, "pretrained") else weights)
+        _CODEC[key] = load_codec(spec)
     return _CODEC[key]
 
 
 def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: int = 300):
-    """(waveform [samples] at 24 kHz, log-magnitude spectrogram [freq, time] scaled to 0..1)."""
-    from valle.data.codec import decode_codes
+    """(waveform [samples] at the codec's rate, log-magnitude spectrogram [freq, time] scaled to 0..1,
+    the codec's sample rate)."""
     from valle.train.trainer import forked_rng
 
-    if getattr(args, "valid_codec_weights", None) == "none":
-        raise RuntimeError("--valid-codec-weights none")
-    codec = _codec(getattr(args, "valid_codec_weights", None))
+    codec = _codec(getattr(args, "codec", None))
     cut = next(iter(valid_cuts))
     sup = cut.supervisions[0]
     table = {s: i for i, s in enumerate(text_symbols)}
@@ -53,10 +51,11 @@ def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: i
     finally:
         model.train(was_training)
     gen = out[0][:max_frames].cpu()
-    if gen.shape[1] < 8:  # fewer quantizers than the codec: pad the missing codebooks with 0
-        gen = torch.cat([gen, gen.new_zeros(gen.shape[0], 8 - gen.shape[1])], dim=1)
-    wav = decode_codes(codec, gen).float().clamp(-1, 1)
+    missing = codec.num_quantizers - gen.shape[1]
+    if missing > 0:  # fewer quantizers than the codec: pad the missing codebooks with 0
+        gen = torch.cat([gen, gen.new_zeros(gen.shape[0], missing)], dim=1)
+    wav = codec.decode(gen).float().clamp(-1, 1)
     spec = torch.stft(wav, n_fft=1024, hop_length=256, window=torch.hann_window(1024), return_complex=True)
     img = (spec.abs() + 1e-5).log().flip(0)
     img = (img - img.min()) / (img.max() - img.min() + 1e-9)
-    return wav, img
+    return wav, img, codec.sample_rate

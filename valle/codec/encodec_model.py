@@ -1,14 +1,15 @@
 """Encodec 24 kHz at 6 kbps: loading the weights, encoding audio to codes, decoding codes to audio.
 
 VALL-E and VALL-E X model speech as the 8 codebooks (1024 entries each, 75 frames per second) of
-the causal 24 kHz Encodec model at 6 kbps; everything that touches audio tokens goes through here.
+the causal 24 kHz Encodec model at 6 kbps. The ``encodec`` backend (encodec_codec) wraps this model
+in the codec interface; stage 3's fast CPU and GPU paths use the model directly.
 
-Weights come from one of three places, chosen explicitly (``--codec-weights``):
+Weights come from one of three places, chosen explicitly (``--codec encodec[:WEIGHTS]``):
 
 * ``None`` (default): encodec's published checkpoint, from the torch hub cache
   (``$TORCH_HOME/hub/checkpoints/encodec_24khz-d7cc33bc.th``) or downloaded into it.
-  Offline, this fails within seconds with a message naming ``--codec-weights PATH`` and
-  ``--codec-weights random`` instead of hanging in a socket.
+  Offline, this fails within seconds with a message naming ``--codec encodec:PATH``,
+  ``--codec codec2`` and ``--codec encodec:random`` instead of hanging in a socket.
 * a path: a state dict (or ``{"model": state_dict}``) read with ``torch.load(weights_only=True)``.
 * ``"random"``: a seeded random initialisation for tests and offline plumbing runs, independent of
   the global RNG and announced loudly, because codes from it are not speech tokens.
@@ -26,6 +27,7 @@ from typing import Optional, Union
 
 import torch
 
+from valle.codec.base import CodecError, to_mono
 from valle.utils.network import can_reach_url
 
 logger = logging.getLogger(__name__)
@@ -45,13 +47,14 @@ RANDOM_SEED = 0
 DOWNLOAD_TIMEOUT_ENV = "VALLE_DOWNLOAD_TIMEOUT"
 
 OFFLINE_HINT = (
-    "Pass --codec-weights PATH with a local copy of {name} (or any Encodec 24 kHz state dict), "
-    "put that file into {cache}, or pass --codec-weights random for a plumbing run with "
-    "randomly initialised weights (NOT real speech tokens)."
+    "Pass --codec encodec:PATH with a local copy of {name} (or any Encodec 24 kHz state dict), "
+    "put that file into {cache}, pass --codec codec2 (a real speech codec that needs no weights; "
+    "robotic 8 kHz speech), or --codec encodec:random for a plumbing run with randomly initialised "
+    "weights (NOT real speech tokens)."
 )
 
 
-class CodecWeightsError(RuntimeError):
+class CodecWeightsError(CodecError):
     """The codec weights cannot be found, downloaded or loaded; the message says what to do."""
 
 
@@ -154,19 +157,19 @@ def _download_pretrained(target: Path) -> None:
 def _read_state_dict(path: Path) -> dict:
     if not path.is_file():
         raise CodecWeightsError(
-            f"--codec-weights {path}: no such file. Give the path of an Encodec 24 kHz state "
-            f"dict (e.g. {CHECKPOINT_NAME}), or `random` for untrained weights."
+            f"--codec encodec:{path}: no such file. Give the path of an Encodec 24 kHz state "
+            f"dict (e.g. {CHECKPOINT_NAME}), or encodec:random for untrained weights."
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise CodecWeightsError(
-            f"--codec-weights {path}: cannot be read as a torch state dict ({e})."
+            f"--codec encodec:{path}: cannot be read as a torch state dict ({e})."
         ) from e
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict):
-        raise CodecWeightsError(f"--codec-weights {path}: expected a state dict, got {type(state).__name__}.")
+        raise CodecWeightsError(f"--codec encodec:{path}: expected a state dict, got {type(state).__name__}.")
     return state
 
 
@@ -175,19 +178,19 @@ def _load_state(model, state: dict, path: Path) -> None:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise CodecWeightsError(
-            f"--codec-weights {path}: not an Encodec 24 kHz state dict ({str(e).splitlines()[0]} ...). "
+            f"--codec encodec:{path}: not an Encodec 24 kHz state dict ({str(e).splitlines()[0]} ...). "
             f"The file must hold the weights of EncodecModel.encodec_model_24khz()."
         ) from e
 
 
 def weights_label(weights: Optional[Union[str, os.PathLike]]) -> str:
-    """What ``model.valle_codec_weights`` says for ``load_codec(weights)``."""
+    """What ``model.valle_codec_weights`` says for ``load_encodec_model(weights)``."""
     if weights is None:
         return "pretrained:" + CHECKPOINT_NAME
     return RANDOM if str(weights) == RANDOM else str(weights)
 
 
-def load_codec(weights: Optional[Union[str, os.PathLike]] = None, device: Union[str, torch.device] = "cpu"):
+def load_encodec_model(weights: Optional[Union[str, os.PathLike]] = None, device: Union[str, torch.device] = "cpu"):
     """The Encodec 24 kHz model at 6 kbps (8 codebooks), in eval mode on ``device``.
 
     ``weights``: ``None`` for the published checkpoint (hub cache or download), a path to a
@@ -216,27 +219,9 @@ def load_codec(weights: Optional[Union[str, os.PathLike]] = None, device: Union[
     return model.to(device)
 
 
-_RESAMPLERS: dict = {}
-
-
 def to_codec_input(wav: torch.Tensor, sr: int) -> torch.Tensor:
-    """Downmix ``[channels, samples]`` audio to mono and resample it to 24 kHz: ``[1, samples]``.
-
-    Same order and resampler as ``encodec.utils.convert_audio`` (mean over channels, then
-    ``torchaudio.transforms.Resample``; ``functional.resample`` differs by ~3e-6, enough to flip
-    codes), so codes match encodec's own preprocessing. Resamplers are cached per rate.
-    """
-    import torchaudio
-
-    if wav.dim() == 1:
-        wav = wav.unsqueeze(0)
-    wav = wav.to(torch.float32).mean(dim=0, keepdim=True)
-    if sr != SAMPLE_RATE:
-        if sr not in _RESAMPLERS:
-            _RESAMPLERS[sr] = torchaudio.transforms.Resample(sr, SAMPLE_RATE)
-        with torch.inference_mode():
-            wav = _RESAMPLERS[sr](wav)
-    return wav
+    """Mono ``[1, samples]`` at 24 kHz, as ``encodec.utils.convert_audio`` makes it (see base.to_mono)."""
+    return to_mono(wav, sr, SAMPLE_RATE)
 
 
 @torch.inference_mode()

@@ -29,10 +29,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from valle.data.codec_batch import MIN_FAST_SAMPLES, _extra_padding
-
-# Cuts per LSTM batch: 8 gives ~3x less LSTM time per cut than 1; more gains little.
-GROUP_SIZE = 8
+from valle.codec.encodec_batch import MIN_FAST_SAMPLES, _extra_padding
 
 
 class _Conv:

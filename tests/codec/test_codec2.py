@@ -1,0 +1,137 @@
+"""The codec2 backend: real pycodec2, its 3200 frame layout, the coarse-to-fine re-packing."""
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pycodec2
+import pytest
+import soundfile as sf
+import torch
+
+from valle.codec import CodecError, check_same_codec, facts_of, load_codec
+from valle.codec.codec2_codec import encode_bytes
+from valle.codec.codec2_frame import FIELDS, ORDER, frame_fields, repack, unpack
+
+
+@pytest.fixture(scope="module")
+def speech(espeak_wav, tmp_path_factory):
+    path = espeak_wav("Place the green block at four now.", tmp_path_factory.mktemp("c2") / "s.wav")
+    wav, sr = sf.read(path, dtype="float32")
+    return wav, sr
+
+
+def test_codec2_facts_and_shapes(speech):
+    codec = load_codec("codec2")
+    assert (codec.sample_rate, codec.frame_rate, codec.num_quantizers, codec.codebook_size) == (8000, 50.0, 8, 256)
+    wav, sr = speech
+    codes = codec.encode(wav, sr)
+    seconds = len(wav) / sr
+    assert codes.dtype == torch.long and codes.shape[1] == 8
+    assert abs(codes.shape[0] - seconds * 50) <= 1
+    assert 0 <= int(codes.min()) and int(codes.max()) <= 255
+    out = codec.decode(codes)
+    assert out.shape == (codes.shape[0] * 160,)
+    assert codec.facts() == facts_of("codec2")
+
+
+def _pycodec2_decode(frames):
+    dec = pycodec2.Codec2(3200)
+    return np.concatenate([dec.decode(frame) for frame in frames])
+
+
+def _our_decode(codes):
+    return (load_codec("codec2").decode(codes).numpy() * 32768.0).round().astype(np.int16)
+
+
+def _in_fork(function, *args):
+    """``function(*args)`` in a child forked from this process: codec2 draws the random phases of
+    unvoiced sounds from one process-global generator, so two decodes match sample for sample only
+    when they start from the same generator state, as two children forked from one parent do."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def test_decode_of_encode_equals_pycodec2_on_its_own_bytes(speech):
+    """Our codes are a re-packing only: decoding them gives pycodec2's own decode, sample for sample."""
+    codec = load_codec("codec2")
+    wav, sr = speech
+    samples = (codec.to_input(wav, sr)[0].numpy() * 32767.0).round().astype(np.int16)
+    samples = samples[: len(samples) // 160 * 160]
+    enc = pycodec2.Codec2(3200)
+    own = [enc.encode(samples[i:i + 160]) for i in range(0, len(samples), 160)]
+    codes = codec.encode(wav, sr)[: len(own)]
+    assert unpack(codes.numpy()) == b"".join(own)  # the bytes behind the codes are pycodec2's
+    reference = _in_fork(_pycodec2_decode, own)
+    np.testing.assert_array_equal(_in_fork(_our_decode, codes), reference)
+    assert np.abs(reference).max() > 1000  # speech, not silence
+
+
+def test_repack_is_a_bijection(speech):
+    assert sorted(ORDER.tolist()) == list(range(64))
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, size=(2000, 8))
+    np.testing.assert_array_equal(repack(unpack(codes)), codes)
+    raw = rng.integers(0, 256, size=2000 * 8, dtype=np.uint8).tobytes()
+    assert unpack(repack(raw)) == raw
+    wav, sr = speech
+    real = encode_bytes((load_codec("codec2").to_input(wav, sr)[0].numpy() * 32767).astype(np.int16))
+    assert unpack(repack(real)) == real
+    with pytest.raises(ValueError, match="0..255"):
+        unpack(np.full((1, 8), 256))
+
+
+def test_frame_layout_matches_codec2_pitch_field():
+    """A tone gliding up in pitch: the 7-bit Wo field at bits 2-8, Gray-decoded, rises monotonically
+    (the raw Gray values do not), and both voicing bits say voiced."""
+    sr = 8000
+    t = np.arange(3 * sr) / sr
+    f0 = np.exp(np.linspace(np.log(80), np.log(350), len(t)))
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    tone = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 10))
+    data = encode_bytes((tone * 32767).astype(np.int16))
+    fields = frame_fields(data)[5:-2]  # skip codec2's start-up frames and the padded end
+    names = [name for name, _ in FIELDS]
+    wo = fields[:, names.index("Wo")]
+    assert (np.diff(wo) >= 0).all() and wo[-1] - wo[0] > 60
+    raw = np.unpackbits(np.frombuffer(data, np.uint8).reshape(-1, 8), axis=1)[5:-2, 2:9] @ (1 << np.arange(6, -1, -1))
+    assert (np.diff(raw) < 0).any()  # the bytes are Gray-coded: undoing that is what makes wo monotonic
+    assert fields[:, 0].all() and fields[:, 1].all()
+
+
+def test_codebooks_are_coarse_to_fine():
+    """Codebook 0 holds both voicing bits and the top bit of every field it can; a flipped bit of
+    codebook k moves one field by at most the weight of the bit planes codebook k holds, so the
+    damage shrinks from codebook 0 to codebook 7 like Encodec's residual codebooks."""
+    widths = np.array([width for _, width in FIELDS])
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 256, size=(200, 8))
+    base = frame_fields(unpack(codes))
+    largest = []
+    for book in range(8):
+        worst = 0
+        for bit in range(8):
+            flipped = codes.copy()
+            flipped[:, book] ^= 1 << (7 - bit)
+            change = np.abs(frame_fields(unpack(flipped)) - base)
+            assert ((change > 0).sum(axis=1) == 1).all()  # one field per bit
+            relative = change / (1 << (widths - 1))  # 1.0 = the field's top bit
+            worst = max(worst, float(relative.max()))
+        largest.append(worst)
+    assert largest[0] == 1.0 and largest[7] < 0.1
+    assert all(a >= b for a, b in zip(largest, largest[1:]))
+    voicing = unpack(np.array([[0b11000000, 0, 0, 0, 0, 0, 0, 0]]))
+    assert frame_fields(voicing)[0, :2].tolist() == [1, 1]
+
+
+def test_codec_errors_name_the_fix():
+    with pytest.raises(CodecError, match="unknown codec 'opus'.*encodec.*codec2"):
+        load_codec("opus")
+    with pytest.raises(CodecError, match="codec2 has no weights"):
+        load_codec("codec2:/tmp/w.th")
+    low = np.zeros(6000, dtype=np.float32)
+    with pytest.raises(CodecError, match="6000 Hz, below the 8000 Hz.*>= 8000 Hz"):
+        load_codec("codec2").encode(low, 6000)
+    with pytest.raises(CodecError, match="codec mismatch: the checkpoint uses codec2.*the prompt uses encodec.*--codec codec2 for the prompt"):
+        check_same_codec(facts_of("codec2"), facts_of("encodec:random"), "the checkpoint", "the prompt")
+    check_same_codec(facts_of("encodec"), facts_of("encodec:random"), "a", "b")  # same code space

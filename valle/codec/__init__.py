@@ -1,0 +1,110 @@
+"""Audio codecs: speech <-> discrete codes ``[frames, num_quantizers]``, one interface for all.
+
+    from valle.codec import load_codec
+    c = load_codec("codec2")              # or "encodec", "encodec:random", "encodec:/path/w.th"
+    codes = c.encode(wav, sample_rate)    # LongTensor [frames, c.num_quantizers], 0..c.codebook_size-1
+    wav = c.decode(codes)                 # float [samples] at c.sample_rate
+
+The ``--codec`` value (its *spec*) names the backend and, for Encodec, its weights:
+
+========================  ==========================================================================
+``encodec``               Encodec 24 kHz, 6 kbps, 75 frames/s, 8 x 1024; the published weights (default)
+``encodec:PATH``          the same model with a local state dict
+``encodec:random``        seeded untrained weights: tests and plumbing runs only, NOT speech tokens
+``codec2``                codec2 3200 (pycodec2): 8 kHz, 50 frames/s, 8 x 256; no weights needed
+========================  ==========================================================================
+
+Prepared data, model configs and checkpoints record ``codec.facts()``; ``check_same_codec``
+refuses to mix codes of two codecs. See docs/codec.md.
+"""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+from valle.codec.base import Codec, CodecError, to_mono
+
+CODECS = ("encodec", "codec2")
+DEFAULT_CODEC = "encodec"
+
+
+def split_spec(spec: Optional[str]) -> tuple:
+    """``"encodec:random"`` -> ``("encodec", "random")``; ``None``/empty -> the default codec."""
+    spec = (spec or DEFAULT_CODEC).strip()
+    name, _, weights = spec.partition(":")
+    name = name.lower()
+    if name not in CODECS:
+        raise CodecError(f"--codec {spec}: unknown codec {name!r}; choose one of: encodec (the default; "
+                         f"encodec:PATH or encodec:random for other weights) or codec2 (no weights, 8 kHz)")
+    if name == "codec2" and weights:
+        raise CodecError(f"--codec {spec}: codec2 has no weights; use --codec codec2")
+    return name, (weights or None)
+
+
+def load_codec(spec: Optional[str] = None, device: str = "cpu") -> Codec:
+    """The codec named by ``spec`` (see the module docstring), ready to encode and decode."""
+    name, weights = split_spec(spec)
+    if name == "codec2":
+        from valle.codec.codec2_codec import Codec2Codec
+
+        return Codec2Codec()
+    from valle.codec.encodec_codec import EncodecCodec
+
+    return EncodecCodec(weights, device)
+
+
+def facts_of(spec: Optional[str]) -> Dict[str, object]:
+    """The facts of the codec ``spec`` names, without loading any weights."""
+    name, weights = split_spec(spec)
+    if name == "codec2":
+        from valle.codec.codec2_codec import Codec2Codec as cls
+    else:
+        from valle.codec.encodec_codec import EncodecCodec as cls
+    spec = name if weights is None else f"{name}:{weights}"
+    return {"codec": spec, "name": name, "sample_rate": cls.sample_rate, "frame_rate": cls.frame_rate,
+            "num_quantizers": cls.num_quantizers, "codebook_size": cls.codebook_size,
+            "random_weights": weights == "random"}
+
+
+def codec_identity(spec: Optional[str]) -> str:
+    """What codes made with ``spec`` depend on, for stage stamps, without loading any weights:
+    the spec, plus the sha256 of the Encodec weights file (the hub checkpoint for ``encodec``)."""
+    name, weights = split_spec(spec)
+    if name == "codec2":
+        from valle.codec.codec2_codec import MODE
+
+        return f"codec2:{MODE}"
+    from pathlib import Path
+
+    from valle.codec import encodec_model
+    from valle.utils.digest import file_digest
+
+    if weights == encodec_model.RANDOM:
+        return "encodec:random"
+    path = encodec_model.hub_checkpoint_path() if weights is None else Path(weights)
+    if not path.is_file():
+        return f"encodec:{weights or 'pretrained'}"  # loading reports the problem
+    return f"encodec:sha256:{file_digest(path)}"
+
+
+def same_codec(a: Mapping, b: Mapping) -> bool:
+    """Do two facts records describe codes of the same codec (backend and code space)?"""
+    keys = ("name", "sample_rate", "frame_rate", "num_quantizers", "codebook_size")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def check_same_codec(expected: Mapping, got: Mapping, expected_what: str, got_what: str) -> None:
+    """Refuse codes of another codec, with one line naming both and the fix."""
+    if same_codec(expected, got):
+        return
+    raise CodecError(
+        f"codec mismatch: {expected_what} uses {expected.get('name')} ({expected.get('sample_rate')} Hz, "
+        f"{expected.get('num_quantizers')} x {expected.get('codebook_size')}) but {got_what} uses "
+        f"{got.get('name')} ({got.get('sample_rate')} Hz, {got.get('num_quantizers')} x "
+        f"{got.get('codebook_size')}); codes of one codec mean nothing to a model of the other: use "
+        f"--codec {expected.get('codec') or expected.get('name')} for {got_what}, or a model trained "
+        f"on {got.get('name')} codes"
+    )
+
+
+__all__ = ["CODECS", "DEFAULT_CODEC", "Codec", "CodecError", "check_same_codec", "codec_identity", "facts_of", "load_codec",
+           "same_codec", "split_spec", "to_mono"]

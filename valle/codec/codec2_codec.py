@@ -1,0 +1,68 @@
+"""codec2 3200 (pycodec2): 8 kHz speech as 8 codebooks of 256 at 50 frames per second.
+
+The only real speech codec here that needs no downloaded weights: offline runs, tests that hear
+speech, the demo and bench/learn.py. Its speech is robotic 8 kHz vocoder speech; real voices
+need Encodec (docs/codec.md).
+
+Each 20 ms frame (160 samples) becomes 8 bytes, re-packed coarse-to-fine into codes (see
+codec2_frame). codec2 keeps state between frames (pitch tracking, LSP interpolation), so every
+``encode``/``decode`` call uses a fresh ``pycodec2.Codec2``: the codes of an utterance depend on
+that utterance only, and ``decode(encode(x))`` equals pycodec2's own decode of its bytes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from valle.codec.base import Codec, CodecError
+from valle.codec.codec2_frame import BYTES_PER_FRAME, repack, unpack
+
+MODE = 3200
+SAMPLES_PER_FRAME = 160
+
+
+def _codec2():
+    try:
+        import pycodec2
+    except ImportError as e:
+        raise CodecError(f"--codec codec2 needs the pycodec2 package ({e}); pip install pycodec2==4.1.1") from None
+    return pycodec2.Codec2(MODE)
+
+
+def encode_bytes(samples: np.ndarray) -> bytes:
+    """codec2 3200 bytes of int16 8 kHz ``samples``, zero-padded to whole 20 ms frames."""
+    samples = np.asarray(samples, dtype=np.int16)
+    frames = -(-len(samples) // SAMPLES_PER_FRAME)
+    padded = np.zeros(frames * SAMPLES_PER_FRAME, dtype=np.int16)
+    padded[:len(samples)] = samples
+    c2 = _codec2()
+    # pycodec2's encode codes one frame per call (extra samples are ignored), so go frame by frame
+    return b"".join(c2.encode(padded[i:i + SAMPLES_PER_FRAME]) for i in range(0, len(padded), SAMPLES_PER_FRAME))
+
+
+def decode_bytes(data: bytes) -> np.ndarray:
+    """int16 8 kHz samples of codec2 3200 bytes (one frame per call, as pycodec2 decodes one)."""
+    c2 = _codec2()
+    pieces = [c2.decode(data[i:i + BYTES_PER_FRAME]) for i in range(0, len(data), BYTES_PER_FRAME)]
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
+class Codec2Codec(Codec):
+    name = "codec2"
+    sample_rate = 8000
+    frame_rate = 50.0
+    num_quantizers = 8
+    codebook_size = 256
+    min_input_rate = 8000
+
+    def __init__(self) -> None:
+        _codec2()  # fail now, with the install hint, if pycodec2 is missing
+
+    def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
+        samples = (wav.detach().cpu().numpy() * 32767.0).clip(-32768, 32767).round().astype(np.int16)
+        return torch.from_numpy(repack(encode_bytes(samples)))
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = self.check_codes(codes)
+        samples = decode_bytes(unpack(codes.cpu().numpy()))
+        return torch.from_numpy(samples.astype(np.float32) / 32768.0)
