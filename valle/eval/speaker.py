@@ -1,0 +1,117 @@
+"""Speaker embeddings for similarity scoring: cosine of synthesized vs prompt / reference.
+
+    enc = load_speaker("resemblyzer")     # offline: GE2E LSTM bundled in the resemblyzer wheel
+    enc = load_speaker("wavlm-sv[:dir]")  # WavLM + x-vector head (transformers), paper-style
+    enc = load_speaker("ecapa[:dir]")     # ECAPA-TDNN (speechbrain, VoxCeleb)
+    e = enc.embed(wav, sample_rate); cosine(e1, e2)
+
+The VALL-E paper used a WavLM-TDNN verification model; ``wavlm-sv`` (microsoft/wavlm-base-plus-sv)
+and ``ecapa`` are the closest ones a local checkpoint gives; GE2E numbers run higher and are only
+comparable with themselves (docs/evaluation.md).  Weights are read from the given directory or
+the Hugging Face cache, never downloaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from valle.eval.audio import AudioInputError, resample, to_mono
+from valle.eval.backend_errors import BackendUnavailable
+
+SPEAKER_BACKENDS = ("resemblyzer", "wavlm-sv[:dir]", "ecapa[:dir]")
+SAMPLE_RATE = 16000
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+class ResemblyzerSpeaker:
+    name = "resemblyzer-ge2e"
+
+    def __init__(self, device: str = "cpu"):
+        from resemblyzer import VoiceEncoder
+
+        self._encoder = VoiceEncoder(device, verbose=False)
+
+    def embed(self, wav, sample_rate: int) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        # resampled here (scipy): preprocess_wav would resample with librosa's slower default
+        audio = preprocess_wav(resample(to_mono(wav), sample_rate, SAMPLE_RATE))
+        if audio.size < SAMPLE_RATE // 4:
+            raise AudioInputError("no speech for a speaker embedding (under 0.25 s after the voice-activity trim)")
+        return self._encoder.embed_utterance(audio)
+
+
+def _local_model_dir(backend: str, given: str, hub_repo: str, needs: str) -> Path:
+    from valle.eval.weights import hf_hub_snapshot
+
+    where = Path(given) if given else hf_hub_snapshot(hub_repo)
+    tried = str(where) if where else f"the Hugging Face cache (models--{hub_repo.replace('/', '--')})"
+    if where is None or not (where / needs).is_file():
+        raise BackendUnavailable(backend, f"no {needs} in {tried}", "--speaker resemblyzer",
+                                 f"put a local copy of {hub_repo} there or pass {backend.split()[-1]}:<dir>")
+    return where
+
+
+class WavLMSpeaker:
+    """transformers' WavLMForXVector (e.g. microsoft/wavlm-base-plus-sv) from a local directory."""
+
+    def __init__(self, model_dir: str = "", device: str = "cpu"):
+        where = _local_model_dir("--speaker wavlm-sv", model_dir, "microsoft/wavlm-base-plus-sv", "config.json")
+        try:
+            from transformers import AutoFeatureExtractor, WavLMForXVector
+        except ImportError as e:
+            raise BackendUnavailable("--speaker wavlm-sv", f"the transformers package is not installed ({e})",
+                                     "--speaker resemblyzer", "pip install transformers") from e
+        self._features = AutoFeatureExtractor.from_pretrained(str(where), local_files_only=True)
+        self._model = WavLMForXVector.from_pretrained(str(where), local_files_only=True).eval().to(device)
+        self.device = device
+        self.name = f"wavlm-xvector ({where.name})"
+
+    def embed(self, wav, sample_rate: int) -> np.ndarray:
+        import torch
+
+        audio = resample(to_mono(wav), sample_rate, SAMPLE_RATE)
+        inputs = self._features(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            emb = self._model(**inputs).embeddings[0]
+        return torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
+
+
+class EcapaSpeaker:
+    """speechbrain's ECAPA-TDNN speaker-verification model from a local directory."""
+
+    def __init__(self, model_dir: str = "", device: str = "cpu"):
+        where = _local_model_dir("--speaker ecapa", model_dir, "speechbrain/spkrec-ecapa-voxceleb", "hyperparams.yaml")
+        try:
+            from speechbrain.inference.speaker import EncoderClassifier
+        except ImportError as e:
+            raise BackendUnavailable("--speaker ecapa", f"the speechbrain package is not installed ({e})",
+                                     "--speaker resemblyzer", "pip install speechbrain") from e
+        self._model = EncoderClassifier.from_hparams(source=str(where), savedir=str(where), run_opts={"device": device})
+        self.name = f"ecapa-tdnn ({where.name})"
+
+    def embed(self, wav, sample_rate: int) -> np.ndarray:
+        import torch
+
+        audio = torch.from_numpy(resample(to_mono(wav), sample_rate, SAMPLE_RATE))[None]
+        with torch.inference_mode():
+            return self._model.encode_batch(audio)[0, 0].cpu().numpy()
+
+
+def load_speaker(name: str = "resemblyzer", device: str = "cpu", model_dir: Optional[str] = None):
+    key, _, path = (name or "").partition(":")
+    path = model_dir or path
+    if key == "resemblyzer":
+        return ResemblyzerSpeaker(device)
+    if key in ("wavlm-sv", "wavlm"):
+        return WavLMSpeaker(path, device)
+    if key == "ecapa":
+        return EcapaSpeaker(path, device)
+    raise ValueError(f"unknown speaker backend {name!r}: choose one of {', '.join(SPEAKER_BACKENDS)}")
