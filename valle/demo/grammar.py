@@ -20,7 +20,7 @@ SLOTS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("command", ("place", "lift", "bring", "show")),
     ("colour", ("red", "green", "blue", "white")),
     ("noun", ("box", "ball", "cup", "lamp")),
-    ("preposition", ("near", "under", "behind", "beside")),
+    ("preposition", ("near", "under", "behind", "above")),
     ("digit", ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")),
     ("adverb", ("now", "soon", "again", "please")),
 )
