@@ -15,7 +15,7 @@
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
 # Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
-# DEMO_CPU_SECONDS (codec2 training budget, default 540), CODEC (force a prepare.sh --codec value:
+# DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
 # encodec, encodec:PATH, encodec:random or codec2).
 set -euo pipefail
 
@@ -25,6 +25,7 @@ python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
 steps="${DEMO_STEPS:-250}"
 cpu_seconds="${DEMO_CPU_SECONDS:-540}"
+sentences="${DEMO_SENTENCES:-300}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
 start=$(date +%s)
@@ -40,9 +41,9 @@ say "0/5 codec"
 codec="$("$python" -m valle.demo.codec_choice --record "$demo/codec.json" "${codec_args[@]+"${codec_args[@]}"}")"
 
 if [[ "$codec" == codec2 ]]; then
-  say "1/5 corpus: 4 espeak-ng voices x 300 grammar sentences (+ 5 held-out ones) -> $demo/corpus"
+  say "1/5 corpus: 4 espeak-ng voices x $sentences grammar sentences (+ 5 held-out ones) -> $demo/corpus"
   "$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --heldout-dir "$demo/corpus_heldout" \
-    --sentences grammar --num-sentences 300 --num-heldout 5 --num-voices 4 --num-jobs 2
+    --sentences grammar --num-sentences "$sentences" --num-heldout 5 --num-voices 4 --num-jobs 2
 else
   say "1/5 corpus: espeak-ng voices x built-in sentences -> $demo/corpus"
   "$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --num-voices 3 --num-jobs 2

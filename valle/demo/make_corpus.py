@@ -125,7 +125,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         hdir = args.heldout_dir or out.with_name(out.name + "_heldout")
         sets.append((hdir, heldout))
     for folder, texts in sets:
-        _make_set(exe, folder, voices, texts, trim, args.num_jobs)
+        speak_sentences(exe, folder, voices, texts, trim, args.num_jobs)
     if grammar:
         atomic_write_text(out / "grammar.jsgf", jsgf())
     if heldout:
@@ -134,7 +134,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _make_set(exe: str, out: Path, voices, sentences: List[str], trim: bool, num_jobs: int) -> None:
+def speak_sentences(exe: str, out: Path, voices, sentences: List[str], trim: bool, num_jobs: int) -> None:
     """Speak ``sentences`` with ``voices`` into ``out`` (LibriTTS layout), skipping what is there."""
     stamp = {"voices": voices, "sentences": sentences, "trim_silence": trim}
     stamp_file = out / "corpus.json"
