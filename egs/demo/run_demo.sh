@@ -103,7 +103,7 @@ fi
 cat <<EOF2
 
 ================================ demo done in ${elapsed}s ================================
-  codec:        $codec ($(sed -n 's/.*"reason": "\(.*\)".*/\1/p' "$demo/codec.json" | cut -c1-60))
+  codec:        $codec (why: $demo/codec.json)
   wav:          $demo/out.wav$note
   metadata:     $demo/out.json
   data report:  $demo/data/tokenized/report/

@@ -42,7 +42,7 @@ def _read(path: Path, option: str):
 def score_sentence(asr, wav, sample_rate: int, text: str) -> dict:
     from valle.eval.wer import utterance_errors
 
-    hyp = asr.transcribe(wav, sample_rate)
+    hyp = asr.transcribe(wav, sample_rate) if len(wav) else ""  # nothing said: nothing heard
     errors = utterance_errors(text, hyp)
     words = len(text.split())
     return {"hypothesis": hyp, "wer": round(errors.rate, 4),
