@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on a small built-in corpus, on CPU, in a few minutes.
-#   1  corpus      valle.demo.make_corpus: the project's own sentences (valle/demo/sentences.txt)
-#                  spoken by 3 espeak-ng voices, in the LibriTTS layout        -> demo/corpus/
+#   0  codec       valle.demo.codec_choice: Encodec with its published weights when the torch hub cache
+#                  has them (or they can be downloaded), else codec2 3200 (no weights); a banner says which and why
+#   1  corpus      valle.demo.make_corpus, spoken by espeak-ng voices in the LibriTTS layout -> demo/corpus/
+#                  Encodec: the project's sentences (valle/demo/sentences.txt), 3 voices;
+#                  codec2: sentences of a small grammar (valle/demo/grammar.py), 4 voices, and
+#                  held-out sentences that are NOT in the corpus -> demo/corpus_heldout/
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, codec codes, splits, report) -> demo/data/
-#   3  train       egs/custom/run.sh: nano AR+NAR (--train-stage 0), briefly, on CPU -> demo/exp/
-#                  (its stage 3 also writes samples for a few dev sentences into demo/exp/samples/)
-#   4  synthesize  valle.bin.infer: one new sentence in a corpus voice   -> demo/out.wav (+ out.json)
-# Encodec: the published weights when the torch hub cache has them (or they can be downloaded);
-# otherwise seeded random weights, announced in a banner and recorded in demo/out.json.
+#   3  train       egs/custom/run.sh, AR+NAR (--train-stage 0) on CPU -> demo/exp/
+#                  Encodec: nano model, DEMO_STEPS steps; codec2: d128 x 3 layers, same-speaker utterance
+#                  pairs (--concat-prompt), DEMO_CPU_SECONDS of process CPU time
+#   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
+#   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
+#                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
-# Environment: DEMO_DIR (default demo), DEMO_STEPS (training steps, default 250),
-# CODEC (force a prepare.sh --codec value: encodec, encodec:PATH, encodec:random or codec2).
+# Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
+# DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
+# encodec, encodec:PATH, encodec:random or codec2).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,13 +24,12 @@ cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
 steps="${DEMO_STEPS:-250}"
+cpu_seconds="${DEMO_CPU_SECONDS:-540}"
+sentences="${DEMO_SENTENCES:-300}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
 start=$(date +%s)
 say() { echo "[demo $(date +%H:%M:%S)] $*"; }
-
-say "1/4 corpus: espeak-ng voices x built-in sentences -> $demo/corpus"
-"$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --num-voices 3 --num-jobs 2
 
 if [[ -n "${CODEC_WEIGHTS:-}" ]]; then
   echo "Error: CODEC_WEIGHTS was replaced by CODEC (a prepare.sh --codec value: encodec:PATH, encodec:random or codec2)." >&2
@@ -32,41 +37,76 @@ if [[ -n "${CODEC_WEIGHTS:-}" ]]; then
 fi
 codec_args=()
 if [[ -n "${CODEC:-}" ]]; then codec_args=(--codec "$CODEC"); fi
+say "0/5 codec"
 codec="$("$python" -m valle.demo.codec_choice --record "$demo/codec.json" "${codec_args[@]+"${codec_args[@]}"}")"
-say "codec: $codec"
 
-say "2/4 prepare: manifests, phonemes, $codec codes, splits, report -> $demo/data"
+if [[ "$codec" == codec2 ]]; then
+  say "1/5 corpus: 4 espeak-ng voices x $sentences grammar sentences (+ 5 held-out ones) -> $demo/corpus"
+  "$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --heldout-dir "$demo/corpus_heldout" \
+    --sentences grammar --num-sentences "$sentences" --num-heldout 5 --num-voices 4 --num-jobs 2
+else
+  say "1/5 corpus: espeak-ng voices x built-in sentences -> $demo/corpus"
+  "$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --num-voices 3 --num-jobs 2
+fi
+
+say "2/5 prepare: manifests, phonemes, $codec codes, splits, report -> $demo/data"
 bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" --lang en-us \
   --codec "$codec" --nj 2 --dev-size 8 --test-size 4
 
-say "3/4 train: nano AR+NAR for $steps steps on CPU -> $demo/exp"
-bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --model-preset nano \
-  --train-stage 0 --num-epochs 1000 --max-steps "$steps" --avg 1 --num-samples 2 \
-  --device cpu --num-workers 0 --max-duration 20 --base-lr 0.05 --warmup-steps 30 \
-  --valid-interval 100 --save-every-n 100 --keep-last-k 2
+if [[ "$codec" == codec2 ]]; then
+  say "3/5 train: d128 x 3 layers AR+NAR on utterance pairs for $cpu_seconds CPU seconds -> $demo/exp"
+  if [[ ! -f "$demo/exp/trained-$cpu_seconds" ]]; then
+    bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --stop-stage 1 \
+      --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
+      --train-stage 0 --concat-prompt true --max-cpu-seconds "$cpu_seconds" --num-epochs 100000 \
+      --device cpu --num-workers 0 --max-duration 20 --warmup-steps 100 --tensorboard false \
+      --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
+    touch "$demo/exp/trained-$cpu_seconds"
+  else
+    say "   already trained for $cpu_seconds CPU seconds ($demo/exp/trained-$cpu_seconds)"
+  fi
+  checkpoint="$(ls "$demo"/exp/checkpoint-*.pt | sort -t- -k2 -n | tail -n 1)"
+  prompt_txt="$demo/corpus/2001/1/2001_1_000000.normalized.txt"
+  text="$(cat "$demo/corpus_heldout/2001/1/2001_1_000000.normalized.txt")"
+  top_k=5
+else
+  say "3/5 train: nano AR+NAR for $steps steps on CPU -> $demo/exp"
+  bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --model-preset nano \
+    --train-stage 0 --num-epochs 1000 --max-steps "$steps" --avg 1 --num-samples 2 \
+    --device cpu --num-workers 0 --max-duration 20 --base-lr 0.05 --warmup-steps 30 \
+    --valid-interval 100 --save-every-n 100 --keep-last-k 2
+  checkpoint="$demo/exp/averaged.pt"
+  [[ -f "$checkpoint" ]] || checkpoint="$demo/exp/best-valid-loss.pt"
+  prompt_txt="$demo/corpus/1002/1/1002_1_000004.normalized.txt"
+  text="A quiet morning is the best time to practise a new song."
+  top_k=20
+fi
 
-say "4/4 synthesize a new sentence in voice 1002 -> $demo/out.wav"
-checkpoint="$demo/exp/averaged.pt"
-[[ -f "$checkpoint" ]] || checkpoint="$demo/exp/best-valid-loss.pt"
-prompt_txt="$demo/corpus/1002/1/1002_1_000004.normalized.txt"
-"$python" -m valle.bin.infer --checkpoint "$checkpoint" \
-  --text "A quiet morning is the best time to practise a new song." \
+say "4/5 synthesize a sentence the model never heard, in the voice of $(basename "$(dirname "$(dirname "$prompt_txt")")") -> $demo/out.wav"
+"$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" \
   --text-prompt "$(cat "$prompt_txt")" --audio-prompt "${prompt_txt%.normalized.txt}.wav" \
-  --language en-us --top-k 20 --seed 1 --min-len-ratio 4 --max-len-ratio 8 --output "$demo/out.wav"
+  --language en-us --top-k "$top_k" --seed 1 --max-len-ratio 8 --output "$demo/out.wav"
+
+if [[ "$codec" == codec2 ]]; then
+  say "5/5 score: pocketsphinx + the grammar on out.wav and on codec2 resynthesis of the espeak-ng sentence"
+  "$python" -m valle.demo.score --wav "$demo/out.wav" --text "$text" \
+    --reference-wav "$demo/corpus_heldout/2001/1/2001_1_000000.wav" --output "$demo/score.json"
+fi
 
 elapsed=$(( $(date +%s) - start ))
-random_note=""
+note=""
 if [[ "$codec" == encodec:random ]]; then
-  random_note="  (RANDOM Encodec weights: plumbing output, not speech; see $demo/out.json)"
+  note="  (RANDOM Encodec weights: plumbing output, not speech; see $demo/out.json)"
+elif [[ "$codec" == codec2 ]]; then
+  note="  (codec2 3200, 8 kHz; scores in $demo/score.json)"
 fi
-cat <<EOF
+cat <<EOF2
 
 ================================ demo done in ${elapsed}s ================================
-  wav:          $demo/out.wav$random_note
+  codec:        $codec (why: $demo/codec.json)
+  wav:          $demo/out.wav$note
   metadata:     $demo/out.json
   data report:  $demo/data/tokenized/report/
-  TensorBoard:  tensorboard --logdir $demo/exp/tensorboard
-  dev samples:  $demo/exp/samples/
   checkpoint:   $checkpoint
 Rerun 'make demo' at any time: finished steps are skipped.
-EOF
+EOF2

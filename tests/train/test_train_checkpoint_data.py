@@ -90,3 +90,23 @@ def test_sampler_resume_skips_consumed_batches_and_shards(tmp_path):
     ids = [{c.id for b in s for c in b} for s in ranks]
     assert not ids[0] & ids[1]
     assert all(sum(cuts[i].duration for i in b) <= 4 for b in order)
+
+
+def test_concat_prompt_joins_a_whole_other_same_speaker_utterance_before_each_item(tmp_path):
+    cuts = make_cuts(tmp_path, "c", 6, speakers=2)
+    table = SymbolTable.for_corpus(["a", "b", "d", "e", "i", "k", "m", "n", "o", "s", "t", "u"])
+    with pytest.raises(ValueError, match="concat_prompt needs prompt_cuts"):
+        SpeechCodesDataset(table, concat_prompt=True)
+    ds = SpeechCodesDataset(table, num_languages=3, prompt_cuts=cuts, concat_prompt=True)
+    batch = ds[cuts.subset(first=4)]
+    assert "prompt_codes" not in batch
+    codes_of = {c.id: torch.from_numpy(c.load_features().astype(np.int64)) for c in cuts}
+    for i, cid in enumerate(batch["cut_ids"]):
+        own, n = codes_of[cid], int(batch["audio_lens"][i])
+        joined = batch["audio_codes"][i, :n]
+        assert torch.equal(joined[n - own.shape[0]:], own)  # the item itself comes last
+        head = joined[: n - own.shape[0]]
+        partners = [c for c in cuts if c.id != cid and c.supervisions[0].speaker == cuts[cid].supervisions[0].speaker]
+        partner = next(c for c in partners if torch.equal(codes_of[c.id], head))  # a whole other utterance
+        text = table.decode(batch["text_tokens"][i, : int(batch["text_lens"][i])].tolist())
+        assert text == partner.supervisions[0].custom["text_tokens"] + cuts[cid].supervisions[0].custom["text_tokens"]

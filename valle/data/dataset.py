@@ -6,6 +6,11 @@ codes and text in a worker. Output keys follow docs/interfaces.md (``text_tokens
 ``text_lens``, ``text_langs``, ``audio_codes``, ``audio_lens`` and, for prefix mode 4,
 ``prompt_codes``/``prompt_lens``).
 
+With ``concat_prompt`` each item is another utterance of the same speaker followed by its own
+(text and codes joined), the layout synthesis feeds the AR: prompt text + new text, then the
+prompt's codes to continue.  Trained on single utterances, a small AR reads the end of a
+prompt as the end of speech and stops at once when asked to go on with a new sentence.
+
 Everything random here (which same-speaker cut becomes the prompt, where it is cropped) is a
 pure function of the cut id, the epoch and the seed, so a resumed run and a run with a
 different number of workers see exactly the same batches.
@@ -47,6 +52,8 @@ class SpeechCodesDataset(torch.utils.data.Dataset):
             cut of the same speaker in this set (itself when it is the speaker's only cut).
         prompt_max_frames: longest prompt in frames (225 = 3 s at 75 frames/s).
         num_quantizers: code columns kept (the model's ``num_quantizers``).
+        concat_prompt: prepend a whole other same-speaker cut of ``prompt_cuts`` to each item
+            (text and codes) instead of returning a separate prompt.
     """
 
     def __init__(
@@ -57,8 +64,12 @@ class SpeechCodesDataset(torch.utils.data.Dataset):
         prompt_max_frames: int = 225,
         num_quantizers: int = 8,
         seed: int = 0,
+        concat_prompt: bool = False,
     ):
         super().__init__()
+        if concat_prompt and prompt_cuts is None:
+            raise ValueError("concat_prompt needs prompt_cuts (the cuts to draw same-speaker partners from)")
+        self.concat_prompt = concat_prompt
         self.text_symbols = text_symbols
         self.pad_id = text_symbols.pad_id
         self.num_languages = num_languages
@@ -112,12 +123,16 @@ class SpeechCodesDataset(torch.utils.data.Dataset):
             )
         return torch.from_numpy(codes[:, : self.num_quantizers].astype(np.int64))
 
-    def _prompt(self, cut) -> torch.Tensor:
+    def _partner(self, cut):
+        """Another cut of the same speaker (the cut itself when it is the speaker's only one)."""
         candidates = self.speaker_cuts.get(self._speaker(cut), [])
         others = [c for c in candidates if c != cut.id]
         pool = others or [cut.id]
         pick = pool[_stable_int(self.seed, self.epoch, cut.id, "prompt") % len(pool)]
-        src = self.prompt_cuts.get(pick, cut)
+        return self.prompt_cuts.get(pick, cut), bool(others)
+
+    def _prompt(self, cut) -> torch.Tensor:
+        src, others = self._partner(cut)
         codes = self._codes(src)
         n = codes.shape[0]
         length = min(self.prompt_max_frames, n if others else max(1, n // 2))
@@ -129,10 +144,15 @@ class SpeechCodesDataset(torch.utils.data.Dataset):
         texts, langs, codes, prompts = [], [], [], []
         for cut in cuts:
             t, l = self._text(cut)
+            c = self._codes(cut)
+            if self.concat_prompt:
+                partner, _ = self._partner(cut)
+                pt, pl = self._text(partner)
+                t, l, c = torch.cat([pt, t]), torch.cat([pl, l]), torch.cat([self._codes(partner), c])
             texts.append(t)
             langs.append(l)
-            codes.append(self._codes(cut))
-            if self.prompt_cuts:
+            codes.append(c)
+            if self.prompt_cuts and not self.concat_prompt:
                 prompts.append(self._prompt(cut))
         batch = {
             "cut_ids": [c.id for c in cuts],

@@ -1,13 +1,14 @@
-"""Decide which codec the demo uses: Encodec with the real weights if they can be had, else seeded random.
+"""Decide which codec the demo uses: Encodec with the real weights if they can be had, else codec2.
 
 Why: ``make demo`` must pass on a machine without network, but must never pretend.  This tries
 the normal resolution (torch hub cache, then download, failing fast offline); on failure it
-prints ``random`` and a banner saying the audio will not be speech.  The choice is written to
-``--record`` so reruns, the prepare stage and synthesis all use the same weights, and the
-synthesized wav's sidecar JSON records it as well.
+picks codec2 3200, the speech codec that needs no weights, and the demo switches to the corpus
+a model learns to speak in minutes (valle/demo/grammar.py).  A banner names the codec and why.
+The choice is written to ``--record`` so reruns, the prepare stage and synthesis all use the
+same codec.
 
 Prints exactly one line on stdout: the value for ``prepare.sh --codec`` (``encodec``,
-``encodec:random`` or what ``--codec`` forced).
+``codec2`` or what ``--codec`` forced, e.g. ``encodec:random`` for a plumbing run).
 """
 from __future__ import annotations
 
@@ -41,8 +42,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     choice = None
     if args.codec is None and args.record.is_file():
         choice = json.loads(args.record.read_text())
-        if choice.get("random") and hub_checkpoint_path().is_file():
+        if choice.get("codec") in ("codec2", "encodec:random") and choice.get("reason") != "given with --codec" \
+                and hub_checkpoint_path().is_file():
             choice = None  # the real weights have arrived since: use them
+        elif choice.get("random") and choice.get("reason") != "given with --codec":
+            choice = None  # an older demo's automatic random fallback: choose again
     if choice is None:
         wanted = args.codec
         reason = ""
@@ -54,8 +58,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             except CodecWeightsError as e:
                 if wanted == "encodec":
                     raise SystemExit(f"error: {e}")
-                value = "encodec:random"
-                reason = f"real weights unavailable: {e}"
+                value = "codec2"
+                reason = (f"the published Encodec weights are unavailable ({e}); codec2 3200 needs no "
+                          f"weights: 8 kHz, robotic but intelligible speech")
         else:
             try:
                 load_codec(wanted)  # fail now, with its message, if a PATH or name is wrong
@@ -66,12 +71,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         choice = {"codec": value, "random": value == "encodec:random", "reason": reason}
         atomic_write_text(args.record, json.dumps(choice, indent=1) + "\n")
     if choice["random"]:
-        print(f"{BANNER}\nDEMO WITH RANDOM ENCODEC WEIGHTS: the published Encodec weights are not in the\n"
-              f"torch hub cache and cannot be downloaded here, so the demo runs its whole pipeline\n"
-              f"with seeded random codec weights. The resulting wav is NOT speech; every output's\n"
-              f"metadata says so. Put encodec_24khz-d7cc33bc.th into the torch hub cache (or pass\n"
-              f"CODEC=encodec:PATH) and rerun `make demo` for real audio.\n{BANNER}",
+        print(f"{BANNER}\nDEMO WITH RANDOM ENCODEC WEIGHTS (forced with CODEC={choice['codec']}): the whole\n"
+              f"pipeline runs with seeded random codec weights. The resulting wav is NOT speech; every\n"
+              f"output's metadata says so. Unset CODEC for real audio.\n{BANNER}",
               file=sys.stderr, flush=True)
+    else:
+        print(f"{BANNER}\nDEMO CODEC: {choice['codec']}: {choice['reason']}\n{BANNER}", file=sys.stderr, flush=True)
     print(choice["codec"])
     return 0
 

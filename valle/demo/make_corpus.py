@@ -4,6 +4,14 @@ Why: ``make demo`` must run on a machine with no network and no corpus.  espeak-
 (formant) synthesizer with distinct voices, so the corpus has real speech-like audio, several
 "speakers" for the acoustic prompt to choose between, and transcripts that match exactly.
 
+``--sentences builtin`` speaks valle/demo/sentences.txt; ``--sentences grammar`` speaks
+``--num-sentences`` random sentences of the small grammar (valle/demo/grammar.py) with the
+``GRAMMAR_VOICES`` (ones pocketsphinx recognises reliably), the corpus a
+model learns to speak in minutes, and also ``--num-heldout`` sentences that are *not* in the
+corpus into ``--heldout-dir`` (same layout, ``heldout.tsv`` lists them): the test set of the
+demo and of bench/learn.py.  ``--trim-silence`` (default for the grammar) cuts espeak-ng's
+leading and trailing silence, which a prompt must not end with (DESIGN.md, learning probes).
+
 The corpus is written in the LibriTTS layout that ``prepare.sh``'s custom recipe detects:
 ``<speaker>/<chapter>/<speaker>_<chapter>_<nnnnnn>.wav`` with ``.normalized.txt`` beside each.
 Reruns skip files that exist for the same voice settings (a ``corpus.json`` stamp records them),
@@ -20,6 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
+import soundfile as sf
+
+from valle.demo.grammar import jsgf, split_sentences
 from valle.utils.atomic import atomic_path, atomic_write_text
 
 SENTENCES_FILE = Path(__file__).with_name("sentences.txt")
@@ -30,6 +42,15 @@ VOICES = [
     ("1002", "en-gb", 150, 35),
     ("1003", "en-us+f3", 175, 60),
     ("1004", "en-gb-scotland+m3", 160, 40),
+]
+# The grammar corpus's voices: pocketsphinx (grammar) recognised each on 16 held-out sentences with
+# WER <= 4% on the espeak-ng audio and <= 6% after codec2 resynthesis; the male espeak-ng voices
+# scored 20-60% on the espeak audio itself (docs/benchmarks.md, "bench/learn.py").
+GRAMMAR_VOICES = [
+    ("2001", "en-us+f2", 150, 35),
+    ("2002", "en-us+f1", 165, 50),
+    ("2003", "en-us+f5", 165, 50),
+    ("2004", "en-us+f2", 180, 70),
 ]
 CHAPTER = "1"
 
@@ -47,15 +68,38 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output-dir", type=Path, default=Path("demo/corpus"), help="corpus folder to write")
     p.add_argument("--num-voices", type=int, default=len(VOICES), help=f"how many of the {len(VOICES)} voices")
-    p.add_argument("--num-sentences", type=int, default=0, help="use the first N sentences (0 = all)")
+    p.add_argument("--sentences", choices=["builtin", "grammar"], default="builtin",
+                   help="valle/demo/sentences.txt, or random sentences of valle/demo/grammar.py")
+    p.add_argument("--num-sentences", type=int, default=0,
+                   help="builtin: the first N sentences (0 = all); grammar: N training sentences (0 = 300)")
+    p.add_argument("--num-heldout", type=int, default=40, help="grammar: sentences kept out of the corpus")
+    p.add_argument("--heldout-dir", type=Path, default=None, help="grammar: where they go (default OUTPUT_DIR_heldout)")
+    p.add_argument("--grammar-seed", type=int, default=0, help="grammar: which sentences are drawn")
+    p.add_argument("--trim-silence", choices=["auto", "yes", "no"], default="auto",
+                   help="cut leading/trailing silence (auto: yes for the grammar, no for builtin)")
     p.add_argument("--num-jobs", type=int, default=2, help="parallel espeak-ng processes")
     return p
 
 
-def _speak(exe: str, voice: str, wpm: int, pitch: int, text: str, wav: Path) -> None:
+def trim_silence(wav: np.ndarray, sample_rate: int, floor_db: float = 40.0, margin_s: float = 0.03) -> np.ndarray:
+    """Cut leading and trailing 10 ms frames quieter than ``floor_db`` below the loudest, keeping a margin."""
+    hop = max(1, sample_rate // 100)
+    frames = len(wav) // hop
+    if frames == 0:
+        return wav
+    energy = 10 * np.log10((wav[: frames * hop].reshape(frames, hop).astype(np.float64) ** 2).mean(1) + 1e-12)
+    loud = np.flatnonzero(energy > energy.max() - floor_db)
+    margin = int(margin_s * sample_rate)
+    return wav[max(0, loud[0] * hop - margin): min(len(wav), (loud[-1] + 1) * hop + margin)]
+
+
+def _speak(exe: str, voice: str, wpm: int, pitch: int, text: str, wav: Path, trim: bool) -> None:
     with atomic_path(wav) as tmp:
         subprocess.run([exe, "-v", voice, "-s", str(wpm), "-p", str(pitch), "-w", str(tmp), text],
                        check=True, capture_output=True)
+        if trim:
+            audio, sr = sf.read(str(tmp), dtype="int16")
+            sf.write(str(tmp), trim_silence(audio, sr), sr, format="WAV", subtype="PCM_16")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,12 +109,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit("error: espeak-ng is not installed: run `make setup` (apt-get install espeak-ng)")
     if not 1 <= args.num_voices <= len(VOICES):
         raise SystemExit(f"error: --num-voices must be in 1..{len(VOICES)}, got {args.num_voices}")
-    sentences = read_sentences()
-    if args.num_sentences > 0:
-        sentences = sentences[: args.num_sentences]
-    voices = VOICES[: args.num_voices]
+    grammar = args.sentences == "grammar"
+    trim = args.trim_silence == "yes" or (args.trim_silence == "auto" and grammar)
+    voices = (GRAMMAR_VOICES if grammar else VOICES)[: args.num_voices]
+    heldout: List[str] = []
+    if grammar:
+        sentences, heldout = split_sentences(args.num_sentences or 300, args.num_heldout, args.grammar_seed)
+    else:
+        sentences = read_sentences()
+        if args.num_sentences > 0:
+            sentences = sentences[: args.num_sentences]
     out: Path = args.output_dir
-    stamp = {"voices": voices, "sentences": sentences}
+    sets = [(out, sentences)]
+    if heldout:
+        hdir = args.heldout_dir or out.with_name(out.name + "_heldout")
+        sets.append((hdir, heldout))
+    for folder, texts in sets:
+        speak_sentences(exe, folder, voices, texts, trim, args.num_jobs)
+    if grammar:
+        atomic_write_text(out / "grammar.jsgf", jsgf())
+    if heldout:
+        rows = [f"{spk}_{CHAPTER}_{i:06d}\t{spk}\t{text}" for spk, *_ in voices for i, text in enumerate(heldout)]
+        atomic_write_text(hdir / "heldout.tsv", "id\tspeaker\ttext\n" + "\n".join(rows) + "\n")
+    return 0
+
+
+def speak_sentences(exe: str, out: Path, voices, sentences: List[str], trim: bool, num_jobs: int) -> None:
+    """Speak ``sentences`` with ``voices`` into ``out`` (LibriTTS layout), skipping what is there."""
+    stamp = {"voices": voices, "sentences": sentences, "trim_silence": trim}
     stamp_file = out / "corpus.json"
     if stamp_file.is_file():
         try:
@@ -79,7 +145,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             old = None
         if old != json.loads(json.dumps(stamp)):
             print(f"[make_corpus] {out} was made with other settings: rebuilding it")
-            for spk, *_ in VOICES:
+            for spk, *_ in VOICES + GRAMMAR_VOICES:
                 shutil.rmtree(out / spk, ignore_errors=True)
             stamp_file.unlink()
 
@@ -92,8 +158,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not txt.is_file() or txt.read_text(encoding="utf-8").strip() != text:
                 atomic_write_text(txt, text + "\n")
             if not wav.is_file() or wav.stat().st_size < 1000:
-                jobs.append((voice, wpm, pitch, text, wav))
-    with ThreadPoolExecutor(max(1, args.num_jobs)) as ex:
+                jobs.append((voice, wpm, pitch, text, wav, trim))
+    with ThreadPoolExecutor(max(1, num_jobs)) as ex:
         list(ex.map(lambda j: _speak(exe, *j), jobs))
     text = json.dumps(stamp, indent=1) + "\n"
     if not stamp_file.is_file() or stamp_file.read_text() != text:  # untouched on reruns
@@ -101,7 +167,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     total = len(voices) * len(sentences)
     print(f"[make_corpus] {out}: {total} utterances ({len(voices)} voices x {len(sentences)} sentences), "
           f"{len(jobs)} synthesized now, {total - len(jobs)} already there")
-    return 0
 
 
 if __name__ == "__main__":

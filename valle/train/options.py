@@ -55,6 +55,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--filter-max-duration", type=float, default=20.0)
     g.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes (0 = load in the main process)")
     g.add_argument("--prompt-max-frames", type=int, default=225, help="prefix mode 4: longest same-speaker prompt")
+    g.add_argument("--concat-prompt", type=str2bool, default=False,
+                   help="train on another same-speaker utterance + this one (text and codes joined), "
+                        "the layout synthesis continues from (docs/training.md)")
 
     g = p.add_argument_group("model")
     g.add_argument("--model-preset", default=None,
@@ -95,6 +98,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--exp-dir", type=Path, default=Path("exp/valle"))
     g.add_argument("--num-epochs", type=int, default=20)
     g.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0 = no limit)")
+    g.add_argument("--max-cpu-seconds", type=float, default=0,
+                   help="stop (with a checkpoint) after this many CPU seconds of this process, all threads (0 = no limit)")
     g.add_argument("--resume", default="auto", help="auto (latest checkpoint in --exp-dir) | none | PATH")
     g.add_argument("--valid-interval", type=int, default=1000, help="validate every N batches (and at each epoch end)")
     g.add_argument("--early-stop-patience", type=int, default=0, help="stop after N validations without improvement (0 = off)")

@@ -155,9 +155,10 @@ class Trainer:
             log.warning(line)
         self.scaler = build_scaler(args, self.device)
 
+        pooled = cfg.prefix_mode == 4 or args.concat_prompt
         self.dataset = SpeechCodesDataset(
             self.table, num_languages=max(cfg.num_languages, 1),
-            prompt_cuts=self.train_cuts if cfg.prefix_mode == 4 else None,
+            prompt_cuts=self.train_cuts if pooled else None, concat_prompt=args.concat_prompt,
             prompt_max_frames=args.prompt_max_frames, num_quantizers=cfg.num_quantizers, seed=args.seed)
         self.sampler = make_sampler(self.train_cuts, args, self.world_size, self.rank)
         self.step, self.epoch = 0, 1
@@ -186,7 +187,8 @@ class Trainer:
             check_symbols(self.valid_cuts, self.table, f"--valid-cuts {args.valid_cuts}")
             vs = make_sampler(self.valid_cuts, args, self.world_size, self.rank, shuffle=False)
             vds = SpeechCodesDataset(self.table, num_languages=max(cfg.num_languages, 1),
-                                     prompt_cuts=self.valid_cuts if cfg.prefix_mode == 4 else None,
+                                     prompt_cuts=self.valid_cuts if pooled else None,
+                                     concat_prompt=args.concat_prompt,
                                      prompt_max_frames=args.prompt_max_frames,
                                      num_quantizers=cfg.num_quantizers, seed=args.seed)
             self.valid_loader = make_loader(vds, vs, 0, args.seed)
@@ -314,6 +316,7 @@ class Trainer:
         if self.new_run:  # not a resume of this run: the starting weights' loss goes on record
             self.validate_start()
         stop = False
+        self.cpu_start = time.process_time()
         while self.epoch <= args.num_epochs and not stop:
             self.scheduler.step_epoch(self.epoch - 1)
             self.sampler.set_epoch(self.epoch)
@@ -389,6 +392,9 @@ class Trainer:
             if args.save_every_n > 0 and self.step % args.save_every_n == 0:
                 self.save(f"checkpoint-{self.step}.pt")
             if args.max_steps and self.step >= args.max_steps:
+                return "max_steps"
+            if args.max_cpu_seconds and time.process_time() - self.cpu_start >= args.max_cpu_seconds:
+                log.info("step %d: --max-cpu-seconds %g reached", self.step, args.max_cpu_seconds)
                 return "max_steps"
             if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
                 return "early_stop"

@@ -1,0 +1,192 @@
+"""Does it learn to speak? Train from scratch on a grammar corpus and score held-out sentences by ASR.
+
+The corpus is valle/demo/grammar.py's small-vocabulary sentences spoken by several espeak-ng
+voices (``valle.demo.make_corpus --sentences grammar``); ``--num-heldout`` sentences are spoken
+too but kept out of training.  The corpus goes through the real stages (egs/custom/prepare.sh
+with ``--codec codec2``, then ``valle.bin.train`` with ``--concat-prompt``), the model trains
+for a CPU budget measured in **process CPU seconds** (all threads; ``--max-cpu-seconds``), and
+after each budget step every held-out sentence is synthesized with a prompt of the same voice
+(an utterance of the training corpus, with its text), decoded by codec2 and transcribed by
+pocketsphinx constrained by the grammar (JSGF).
+
+Prints one JSON object: the WER of the espeak-ng audio itself (ground truth), of its codec2
+resynthesis (the ceiling a codec2 model can reach) and of the model after each budget step,
+with the CPU, thread count and settings; writes ``learn.json`` and ``learn_wer.png`` (WER
+against CPU minutes) into ``--work-dir``.
+
+Usage: ``.venv/bin/python bench/learn.py [--budget-minutes 5 10 20] [--threads 1]``
+(the budgets are cumulative CPU minutes of training; about 1.5x that in wall time on a quiet
+2-core machine with evaluation, far more on a busy one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--work-dir", type=Path, default=Path("bench_out/learn"))
+    p.add_argument("--budget-minutes", type=float, nargs="+", default=[5, 10, 20],
+                   help="cumulative training budgets in process CPU minutes; the model is scored after each")
+    p.add_argument("--num-sentences", type=int, default=300, help="training sentences (x voices utterances)")
+    p.add_argument("--num-heldout", type=int, default=5, help="held-out sentences (x voices utterances)")
+    p.add_argument("--num-voices", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1 wastes no CPU time on a shared machine; CPU seconds are counted either way)")
+    p.add_argument("--model", nargs="*", default=["--model-preset", "small", "--d-model", "128", "--nhead", "4",
+                                                 "--num-layers", "3", "--dim-feedforward", "512"],
+                   help="model options for valle.bin.train")
+    p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--seed", type=int, default=1)
+    return p
+
+
+def cpu_info() -> dict:
+    model, flags = platform.processor(), []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = [f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "amx"))]
+                break
+    except OSError:
+        pass
+    return {"model": model, "simd": sorted(set(flags)), "cores": os.cpu_count()}
+
+
+def read_heldout(folder: Path):
+    rows = folder.joinpath("heldout.tsv").read_text().splitlines()[1:]
+    return [dict(zip(("id", "speaker", "text"), r.split("\t"))) for r in rows]
+
+
+def wav_of(corpus: Path, utt_id: str) -> Path:
+    spk, chapter, _ = utt_id.split("_")
+    return corpus / spk / chapter / f"{utt_id}.wav"
+
+
+def score(asr, items, wavs_and_rates) -> dict:
+    from valle.eval.wer import corpus_wer
+
+    hyps = [asr.transcribe(w, sr) if len(w) else "" for w, sr in wavs_and_rates]  # nothing said: nothing heard
+    refs = [it["text"] for it in items]
+    return {"wer": round(corpus_wer(refs, hyps), 4),
+            "words_recognised": round(1 - corpus_wer(refs, hyps), 4) if hyps else 0.0,
+            "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:4]]}
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import soundfile as sf
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from valle.codec import load_codec
+    from valle.demo import make_corpus
+    from valle.demo.grammar import jsgf
+    from valle.eval.asr import load_asr
+    from valle.infer.synthesizer import SamplingOptions, Synthesizer
+
+    work = args.work_dir.resolve()
+    corpus, heldout_dir, data, exp = work / "corpus", work / "corpus_heldout", work / "data", work / "exp"
+    make_corpus.main(["--output-dir", str(corpus), "--heldout-dir", str(heldout_dir), "--sentences", "grammar",
+                      "--num-sentences", str(args.num_sentences), "--num-heldout", str(args.num_heldout),
+                      "--num-voices", str(args.num_voices)])
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run(["bash", str(ROOT / "egs/custom/prepare.sh"), "--corpus-dir", str(corpus), "--data-dir", str(data),
+                    "--lang", "en-us", "--codec", "codec2", "--nj", "2", "--dev-size", "8", "--test-size", "4"],
+                   check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+    codec = load_codec("codec2")
+    asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
+    items = read_heldout(heldout_dir)
+    gt, resynth = [], []
+    for it in items:
+        wav, sr = sf.read(str(wav_of(heldout_dir, it["id"])), dtype="float32")
+        gt.append((wav, sr))
+        resynth.append((codec.decode(codec.encode(wav, sr)).numpy().reshape(-1), codec.sample_rate))
+    result = {"cpu": cpu_info(), "threads": args.threads, "budget_unit": "process CPU minutes (all threads)",
+              "corpus": {"train_sentences": args.num_sentences, "heldout_sentences": args.num_heldout,
+                         "voices": args.num_voices, "heldout_utterances": len(items)},
+              "model_options": args.model, "ground_truth": score(asr, items, gt),
+              "codec2_resynthesis": score(asr, items, resynth), "model": []}
+
+    from valle.bin import train
+    from valle.utils.atomic import atomic_write_text
+
+    spent_file = exp / "bench_cpu_seconds.json"  # a rerun goes on from the last budget step
+    spent = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
+    for minutes in args.budget_minutes:
+        t0, w0 = time.process_time(), time.time()
+        if minutes * 60 > spent:
+            train.main(["--data-dir", str(data / "tokenized"), "--exp-dir", str(exp), *args.model, "--train-stage", "0",
+                        "--concat-prompt", "true", "--max-cpu-seconds", str((minutes * 60) - spent),
+                        "--num-epochs", "100000", "--max-duration", str(args.max_duration), "--num-workers", "0",
+                        "--device", "cpu", "--tensorboard", "false", "--synthesize-at-valid", "false",
+                        "--valid-interval", "100000", "--save-every-n", "0", "--keep-last-k", "1",
+                        "--warmup-steps", "100", "--seed", str(args.seed), "--log-interval", "50"])
+            spent += time.process_time() - t0
+            atomic_write_text(spent_file, json.dumps({"cpu_seconds": spent}) + "\n")
+        ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+        synth = Synthesizer.from_checkpoints(checkpoint=str(ckpts[-1]), device="cpu")
+        outs, frames = [], []
+        for it in items:
+            prompt_id = f"{it['speaker']}_1_000000"
+            prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
+            res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=str(wav_of(corpus, prompt_id)),
+                                   options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
+            outs.append((res.wav.numpy(), synth.codec.sample_rate))
+            frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * 50)))
+        step = {"cpu_minutes": round(spent / 60, 2), "steps": int(ckpts[-1].stem.split("-")[1]),
+                "train_wall_minutes": round((time.time() - w0) / 60, 2),
+                "generated_frames_vs_espeak": frames[:8],
+                "empty_outputs": sum(1 for g, _ in frames if g == 0),
+                **score(asr, items, outs)}
+        result["model"].append(step)
+        print(json.dumps(step), file=sys.stderr, flush=True)
+
+    atomic_write_text(work / "learn.json", json.dumps(result, indent=1) + "\n")
+    plot(result, work / "learn_wer.png")
+    print(json.dumps(result))
+    return 0
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [s["cpu_minutes"] for s in result["model"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(xs, [s["wer"] for s in result["model"]], "o-", label="model (held-out sentences)")
+    ax.axhline(result["codec2_resynthesis"]["wer"], color="g", ls="--", label="codec2 resynthesis")
+    ax.axhline(result["ground_truth"]["wer"], color="k", ls=":", label="espeak-ng ground truth")
+    ax.set_xlabel("training CPU minutes (process, all threads)")
+    ax.set_ylabel("WER (pocketsphinx + grammar)")
+    ax.set_ylim(0, max(1.05, max([s["wer"] for s in result["model"]] + [0]) + 0.05))
+    ax.legend()
+    ax.set_title(f"bench/learn.py on {result['cpu']['model']}", fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
