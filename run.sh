@@ -124,8 +124,9 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
 fi
 
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then
-  # shellcheck disable=SC2046  # one word per split name
-  eval_cut_files=($(for split in $eval_cuts; do echo "$tokenized/cuts_$split.jsonl.gz"; done))
+  read -r -a eval_splits <<< "$eval_cuts"  # one word per split name
+  eval_cut_files=()
+  for split in "${eval_splits[@]}"; do eval_cut_files+=("$tokenized/cuts_$split.jsonl.gz"); done
   eval_checkpoint="$exp_dir/best-valid-loss.pt"  # the run's result, as in stage 3
   if [[ ! -f "$eval_checkpoint" ]]; then eval_checkpoint="$averaged"; fi
   eval_opts=(--list "$exp_dir/eval/test_$eval_mode.tsv" --cuts "${eval_cut_files[@]}" --mode "$eval_mode"

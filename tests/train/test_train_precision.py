@@ -23,7 +23,9 @@ def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype, extr
                    "--log-interval", "1", *extra))
     steps = [json.loads(l) for l in (exp / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2]
-    assert all(math.isfinite(s["loss"]) and s["grad_norm"] > 0 for s in steps)
+    # float16: a step whose gradients overflow has an infinite norm (written as null, since steps.jsonl
+    # is strict JSON) and GradScaler skips it; every other norm is positive
+    assert all(math.isfinite(s["loss"]) and (s["grad_norm"] is None or s["grad_norm"] > 0) for s in steps)
     progress = [r.getMessage() for r in caplog.records if "frames/s" in r.getMessage()]
     assert len(progress) == 2 and all("step" in m and "lr" in m and "ETA" in m and "ar_acc" in m for m in progress)
     ckpt = torch.load(exp / "checkpoint-2.pt", weights_only=True)
