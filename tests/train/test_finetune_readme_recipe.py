@@ -7,12 +7,13 @@ says "A sentence I recorded.") and ``vallex-checkpoint.pt``: a bare ``{"model": 
 in the published VALL-E X layout at d_model 128 / 2 layers, written by the test (random
 weights: this checks the plumbing, not the voice). Only what an offline, seconds-long run
 needs is appended to each command: random codec weights for prepare.sh (no network; training
-and synthesis take the codec from the data), ``--max-steps 2``,
-no DataLoader workers, and run.sh stops after averaging (its stage 3 would sample an untrained
-random model up to the length guard: minutes of CPU for noise).
+and synthesis take the codec from the data), ``--max-steps 2``, no DataLoader workers, and one
+sample sentence for run.sh's synthesis stage (every stage of run.sh runs; its sample is noise from
+random weights, checked to exist and to come from the run's result).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -33,8 +34,7 @@ SENTENCES = ["The kettle began to sing just as the rain reached the window.",
              "A small boat drifted past the harbour lights."]
 EXTRA = {
     "prepare.sh": ["--codec", "encodec:random", "--nj", "1"],  # recorded in the data; training and synthesis inherit it
-    # run.sh stage 3 (samples of an untrained random model, up to the length guard) is left out
-    "run.sh": ["--stop-stage", "2", "--max-steps", "2", "--num-workers", "0", "--synthesize-at-valid", "false",
+    "run.sh": ["--num-samples", "1", "--max-steps", "2", "--num-workers", "0", "--synthesize-at-valid", "false",
                "--tensorboard", "false"],
     "valle.bin.infer": ["--max-len-ratio", "1"],
 }
@@ -93,6 +93,9 @@ def test_readme_finetune_commands_chain_end_to_end(tmp_path, espeak_wav):
     assert [e["by"] for e in nar["trained_by"]["nar"]] == ["pretrained weights", "valle.bin.train --train-stage 2"]
     assert nar["trained_stages"] == [1, 2]
     assert torch.load(tmp_path / "exp/finetune_nar/averaged.pt", weights_only=True)["trained_by"] == nar["trained_by"]
+    for run in ("finetune_ar", "finetune_nar"):  # run.sh stage 3 synthesized with the run's result
+        sample = next((tmp_path / "exp" / run / "samples").glob("*.json"))
+        assert json.loads(sample.read_text())["checkpoints"]["ar"].endswith(f"exp/{run}/best-valid-loss.pt")
     info = sf.info(str(tmp_path / "me.wav"))
     assert info.samplerate == 24000 and info.frames > 0
 
