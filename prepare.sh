@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data preparation for valle, stages 0-4 (see ../shared/DESIGN.md "Stage contract"):
+# Data preparation for valle, stages 0-4 (stage contract: README.md "Stages", docs/data.md):
 #   0  get the corpus        (LibriTTS: lhotse download into --dl-dir; custom: check --corpus-dir, detect layout)
 #   1  manifests             --data-dir/manifests/<corpus>_{recordings,supervisions}_<part>.jsonl.gz + rejects.tsv
 #   2  text tokens           phonemes per supervision, --data-dir/tokenized/unique_text_tokens.k2symbols

@@ -2,7 +2,7 @@
 
 A checkpoint stores ``ModelConfig.to_dict()`` so that the exact architecture can be rebuilt
 without the command line that trained it. The ``vallex`` preset reproduces the published
-VALL-E X layout (../shared/reference/vallex_state_dict_layout.json) so its checkpoint loads
+VALL-E X layout (tests/assets/reference/vallex_state_dict_layout.json) so its checkpoint loads
 with ``strict=True``; ``valle`` is the lifeiteng-style VALL-E layout (512 text rows, no
 language tables, no BOS row in the AR audio table).
 """
