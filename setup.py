@@ -1,7 +1,7 @@
 """valle: VALL-E / VALL-E X recipe toolkit (lhotse data, Encodec tokens, AR+NAR training)."""
 from setuptools import find_packages, setup
 
-# Pinned on purpose (the design notes; README.md "Setup"): torchaudio only exists for matching torch
+# Pinned on purpose: torchaudio only exists for matching torch
 # releases, and lhotse imports urllib3 without declaring it.
 INSTALL_REQUIRES = [
     "torch==2.9.1",
