@@ -3,16 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _bash(script, cwd, *args):
-    r = subprocess.run(["bash", str(REPO / script), *map(str, args)], cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    return r
+from recipe_scripts import run_script_ok as _bash
 
 
 def test_custom_recipe_stage4_writes_every_output(eval_data, tmp_path):

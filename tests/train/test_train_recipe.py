@@ -7,13 +7,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _bash(script, cwd, *args):
-    r = subprocess.run(["bash", str(REPO / script), *map(str, args)], cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    return r
+from recipe_scripts import REPO, run_script_ok as _bash
 
 
 def test_custom_recipe_stage1_then_stage2(samples_dir, tmp_path):
