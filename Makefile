@@ -28,6 +28,7 @@ venv: $(VENV)/.installed
 # threads, because much of the suite waits in single-threaded subprocesses (bash stages, espeak-ng,
 # pocketsphinx). Module and session fixtures are built once per worker.
 test: setup
+	$(VENV)/bin/ruff check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 demo: setup

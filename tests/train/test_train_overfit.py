@@ -10,7 +10,7 @@ from valle.bin.train import main
 def test_overfit_few_utterances(tmp_path):
     data = make_data_dir(tmp_path, num_train=4, repeat=15, dev_is_train=True, min_frames=20, max_frames=40)
     exp = tmp_path / "exp"
-    res = main(base_args(data, exp, "--train-stage", "1", "--num-epochs", "5", "--max-duration", "2.5",
+    main(base_args(data, exp, "--train-stage", "1", "--num-epochs", "5", "--max-duration", "2.5",
                          "--base-lr", "0.05", "--valid-interval", "0", "--save-every-n", "0",
                          "--num-buckets", "2", "--max-steps", "60"))
     steps = [json.loads(l) for l in (exp / "steps.jsonl").read_text().splitlines()]

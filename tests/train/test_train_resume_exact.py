@@ -28,8 +28,9 @@ def _steps(exp: Path) -> dict:
 
 def test_kill_and_resume_reproduces_losses(tmp_path):
     data = make_data_dir(tmp_path, num_train=16, num_dev=2)
-    args = lambda exp: base_args(data, exp, "--num-epochs", "2", "--save-every-n", "3", "--valid-interval", "4",
-                                 "--num-workers", "1", "--keep-last-k", "2", "--dropout", "0.1")
+    def args(exp):
+        return base_args(data, exp, "--num-epochs", "2", "--save-every-n", "3", "--valid-interval", "4",
+                                     "--num-workers", "1", "--keep-last-k", "2", "--dropout", "0.1")
     ref = tmp_path / "ref"
     main(args(ref))
     ref_steps = _steps(ref)

@@ -12,8 +12,6 @@ import re
 from pathlib import Path
 from typing import List, Optional
 
-import torch
-
 from valle.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from valle.train.provenance import HALVES, read_meta
 from valle.utils.atomic import check_output_path

@@ -16,7 +16,6 @@ corpus's cuts with a fixed seed and writes their audio as wavs beside the list.
 """
 from __future__ import annotations
 
-import csv
 import io
 import random
 from dataclasses import asdict, dataclass

@@ -110,7 +110,8 @@ class Monitor:
     def _progress(self, step: int, epoch: int) -> None:
         w = self.window
         self.window = []
-        mean = lambda k: sum(r[k] for r in w if k in r) / max(1, sum(1 for r in w if k in r))
+        def mean(k):
+            return sum(r[k] for r in w if k in r) / max(1, sum(1 for r in w if k in r))
         elapsed = time.perf_counter() - self.start_time
         done = max(1, step - (self.start_step or 0))
         per_step = elapsed / done
