@@ -1,6 +1,8 @@
 """Custom corpus layouts (ljspeech, libritts, pairs), auto detection, --speaker, --trim-silence,
-and LibriTTS through lhotse's recipe."""
+and the LibriTTS reader (checked against lhotse's own recipe)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from corpus_builders import write
@@ -108,7 +110,39 @@ def test_trim_silence_stores_the_speech_span(tmp_path, make_speech, espeak_wav):
     assert trimmed.end <= untrimmed.end - 0.6
 
 
-def test_libritts_parts_with_lhotse_recipe(libritts_tree, tmp_path, make_speech):
+def test_libritts_reader_matches_lhotse_recipe(libritts_tree, tmp_path):
+    """On a clean tree, the manifests carry what lhotse's LibriTTS recipe puts in them."""
+    from lhotse.recipes.libritts import prepare_libritts
+
+    write(libritts_tree / "SPEAKERS.txt", ";ID |SEX| SUBSET |MINUTES| NAME\n100 | F | dev-clean | 1.0 | A\n"
+                                          "101 | M | train-clean-100 | 1.0 | B\n")
+    ours = prepare_libritts_parts(libritts_tree, tmp_path / "m", parts="dev-clean train-clean-100")
+    theirs = prepare_libritts(libritts_tree, dataset_parts=["dev-clean", "train-clean-100"], output_dir=None)
+    for part in ("dev-clean", "train-clean-100"):
+        def facts(s):
+            return (s.id, s.recording_id, s.start, round(s.duration, 4), s.channel, s.text, s.language,
+                    s.speaker, s.gender, s.custom["orig_text"], s.custom["snr"])
+        assert [facts(s) for s in ours[part]["supervisions"]] == sorted(facts(s) for s in theirs[part]["supervisions"])
+        for rec in theirs[part]["recordings"]:
+            mine = ours[part]["recordings"][rec.id]
+            assert (mine.sampling_rate, mine.num_samples, mine.num_channels) == (rec.sampling_rate, rec.num_samples, 1)
+            assert mine.sources[0].source == str(Path(rec.sources[0].source).resolve())
+    assert ours["dev-clean"]["supervisions"][0].gender == "F" and ours["dev-clean"]["supervisions"][0].custom["snr"] == 21.5
+
+
+def test_libritts_lines_without_audio_and_bad_rows_are_rejects(libritts_tree, tmp_path):
+    """lhotse's recipe only logs a transcript line whose wav is missing; here it is a reject, and so is
+    a line that is not utterance/original/normalized."""
+    trans = libritts_tree / "dev-clean" / "100" / "2000" / "100_2000.trans.tsv"
+    with open(trans, "a") as f:
+        f.write("100_2000_000077_000000\tGone.\tGone.\nnot a row\n")
+    prepare_libritts_parts(libritts_tree, tmp_path / "m", parts="dev-clean")
+    got = {(r.path.split("/")[-1], r.reason) for r in read_rejects(tmp_path / "m" / "rejects.tsv")}
+    assert got == {("100_2000_000077_000000.wav", "missing_audio"), ("100_2000.trans.tsv", "bad_metadata_row")}
+    assert len(load_manifest(tmp_path / "m" / "libritts_supervisions_dev-clean.jsonl.gz")) == 2
+
+
+def test_libritts_parts(libritts_tree, tmp_path, make_speech):
     extra = libritts_tree / "dev-clean" / "100" / "2000" / "100_2000_000099_000000.wav"
     make_speech("Not in the transcript file.", extra, rate=24000)
     out = prepare_libritts_parts(libritts_tree, tmp_path / "m", parts="dev-clean train-clean-100")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import List, Optional
 
 from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, prepare_custom, prepare_libritts_parts
 from valle.data.corpora.layouts import outputs_inside, walk_corpus
-from valle.data.corpora.libritts import MIRROR_PREFIX, parse_parts
+from valle.data.corpora.libritts import parse_parts
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 
 
@@ -129,8 +128,6 @@ def stage1(args) -> None:
     remove_stamp(stamp)
     for stale in out.glob(".tmp-*"):  # left by a killed earlier run
         stale.unlink(missing_ok=True)
-    for stale in out.glob(MIRROR_PREFIX + "*"):  # a killed LibriTTS run's part mirror (links only)
-        shutil.rmtree(stale, ignore_errors=True)
     if args.corpus == "libritts":
         prepare_libritts_parts(corpus_dir, out, parts, num_jobs=args.nj, min_duration=args.min_duration,
                                max_duration=args.max_duration, prefix=prefix)

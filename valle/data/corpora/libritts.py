@@ -1,22 +1,23 @@
-"""LibriTTS through lhotse's own recipe: download (stage 0) and manifests (stage 1).
+"""LibriTTS: download (stage 0, lhotse's downloader) and manifests (stage 1, read here).
 
-lhotse's ``prepare_libritts`` reads each part's ``*.trans.tsv``/``*.book.tsv`` and every wav;
-we call it without an output directory and write its manifests ourselves, atomically, after
-adding what it does silently: wav files without a transcript line, and utterances outside the
-duration limits, go to rejects.tsv instead of vanishing. lhotse's recipe stops at the first wav
-it cannot open; then we find every such file, list it as a reject, and run the recipe again on a
-mirror of the part (symbolic links) without them.
+Stage 1 reads each chapter's ``<spk>_<chap>.trans.tsv`` (utterance, original text, normalized
+text), the SNR column of its ``.book.tsv`` and the genders in ``SPEAKERS.txt``, and judges every
+wav where it reads its header. The manifests carry what lhotse's LibriTTS recipe puts in them
+(ids = utterance ids, text = the normalized text, speaker, gender, language, ``orig_text`` and
+``snr``), and every file that is not kept is a row of rejects.tsv with its reason: a wav without
+a transcript line, a line without a wav, an unreadable, truncated or empty wav, a duration outside
+the limits.
 """
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from valle.data.corpora.layouts import list_audio_files
+from valle.data.corpora.audio_check import AudioInfo, AudioProblem, refuse_unreadable_kind, wav_truncation
+from valle.data.corpora.custom import build_manifests
+from valle.data.corpora.layouts import Candidate, TranscriptProblem, decode_utf8, list_audio_files, walk_corpus
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
 from valle.utils.network import can_reach
@@ -31,9 +32,8 @@ LIBRITTS_PARTS = (
     "train-other-500",
 )
 OPENSLR_HOST = "www.openslr.org"
-# Files lhotse's recipe excludes on purpose (its exclude pattern), reported with the right reason.
+# The one wav the LibriTTS release ships damaged (lhotse's recipe leaves it out too).
 KNOWN_CORRUPT = ("1092_134562_000013_000004.wav",)
-MIRROR_PREFIX = ".libritts-mirror-"  # temporary part mirrors in the manifests folder (see lhotse_part_manifests)
 
 
 def parse_parts(parts: Optional[Sequence[str]]) -> List[str]:
@@ -78,99 +78,113 @@ def download_libritts_parts(dl_dir, parts=None, base_url: str = "http://www.open
     return dl_dir
 
 
-def _lhotse_skips(wav: Path) -> bool:
-    """Files lhotse's recipe leaves out on purpose (its exclude pattern)."""
-    return wav.name.startswith("._") or wav.name in KNOWN_CORRUPT
+def read_speaker_genders(corpus_dir: Path) -> Dict[str, str]:
+    """``SPEAKERS.txt`` (``READER | GENDER | SUBSET | MINUTES | NAME`` rows, ``;`` comments) ->
+    {speaker: gender}; empty when the file is absent."""
+    path = corpus_dir / "SPEAKERS.txt"
+    if not path.is_file():
+        return {}
+    genders = {}
+    for line in decode_utf8(path.read_bytes(), str(path)).splitlines():
+        fields = [f.strip() for f in line.split("|")]
+        if line.startswith(";") or len(fields) < 2:
+            continue
+        genders[fields[0]] = fields[1]
+    return genders
 
 
-def _part_wavs(part_dir: Path) -> List[Path]:
-    """The wavs of a part that lhotse's recipe reads (it globs ``*.wav``)."""
-    return [w for w in list_audio_files(part_dir) if w.suffix == ".wav" and not _lhotse_skips(w)]
+def _book_snr(trans_path: Path) -> Dict[str, float]:
+    """{utterance: SNR} from the chapter's ``.book.tsv`` (its last column), when it is there."""
+    book = trans_path.with_name(trans_path.name[: -len(".trans.tsv")] + ".book.tsv")
+    snr = {}
+    if book.is_file():
+        for line in book.read_text(encoding="utf-8", errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) >= 2:
+                try:
+                    snr[fields[0]] = float(fields[-1])
+                except ValueError:
+                    pass
+    return snr
 
 
-def _open_problem(wav: Path) -> Optional[str]:
-    """Why lhotse cannot open ``wav`` (None if it can): libsndfile's reason, else lhotse's last line."""
+def read_part_transcripts(part_dir: Path) -> Tuple[Dict[str, Tuple[str, str, Path, Optional[float]]], List[Reject]]:
+    """Every chapter's ``<spk>_<chap>.trans.tsv`` (``utt \t original \t normalized``) ->
+    {utt: (normalized, original, trans.tsv, snr)}; lines that cannot be read are rejects."""
+    lines: Dict[str, Tuple[str, str, Path, Optional[float]]] = {}
+    rejects: List[Reject] = []
+    for root, names in walk_corpus(part_dir):
+        for name in names:
+            if not name.endswith(".trans.tsv") or name.startswith("._"):
+                continue
+            trans = Path(root) / name
+            try:
+                text = decode_utf8(trans.read_bytes(), str(trans))
+            except (TranscriptProblem, OSError) as e:
+                rejects.append(Reject(str(trans), "unreadable_transcript", str(e)))
+                continue
+            snr = _book_snr(trans)
+            for number, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                fields = line.split("\t")
+                if len(fields) != 3:
+                    rejects.append(Reject(str(trans), "bad_metadata_row",
+                                          f"line {number} has {len(fields)} tab-separated fields, not 3 "
+                                          "(utterance, original text, normalized text)"))
+                    continue
+                utt, original, normalized = (f.strip() for f in fields)
+                lines[utt] = (normalized, original, trans, snr.get(utt))
+    return lines, rejects
+
+
+def scan_libritts_part(part_dir: Path) -> Tuple[List[Candidate], List[Reject]]:
+    """The utterances of one part: each wav with its ``.trans.tsv`` line, every other file a reject.
+
+    A wav without a line, a line without a wav, macOS ``._`` files and the one file LibriTTS is
+    known to ship broken are all listed in rejects.tsv with their reason.
+    """
+    lines, rejects = read_part_transcripts(part_dir)
+    cands: List[Candidate] = []
+    found = set()
+    for wav in list_audio_files(part_dir):
+        stem = wav.name[: -len(wav.suffix)]
+        if wav.name.startswith("._"):
+            rejects.append(Reject(str(wav), "unreadable_audio", "macOS resource-fork file, not audio"))
+        elif wav.name in KNOWN_CORRUPT:
+            rejects.append(Reject(str(wav), "corrupt_audio", "known corrupt LibriTTS file (damaged in the release)"))
+        elif stem not in lines:
+            rejects.append(Reject(str(wav), "missing_transcript", "no line in the chapter's .trans.tsv"))
+        else:
+            normalized, original, trans, snr = lines[stem]
+            found.add(stem)
+            cands.append(Candidate(stem, wav, stem.split("_")[0], normalized, str(trans),
+                                   {"orig_text": original, "snr": snr}))
+    for utt, (_text, _orig, trans, _snr) in lines.items():
+        if utt not in found and not (trans.parent / f"{utt}.wav").exists():
+            rejects.append(Reject(str(trans.parent / f"{utt}.wav"), "missing_audio", f"{trans} names {utt}, "
+                                  "but its wav is not there"))
+    return cands, rejects
+
+
+def probe_header(path: Path) -> Union[AudioInfo, Tuple[str, str]]:
+    """What LibriTTS needs to know about a wav, from its header: a FIFO or device is refused
+    unopened, a truncated data chunk is corrupt, a file libsndfile cannot open is unreadable."""
     import soundfile as sf
-    from lhotse import Recording
 
     try:
-        Recording.from_file(wav)
-        return None
-    except Exception as e:  # lhotse raises several kinds for a damaged file
-        lhotse_reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-    try:
-        sf.info(str(wav))
-    except Exception as e:
-        return f"cannot open it: {e}"
-    return f"lhotse cannot open it: {lhotse_reason}"
-
-
-def unreadable_wavs(part_dir: Path, num_jobs: int = 1) -> List[Reject]:
-    """Every wav of a part that lhotse cannot open (what makes its recipe raise)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    wavs = _part_wavs(part_dir)
-    with ThreadPoolExecutor(max(1, num_jobs)) as pool:
-        problems = list(pool.map(_open_problem, wavs))
-    return [Reject(str(w), "unreadable_audio", p) for w, p in zip(wavs, problems) if p]
-
-
-def _truncation(wav: Path) -> Optional[str]:
-    """Why a wav whose data chunk is shorter than its header says is corrupt (header read only):
-    lhotse would read it as a shorter utterance than its transcript. None for a whole file."""
-    from valle.data.corpora.audio_check import wav_truncation
-
-    try:
-        return wav_truncation(wav)
-    except OSError as e:  # lhotse opened it a moment ago; report rather than crash
-        return f"cannot read the file: {e}"
-
-
-def _mirror_part(corpus_dir: Path, part: str, mirror: Path, leave_out: set) -> None:
-    """``mirror/<part>`` with the part's folders and an absolute symbolic link for every file not in
-    ``leave_out`` (a relative target would resolve from the link's folder, not the corpus)."""
-    if (corpus_dir / "SPEAKERS.txt").is_file():
-        os.symlink(os.path.abspath(corpus_dir / "SPEAKERS.txt"), mirror / "SPEAKERS.txt")
-    for root, _dirs, files in os.walk(corpus_dir / part):
-        target = mirror / Path(root).relative_to(corpus_dir)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            if str(Path(root) / name) not in leave_out:
-                os.symlink(os.path.abspath(Path(root) / name), target / name)
-
-
-def lhotse_part_manifests(corpus_dir: Path, part: str, num_jobs: int, work_dir: Path) -> Tuple[Dict, List[Reject]]:
-    """lhotse's recipe for one part, and the wavs set aside because lhotse could not open them."""
-    from lhotse import RecordingSet
-    from lhotse.audio.utils import AudioLoadingError
-    from lhotse.recipes.libritts import prepare_libritts
-    from lhotse.utils import fastcopy
-
-    try:
-        return prepare_libritts(corpus_dir, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part], []
-    except AudioLoadingError as error:
-        unreadable = unreadable_wavs(corpus_dir / part, num_jobs)
-        if not unreadable:
-            raise
-        logging.warning("LibriTTS %s: lhotse's recipe stopped at a wav it cannot open; %d such file(s) set "
-                        "aside and listed in rejects.tsv (%s)", part, len(unreadable),
-                        (str(error).strip().splitlines() or [""])[0])
-    work_dir.mkdir(parents=True, exist_ok=True)
-    mirror = Path(tempfile.mkdtemp(prefix=MIRROR_PREFIX, dir=work_dir))
-    try:
-        _mirror_part(corpus_dir, part, mirror, {r.path for r in unreadable})
-        m = prepare_libritts(mirror, dataset_parts=[part], output_dir=None, num_jobs=num_jobs)[part]
-    except Exception as e:
-        raise ValueError(f"LibriTTS {part}: lhotse's recipe failed on {corpus_dir / part} after setting aside "
-                           f"{len(unreadable)} unreadable wav(s) (paths below are links to files there): {e}") from e
-    finally:
-        shutil.rmtree(mirror, ignore_errors=True)
-    recordings = [  # point the sources back at the corpus, not at the mirror's links
-        fastcopy(rec, sources=[fastcopy(s, source=str(corpus_dir / Path(s.source).relative_to(mirror)))
-                               for s in rec.sources])
-        for rec in m["recordings"]
-    ]
-    return {"recordings": RecordingSet.from_recordings(recordings), "supervisions": m["supervisions"]}, unreadable
+        refuse_unreadable_kind(path)
+        truncated = wav_truncation(path)
+        if truncated:
+            return "corrupt_audio", truncated
+        info = sf.info(str(path))
+    except AudioProblem as e:
+        return e.reason, e.detail
+    except Exception as e:  # libsndfile's own error types, an unreadable or dangling path
+        return "unreadable_audio", f"cannot open it: {str(e).strip() or type(e).__name__}"
+    if info.frames == 0:
+        return "zero_duration", "the file holds no samples"
+    return AudioInfo(info.samplerate, info.channels, info.frames, 0.0, info.frames / info.samplerate)
 
 
 def prepare_libritts_parts(
@@ -183,6 +197,9 @@ def prepare_libritts_parts(
     prefix: str = "libritts",
 ) -> Dict[str, Dict]:
     """Manifests for the chosen LibriTTS parts; returns ``{part: {"recordings", "supervisions"}}``."""
+    from lhotse import SupervisionSet
+    from lhotse.utils import fastcopy
+
     corpus_dir = Path(corpus_dir)
     output_dir = Path(output_dir)
     parts = parse_parts(parts)
@@ -195,42 +212,14 @@ def prepare_libritts_parts(
         )
     rejects: List[Reject] = []
     result = {}
+    genders = read_speaker_genders(corpus_dir)
     for part in parts:
-        m, unreadable = lhotse_part_manifests(corpus_dir, part, num_jobs, output_dir)
-        rejects.extend(unreadable)
-        set_aside = {r.path for r in unreadable}
-        recs, sups = m["recordings"], m["supervisions"]
-        sup_ids = {s.recording_id for s in sups}
-        for wav in list_audio_files(corpus_dir / part):
-            if wav.stem in sup_ids or str(wav) in set_aside:
-                continue
-            if wav.name.startswith("._"):  # lhotse's exclude pattern (_lhotse_skips)
-                rejects.append(Reject(str(wav), "unreadable_audio", "macOS resource-fork file, not audio"))
-            elif wav.name in KNOWN_CORRUPT:
-                rejects.append(Reject(str(wav), "corrupt_audio", "known corrupt LibriTTS file, skipped by lhotse's recipe"))
-            else:
-                rejects.append(Reject(str(wav), "missing_transcript", "no line in the chapter's .trans.tsv"))
-        keep = []
-        for s in sups:
-            path = recs[s.recording_id].sources[0].source
-            truncated = _truncation(Path(path))
-            if truncated:
-                rejects.append(Reject(path, "corrupt_audio", truncated))
-            elif s.duration <= 0:
-                rejects.append(Reject(path, "zero_duration", "the file holds no samples"))
-            elif s.duration < min_duration:
-                rejects.append(Reject(path, "too_short", f"{s.duration:.3f} s < --min-duration {min_duration} s"))
-            elif s.duration > max_duration:
-                rejects.append(Reject(path, "too_long", f"{s.duration:.3f} s > --max-duration {max_duration} s; "
-                                      f"raise it with --max-duration {int(s.duration) + 1}"))
-            elif not s.text or not s.text.strip():
-                rejects.append(Reject(path, "empty_transcript", "empty normalized text in .trans.tsv"))
-            else:
-                keep.append(s)
-        kept_ids = {s.recording_id for s in keep}
-        recs = recs.filter(lambda r: r.id in kept_ids)
-        sups = sups.filter(lambda s: s.recording_id in kept_ids).to_eager()
-        recs = recs.to_eager()
+        cands, part_rejects = scan_libritts_part(corpus_dir / part)
+        with ThreadPoolExecutor(max(1, num_jobs)) as pool:  # header reads: threads are enough
+            infos = list(pool.map(probe_header, [c.audio for c in cands]))
+        recs, sups, more = build_manifests(cands, infos, min_duration, max_duration, language="English")
+        sups = SupervisionSet.from_segments(fastcopy(s, gender=genders.get(s.speaker)) for s in sups)
+        rejects += part_rejects + more
         logging.info("LibriTTS %s: %d utterances kept", part, len(sups))
         result[part] = {"recordings": recs, "supervisions": sups}
     output_dir.mkdir(parents=True, exist_ok=True)
