@@ -25,20 +25,11 @@ from typing import List, Optional
 import torch
 
 from valle.codec.options import add_codec_option
+from valle.utils.cli import str2bool
 
 log = logging.getLogger("valle.infer")
 
 BANNER = "=" * 78
-
-
-def str2bool(v: str) -> bool:
-    if isinstance(v, bool):
-        return v
-    if v.lower() in ("true", "yes", "1", "on"):
-        return True
-    if v.lower() in ("false", "no", "0", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {v!r}")
 
 
 def get_parser() -> argparse.ArgumentParser:

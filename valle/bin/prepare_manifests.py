@@ -22,15 +22,7 @@ from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, 
 from valle.data.corpora.layouts import outputs_inside, walk_corpus
 from valle.data.corpora.libritts import parse_parts
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
-
-
-def str2bool(value: str) -> bool:
-    v = str(value).lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+from valle.utils.cli import str2bool
 
 
 def get_parser() -> argparse.ArgumentParser:

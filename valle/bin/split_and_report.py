@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from valle.bin.prepare_manifests import str2bool
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 from valle.data.report import write_report
 from valle.data.splits import SPLITS, duration_filter, merge_shards, parse_size, read_infos, split_by_parts, split_custom, write_splits
+from valle.utils.cli import str2bool
 
 
 def get_parser() -> argparse.ArgumentParser:

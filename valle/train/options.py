@@ -17,17 +17,7 @@ import yaml
 from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
-
-
-def str2bool(v) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).lower()
-    if s in ("1", "true", "yes", "y", "on"):
-        return True
-    if s in ("0", "false", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
+from valle.utils.cli import str2bool
 
 
 def get_parser() -> argparse.ArgumentParser:
