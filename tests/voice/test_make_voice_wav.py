@@ -32,9 +32,10 @@ def test_long_recording_without_text_is_cut_in_pauses_and_transcribed(samples_di
     reference = (samples_dir / "librispeech-mini" / "2412-153948.trans.txt").read_text().split(" ", 1)[1].lower().split()
     out = tmp_path / "reader.voice.npz"
     assert make_voice.main(["--wav", str(path), "--checkpoint", str(vallex_table_checkpoint), "--output", str(out),
-                            "--quality", "none", "--similarity", "none", "--max-candidates", "3"]) == 0
+                            "--max-seconds", "6", "--quality", "none", "--similarity", "none",
+                            "--max-candidates", "3"]) == 0  # <= 6 s: less for pocketsphinx to decode
     voice = load_voice(out)
-    assert 3.0 <= voice.seconds <= 10.0 and voice.sample_rate == sr
+    assert 3.0 <= voice.seconds <= 6.0 and voice.sample_rate == sr
     start = round(voice.source["start"] * sr)
     end = start + len(voice.audio)
     assert np.array_equal(voice.audio, np.round(wav[start:end] * 32768).clip(-32768, 32767).astype(np.int16))

@@ -34,8 +34,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--speaker", default=None,
                    help="with --data-dir: the speaker id; with --wav: the speaker name recorded in the voice")
     g.add_argument("--all-speakers", action="store_true",
-                   help="with --data-dir: one voice per speaker of the first --cuts file (speakers without a "
-                        "fitting utterance are listed as skipped)")
+                   help="with --data-dir: one voice per speaker of the first --cuts file that exists (speakers "
+                        "without a fitting utterance are listed as skipped)")
     g.add_argument("--wav", type=Path, default=None, help="a recording of the speaker (any format, rate, channels)")
     g.add_argument("--text", default=None,
                    help="with --wav: what the recording says (default: transcribed with --asr)")
@@ -63,6 +63,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--voices-dir", type=Path, default=None, help="folder of voices (<name>.voice.npz)")
     g.add_argument("--name", default=None, help="voice name (default: the speaker id); letters, digits, _ . -")
     g.add_argument("--output", type=Path, default=None, help="write the voice to this file instead of --voices-dir")
+    g.add_argument("--skip-unusable", action="store_true",
+                   help="exit 0 with a 'skipped: why' line when the codec's weights are missing (run.sh stage 3)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
@@ -121,6 +123,7 @@ def _clip_of_wav(args, scorer):
     from valle.voice.clip_pick import Clip, pick_from_recording
     from valle.voice.silence import trim_bounds
 
+    asr = _asr(args) if args.text is None else None  # before any work: refuse a language it cannot hear
     prompt = load_prompt_audio(args.wav)
     wav = prompt.wav.numpy().mean(axis=0).astype(np.float32)
     sr = prompt.sampling_rate
@@ -148,20 +151,24 @@ def _clip_of_wav(args, scorer):
                          "or lower --min-seconds")
     text = args.text
     if text is None:
-        text, source["asr"] = _transcribe(args, wav[a:b], sr)
+        text, source["asr"] = _transcribe(args, asr, wav[a:b], sr)
     source.update(start=round(a / sr, 4), duration=round((b - a) / sr, 4), scores=scores,
                   scorers_off=dict(scorer.unavailable))
     return Clip(audio=wav[a:b], sample_rate=sr, speaker=args.speaker or args.name or args.wav.stem, text=text,
                 language=args.language, source=source)
 
 
-def _transcribe(args, wav, sr):
+def _asr(args):
     from valle.eval.asr import load_asr, supports_language
 
     asr = load_asr(args.asr)
     if not supports_language(asr, args.language):
         raise ValueError(f"--asr {args.asr} does not recognise --language {args.language}: pass --text with "
                          "the words said in --wav")
+    return asr
+
+
+def _transcribe(args, asr, wav, sr):
     text = asr.transcribe(wav, sr).strip()
     if not text:
         raise ValueError(f"--asr {asr.name} heard no words in --wav {args.wav}: pass --text")
@@ -186,12 +193,15 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
     from valle.voice.voice_file import VoiceError
 
     files = [Path(c) if c.endswith(".gz") or "/" in c else args.data_dir / f"cuts_{c}.jsonl.gz" for c in args.cuts]
-    by_speaker = usable_cuts(files)
-    if args.all_speakers:
-        first = usable_cuts(files[:1])
-        speakers = list(first)
+    existing = [f for f in files if f.is_file()]
+    if not existing:
+        raise ValueError(f"none of the --cuts files exists ({', '.join(map(str, files))}): pass prepared cuts "
+                         "(prepare.sh stage 4 writes <data-dir>/cuts_{train,dev,test}.jsonl.gz)")
+    by_speaker = usable_cuts(existing)
+    if args.all_speakers:  # the speakers of the first --cuts file there is (run.sh: dev, else train)
+        speakers = list(usable_cuts(existing[:1]))
         if not speakers:
-            raise ValueError(f"--cuts {files[0]} has no utterance with a transcript, text tokens and audio")
+            raise ValueError(f"--cuts {existing[0]} has no utterance with a transcript, text tokens and audio")
     else:
         if args.speaker is None:
             raise ValueError("--data-dir needs --speaker ID or --all-speakers (or --wav for a recording)")
@@ -223,6 +233,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from valle.codec import CodecError
+    from valle.codec.encodec_model import CodecWeightsError
     from valle.voice import VoiceError, voice_name_for
     from valle.voice.clip_scores import ClipScorer
 
@@ -240,7 +251,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.max_candidates < 1:
             raise ValueError(f"--max-candidates must be >= 1, got {args.max_candidates}")
         target = _target(args)
-        codec = target.load_codec(args.device)
+        try:
+            codec = target.load_codec(args.device)
+        except CodecWeightsError as e:
+            if not args.skip_unusable:
+                raise
+            print(f"skipped: no voice made: {e}", file=sys.stderr, flush=True)
+            return 0
         scorer = ClipScorer(args.quality, args.similarity, args.device)
         if args.wav is not None:
             _save(args, _clip_of_wav(args, scorer), args.name or voice_name_for(args.speaker or args.wav.stem),

@@ -50,15 +50,11 @@ def speaker_of(cut) -> str:
 
 
 def usable_cuts(cut_files: Sequence) -> Dict[str, list]:
-    """The cuts with a transcript, stage-2 tokens and audio, by speaker (in file order)."""
-    from pathlib import Path
-
+    """The cuts of ``cut_files`` with a transcript, stage-2 tokens and audio, by speaker (in file order)."""
     from lhotse import load_manifest
 
     by_speaker: Dict[str, list] = {}
     for path in cut_files:
-        if not Path(path).is_file():
-            continue
         for cut in load_manifest(path):
             sup = cut.supervisions[0] if cut.supervisions else None
             if sup is None or not (sup.text or "").strip() or not cut.has_recording:
