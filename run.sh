@@ -3,7 +3,8 @@
 #   1  train          python -m valle.bin.train  (--train-stage 0 = AR+NAR, 1 = AR, 2 = NAR)
 #   2  average        python -m valle.bin.average (the last --avg checkpoints after the LR warm-up)
 #   3  synthesize     python -m valle.bin.infer for a few dev utterances into <exp-dir>/samples/,
-#                     with the run's result: best-valid-loss.pt (averaged.pt when there is no dev set)
+#                     with the run's result: best-valid-loss.pt (averaged.pt when there is no dev set);
+#                     then python -m valle.bin.make_voice saves one voice per dev speaker into <exp-dir>/voices/
 #   4  evaluate       python -m valle.bin.evaluate: WER, speaker similarity, DNSMOS into <exp-dir>/eval/
 # Any option not listed below (e.g. --max-duration 60 --base-lr 0.03 --trainable 'ar_*') is passed
 # through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass their defaults, then "$@".
@@ -121,6 +122,10 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
         --output "$exp_dir/samples/$name.wav" </dev/null
       if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
+  # a reusable voice per dev speaker (train speakers without a dev set), for valle.bin.infer --voice NAME
+  log 3 "save one voice per dev speaker into $exp_dir/voices"
+  run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
+    --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
 fi
 
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then

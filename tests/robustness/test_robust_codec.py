@@ -136,5 +136,6 @@ def test_run_sh_skips_synthesis_when_the_codec_weights_are_gone(tmp_path):
     assert "skipped: nothing synthesized: Encodec weights are not in the torch hub cache" in r.stderr
     assert "--codec encodec:PATH" in r.stderr
     assert not list((tmp_path / "exp" / "custom" / "samples").glob("*.wav"))
+    assert "skipped: no voice made: Encodec weights are not in the torch hub cache" in r.stderr  # nor voices
     ckpt = torch.load(tmp_path / "exp" / "custom" / "averaged.pt", weights_only=True)
     assert ckpt["codec"]["codec"] == "encodec" and not ckpt["codec"]["random_weights"]

@@ -37,6 +37,7 @@ EXTRA = {
     "run.sh": ["--num-samples", "1", "--max-steps", "2", "--num-workers", "0", "--synthesize-at-valid", "false",
                "--tensorboard", "false"],
     "valle.bin.infer": ["--max-len-ratio", "1"],
+    "valle.bin.make_voice": ["--min-seconds", "1"],  # the test's clip.wav is 1.5 s of espeak-ng
 }
 
 
@@ -74,7 +75,8 @@ def _corpus(root: Path, espeak_wav) -> Path:
 def test_readme_finetune_commands_chain_end_to_end(tmp_path, espeak_wav):
     cmds = readme_commands()
     assert [c[1] if c[0] == "bash" else c[2] for c in cmds] == [
-        "egs/custom/prepare.sh", "egs/custom/run.sh", "egs/custom/run.sh", "valle.bin.infer"]
+        "egs/custom/prepare.sh", "egs/custom/run.sh", "egs/custom/run.sh", "valle.bin.infer",
+        "valle.bin.make_voice", "valle.bin.infer"]
     _corpus(tmp_path, espeak_wav)
     _published_layout_file(tmp_path / "vallex-checkpoint.pt")
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -98,6 +100,10 @@ def test_readme_finetune_commands_chain_end_to_end(tmp_path, espeak_wav):
         assert json.loads(sample.read_text())["checkpoints"]["ar"].endswith(f"exp/{run}/best-valid-loss.pt")
     info = sf.info(str(tmp_path / "me.wav"))
     assert info.samplerate == 24000 and info.frames > 0
+    # the last command synthesized with the saved voice (the README's clip and its words)
+    assert json.loads((tmp_path / "me.json").read_text())["voice"]["text"] == "A sentence I recorded."
+    # run.sh stage 3 saved a voice of the corpus's speaker beside the result
+    assert list((tmp_path / "exp" / "finetune_nar" / "voices").glob("*.voice.npz"))
 
 
 def test_custom_run_sh_help_says_which_defaults_config_replaces():

@@ -21,6 +21,9 @@ def test_custom_recipe_stage1_then_stage2(samples_dir, tmp_path):
     assert s1["train_stage"] == 1 and "run: " in r1.stderr and "valle.bin.train" in r1.stderr
     assert "skipped: nothing synthesized" in r1.stderr and "was trained from scratch with --train-stage 1 only" in r1.stderr
     assert "Train the NAR (run.sh --train-stage 2)" in r1.stderr
+    # ... and saves voices (the 1.5 s LJSpeech clips are too short for a 3-10 s voice: skipped, saying so)
+    assert "valle.bin.make_voice" in r1.stderr and "has no utterance of 3-10 s" in r1.stdout
+    assert "0 voice(s) written, 1 speaker(s) skipped" in r1.stdout
     r3 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", "--stage", "3", *common)  # a rerun says why too
     assert "skipped: nothing synthesized" in r3.stderr
     assert "validation sample disabled" not in r1.stderr and list((exp / "tensorboard").iterdir())
