@@ -7,12 +7,13 @@ tests/assets and espeak-ng sentences of 4-6 s in several voices, cycled to ``--n
   DNSMOS P.835), one thread, after loading it once: process CPU seconds per utterance (steady on a
   machine shared with other jobs), wall seconds, and utterances per second on 2 cores projected
   from the CPU seconds (2 / CPU s per utterance);
-- ``scorer_jobs2``: the whole ``Scorer`` (file read, all three metrics, flags) on ``--num`` test
+- ``scorer_dnsmos_windows_<all|N>``: the whole ``Scorer`` (file read, all three metrics, flags) on ``--num`` test
   list entries through ``valle.eval.parallel.score_all`` with ``--jobs`` worker processes: wall
   seconds, the CPU seconds of all processes per utterance, and the goal check, both as measured
   (on this machine, now) and projected for two free cores (CPU seconds / 2 + worker start-up).
   Every entry has its own prompt and reference file, so each utterance costs three speaker
-  embeddings (output, prompt, reference), as the first system of an evaluation does;
+  embeddings (output, prompt, reference), as the first system of an evaluation does; once with
+  the official DNSMOS windows, once with ``--dnsmos-max-windows 1``;
 - ``baseline``: ``speechmos.dnsmos.run`` (the package's entry point, P.808 through librosa too).
 
 Goal (issue 12): 100 utterances of ~5 s in under 2 minutes on 2 cores with all three backends.
@@ -117,11 +118,13 @@ def bench_backends(audio, num: int, accurate_num: int) -> dict:
     spk.embed(*audio[0])  # the first call imports librosa and compiles its numba kernels
     out["resemblyzer (one embedding)"] = {"load_s": load, **measure(lambda a: spk.embed(*a), batch)}
     mos, load = loaded(DNSMOS)
-    out["dnsmos p835"] = {"load_s": load, **measure(lambda a: mos.score(*a), batch)}
+    out["dnsmos p835 (official windows)"] = {"load_s": load, **measure(lambda a: mos.score(*a), batch)}
+    one = DNSMOS(max_windows=1)
+    out["dnsmos p835 (max_windows=1)"] = measure(lambda a: one.score(*a), batch)
     return out
 
 
-def bench_scorer(clips, tmp: Path, num: int, jobs: int) -> dict:
+def bench_scorer(clips, tmp: Path, num: int, jobs: int, max_windows) -> dict:
     from valle.eval.parallel import score_all
     from valle.eval.testlist import TestItem
 
@@ -133,18 +136,19 @@ def bench_scorer(clips, tmp: Path, num: int, jobs: int) -> dict:
         shutil.copy(path, ref)
         items.append(TestItem(f"u{i}", "cross-sentence", "en-us", text or "unknown", str(prompt), "", str(ref)))
     jobs_list = [(item, item.reference_audio, "bench", 5.0) for item in items]
+    kwargs = {"dnsmos_max_windows": max_windows}
     start, cpu = time.perf_counter(), cpu_now()
     if jobs > 1:  # the workers load their own Scorer: their start-up is in the wall and CPU figures
-        records = score_all(None, jobs_list, jobs, {})
+        records = score_all(None, jobs_list, jobs, kwargs)
     else:
         from valle.eval.scoring import Scorer
 
-        records = score_all(Scorer(), jobs_list, 1, {})
+        records = score_all(Scorer(**kwargs), jobs_list, 1, kwargs)
     wall, cpu = time.perf_counter() - start, cpu_now() - cpu
     bad = [r for r in records if r["status"] == "failed" or r.get("dnsmos_ovrl") is None or r.get("sim_prompt") is None]
     per_utt = cpu / num
     projected = 100 * per_utt / 2
-    return {"utterances": num, "jobs": jobs, "wall_s": round(wall, 1), "cpu_s_total": round(cpu, 1),
+    return {"utterances": num, "jobs": jobs, "dnsmos_max_windows": max_windows, "wall_s": round(wall, 1), "cpu_s_total": round(cpu, 1),
             "cpu_s_per_utterance": round(per_utt, 3), "utterances_per_s_measured": round(num / wall, 2),
             "records_missing_a_metric": len(bad),
             "measured_100_s": round(100 * wall / num, 1),
@@ -168,6 +172,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--num", type=int, default=100, help="utterances for the whole-Scorer measurement")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for the whole-Scorer measurement")
+    p.add_argument("--dnsmos-max-windows", default="all,1",
+                   help="comma-separated: one whole-Scorer run per value (all = the official DNSMOS protocol)")
     p.add_argument("--backend-num", type=int, default=24, help="utterances per single-backend measurement")
     p.add_argument("--accurate-num", type=int, default=6, help="utterances for pocketsphinx:accurate (0 = skip)")
     p.add_argument("--baseline-clips", type=int, default=2, help="clips for speechmos.dnsmos.run (0 = skip)")
@@ -191,7 +197,9 @@ def main(argv=None) -> int:
                            "dnsmos_windows": windows_per_clip(seconds),
                            "mean_seconds": round(sum(seconds) / len(seconds), 2)}
         report["backends"] = bench_backends(audio, args.backend_num, args.accurate_num)
-        report["scorer_jobs"] = bench_scorer(clips, tmp, args.num, args.jobs)
+        for value in args.dnsmos_max_windows.split(","):
+            windows = None if value.strip() == "all" else int(value)
+            report[f"scorer_dnsmos_windows_{value.strip()}"] = bench_scorer(clips, tmp, args.num, args.jobs, windows)
         if args.baseline_clips:
             report["baseline"] = bench_speechmos(audio, args.baseline_clips)
     report["machine"]["load_average_end"] = os.getloadavg()
