@@ -16,7 +16,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from valle.eval.audio import AudioInputError, read_audio, rms_dbfs
+from valle.eval.audio import AudioInputError, read_audio, resample, rms_dbfs
 from valle.eval.testlist import TestItem
 
 log = logging.getLogger("valle.eval")
@@ -24,20 +24,21 @@ log = logging.getLogger("valle.eval")
 SILENCE_DBFS = -50.0  # quieter than this over the whole clip = silent output
 TRUNCATED_RATIO = 0.5  # output under half the reference's duration
 RUNAWAY_RATIO = 3.0  # over 3x the reference (when no sidecar says the length guard hit)
+BACKEND_RATE = 16000  # every backend (pocketsphinx, GE2E, DNSMOS, HuBERT, Whisper, WavLM) works at 16 kHz
 
 
 class Scorer:
     def __init__(self, asr: str = "pocketsphinx", speaker: str = "resemblyzer", dnsmos: bool = True,
-                 device: str = "cpu", asr_options: Optional[dict] = None):
+                 device: str = "cpu", asr_options: Optional[dict] = None, dnsmos_max_windows: Optional[int] = None):
         """Load the backends; an unavailable one raises ``BackendUnavailable`` (one line) at once.
-        ``asr``/``speaker`` ``"none"`` (or empty) skip that metric."""
+        ``asr``/``speaker`` ``"none"`` (or empty) skip that metric; ``dnsmos_max_windows``: see ``DNSMOS``."""
         from valle.eval.asr import load_asr
         from valle.eval.dnsmos import DNSMOS
         from valle.eval.speaker import load_speaker
 
         self.asr = load_asr(asr, **(asr_options or {})) if asr and asr != "none" else None
         self.speaker = load_speaker(speaker, device=device) if speaker and speaker != "none" else None
-        self.dnsmos = DNSMOS() if dnsmos else None
+        self.dnsmos = DNSMOS(max_windows=dnsmos_max_windows) if dnsmos else None
         self._embeddings: Dict[str, object] = {}
 
     @property
@@ -71,6 +72,7 @@ class Scorer:
         if silent:
             rec["flags"].append("silent")
         self._duration(rec, item, wav_path, reference_seconds)
+        wav, sr = resample(wav, sr, BACKEND_RATE), BACKEND_RATE  # once, not once per backend
         self._intelligibility(rec, item, wav, sr, silent)
         self._similarity(rec, item, wav, sr, silent)
         if self.dnsmos is not None:

@@ -31,12 +31,19 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class ResemblyzerSpeaker:
+    """GE2E: ~1.3 partial windows of 1.6 s per second of speech through a 3-layer LSTM.
+
+    The LSTM runs with ``threads`` torch threads (the caller's count is restored after each call):
+    with torch's default of one thread per core, on two busy cores, a 5 s clip cost 2.0 CPU-s
+    instead of 0.07 (threads spinning for work; docs/evaluation.md, Speed)."""
+
     name = "resemblyzer-ge2e"
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", threads: int = 1):
         from resemblyzer import VoiceEncoder
 
         self._encoder = VoiceEncoder(device, verbose=False)
+        self.threads = max(1, int(threads))
 
     def embed(self, wav, sample_rate: int) -> np.ndarray:
         from resemblyzer import preprocess_wav
@@ -47,7 +54,14 @@ class ResemblyzerSpeaker:
         audio = preprocess_wav(audio)
         if audio.size < SAMPLE_RATE // 4:
             raise AudioInputError("no speech for a speaker embedding (under 0.25 s after the voice-activity trim)")
-        return self._encoder.embed_utterance(audio)
+        import torch
+
+        caller = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return self._encoder.embed_utterance(audio)
+        finally:
+            torch.set_num_threads(caller)
 
 
 def _local_model_dir(backend: str, given: str, hub_repo: str, needs: str) -> Path:
@@ -107,11 +121,11 @@ class EcapaSpeaker:
             return self._model.encode_batch(audio)[0, 0].cpu().numpy()
 
 
-def load_speaker(name: str = "resemblyzer", device: str = "cpu", model_dir: Optional[str] = None):
+def load_speaker(name: str = "resemblyzer", device: str = "cpu", model_dir: Optional[str] = None, threads: int = 1):
     key, _, path = (name or "").partition(":")
     path = model_dir or path
     if key == "resemblyzer":
-        return ResemblyzerSpeaker(device)
+        return ResemblyzerSpeaker(device, threads)
     if key in ("wavlm-sv", "wavlm"):
         return WavLMSpeaker(path, device)
     if key == "ecapa":

@@ -121,6 +121,19 @@ def _words_before(text: str, seconds: float, total: float) -> str:
     return " ".join(taken)
 
 
+def _prompt_words(cut, text: str, language: str) -> str:
+    """The words said in the first 3 s: pocketsphinx forced alignment for English, else (or when a
+    word is missing from its dictionary) the character-share estimate."""
+    if language.lower().startswith("en"):
+        from valle.eval.prompt_words import words_spoken_before
+
+        wav = cut.load_audio()  # [channels, samples]
+        said = words_spoken_before(wav.mean(axis=0), cut.sampling_rate, text, CONTINUATION_PROMPT_SECONDS)
+        if said is not None:
+            return said
+    return _words_before(text, CONTINUATION_PROMPT_SECONDS, cut.duration)
+
+
 def build_test_list(cuts, out_dir, mode: str, num: int, seed: int = 0, min_seconds: float = 4.0,
                     max_seconds: float = 10.0) -> List[TestItem]:
     """Pick ``num`` utterances (fixed ``seed``) and write their audio under ``out_dir/audio``."""
@@ -165,7 +178,7 @@ def build_test_list(cuts, out_dir, mode: str, num: int, seed: int = 0, min_secon
             items.append(TestItem(uid, mode, language, text, save(prompt, prompt.id.replace("/", "_")),
                                   " ".join(prompt.supervisions[0].text.split()), reference))
         else:
-            ptext = _words_before(text, CONTINUATION_PROMPT_SECONDS, cut.duration)
+            ptext = _prompt_words(cut, text, language)
             rest = text[len(ptext):].strip()
             items.append(TestItem(uid, mode, language, rest, save(cut, uid + ".prompt", CONTINUATION_PROMPT_SECONDS),
                                   ptext, reference))

@@ -1,6 +1,7 @@
 """Speech recognisers for intelligibility scoring, behind one small interface.
 
-    asr = load_asr("pocketsphinx")                    # offline, bundled en-us model
+    asr = load_asr("pocketsphinx")                    # offline, bundled en-us model, fast search
+    asr = load_asr("pocketsphinx:accurate")           # pocketsphinx's default (3x slower) search
     asr = load_asr("pocketsphinx", grammar=jsgf_text) # constrained to a JSGF grammar
     asr = load_asr("hubert-large")                    # torchaudio HUBERT_ASR_LARGE (VALL-E paper)
     asr = load_asr("hubert-large:/path/to/hubert_fairseq_large_ll60k_asr_ls960.pth")
@@ -20,7 +21,7 @@ from valle.eval.backend_errors import BackendUnavailable
 
 __all__ = ["ASRBackend", "BackendUnavailable", "load_asr", "ASR_BACKENDS", "supports_language"]
 
-ASR_BACKENDS = ("pocketsphinx", "hubert-large[:path]", "whisper:<size or dir>")
+ASR_BACKENDS = ("pocketsphinx[:accurate]", "hubert-large[:path]", "whisper:<size or dir>")
 
 
 class ASRBackend(Protocol):
@@ -39,10 +40,11 @@ def supports_language(asr: ASRBackend, language: str) -> bool:
 def load_asr(name: str, **opts) -> ASRBackend:
     """Build the recogniser ``name`` (see ``ASR_BACKENDS``); ``opts`` go to its constructor."""
     key = (name or "").strip()
-    if key == "pocketsphinx":
+    if key.split(":")[0] == "pocketsphinx":
         from valle.eval.asr.pocketsphinx_asr import PocketsphinxASR
 
-        return PocketsphinxASR(**opts)
+        mode = key.partition(":")[2] or opts.pop("mode", None)
+        return PocketsphinxASR(mode=mode, **opts)
     if key.split(":")[0] in ("hubert-large", "hubert"):
         from valle.eval.asr.hubert_asr import HubertASR
 
