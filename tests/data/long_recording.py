@@ -14,6 +14,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from valle.data.corpora.audio_check import speech_span
+
 RATE = 16000
 
 # voices pocketsphinx's acoustic model follows (plain en-us espeak-ng aligns at ~0.25 confidence)
@@ -29,7 +31,7 @@ PAUSES = [0.5, 0.45, 1.2, 0.6, 2.5, 0.9, 1.6, 0.7, 1.1]
 
 @dataclass
 class Piece:
-    start: float
+    start: float  # first and last sound of the piece (energy), seconds into the recording
     end: float
     words: List[str]  # empty for the noise/tone stretch
     kind: str  # "speech" or "noise"
@@ -93,7 +95,8 @@ def build_long_recording(samples_dir: Path, espeak_wav, dst: Path, noise_seconds
         pause = np.zeros(int(PAUSES[k % len(PAUSES)] * RATE), dtype=np.float32)
         chunks.append(pause)
         t += len(pause) / RATE
-        pieces.append(Piece(t, t + len(audio) / RATE, norm_words(text), kind))
+        a, b = speech_span(audio, RATE) if kind == "speech" else (0.0, len(audio) / RATE)
+        pieces.append(Piece(t + a, t + b, norm_words(text), kind))
         chunks.append(audio)
         t += len(audio) / RATE
         if text:
@@ -102,13 +105,3 @@ def build_long_recording(samples_dir: Path, espeak_wav, dst: Path, noise_seconds
     dst.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(dst), np.concatenate(chunks), RATE)
     return pieces, " ".join(texts)
-
-
-def words_spoken(pieces: List[Piece], start: float, end: float) -> List[str]:
-    """The words of the pieces inside [start, end] (a piece counts when most of it lies inside)."""
-    out = []
-    for p in pieces:
-        overlap = min(end, p.end) - max(start, p.start)
-        if p.words and overlap > 0.5 * (p.end - p.start):
-            out += p.words
-    return out

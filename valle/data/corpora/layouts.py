@@ -21,6 +21,8 @@ from valle.data.corpora.audio_check import AUDIO_SUFFIXES, UNSUPPORTED_SUFFIXES
 from valle.data.corpora.rejects import Reject
 
 LAYOUTS = ("ljspeech", "libritts", "pairs", "long")
+# auto picks ``long`` only for files longer than this too: no single utterance lasts half a minute
+LONG_RECORDING_S = 30.0
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 
 
@@ -96,12 +98,14 @@ def read_transcript(path: Path) -> str:
 
 def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = (), long_after: float = 20.0) -> str:
     """Name the layout of ``corpus_dir`` or raise ValueError explaining the options; ``long`` when
-    most audio files are longer than ``long_after`` seconds (stage 1 passes --max-duration)."""
+    most audio files are longer than ``long_after`` seconds (stage 1 passes --max-duration) and
+    than LONG_RECORDING_S."""
     from valle.data.long.scan import looks_long
 
     corpus_dir = Path(corpus_dir)
     if (corpus_dir / "metadata.csv").is_file() and (corpus_dir / "wavs").is_dir():
         return "ljspeech"
+    long_after = max(long_after, LONG_RECORDING_S)
     if looks_long(corpus_dir, exclude, long_after):
         return "long"  # most files are longer than an utterance may be: segment them
     has_pair = False

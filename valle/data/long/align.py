@@ -67,8 +67,9 @@ class Aligner:
         from pocketsphinx import Decoder
 
         self.decoder = Decoder(loglevel="FATAL", samprate=RATE, **DECODER_OPTIONS)
-        for p in PHONES:
+        for p in PHONES:  # garbage phones (+g_) and the phones of unknown words (+u_)
             self.decoder.add_word(f"+g_{p.lower()}", p, False)
+            self.decoder.add_word(f"+u_{p.lower()}", p, False)
         self.lm = self.decoder.logmath
         self._n = 0
 
@@ -86,6 +87,7 @@ class Aligner:
         fsg.set_start_state(0)
         fsg.set_final_state(final)
         garbage = [fsg.word_add(f"+g_{p.lower()}") for p in PHONES]
+        unknown = [fsg.word_add(f"+u_{p.lower()}") for p in PHONES]
         g_cost = self.lm.log(GARBAGE_PRIOR)
         token_state = [0]  # state where token i starts
         nxt = len(tokens) + 1  # extra states for multi-word tokens and unknown words
@@ -95,9 +97,9 @@ class Aligner:
             if not words:
                 fsg.null_trans_add(src, dst, 0)
             elif len(chain) < len(words):  # unknown word(s): a free phone loop of its own
-                for g in garbage:
-                    fsg.trans_add(src, nxt, 0, g)
-                    fsg.trans_add(nxt, nxt, 0, g)
+                for u in unknown:
+                    fsg.trans_add(src, nxt, 0, u)
+                    fsg.trans_add(nxt, nxt, 0, u)
                 fsg.null_trans_add(nxt, dst, 0)
                 nxt += 1
             else:
@@ -147,7 +149,7 @@ class Aligner:
         for w, a, b in segs:
             if w.startswith("+g_"):
                 garbage_frames += b - a + 1
-            elif w in vocab:
+            elif w in vocab or w.startswith("+u_"):
                 words_frames += b - a + 1
         speech = words_frames + garbage_frames
         consumed, skipped = self._tokens_used(segs, tokens, skip)
@@ -156,7 +158,7 @@ class Aligner:
 
     def _tokens_used(self, segs, tokens: Sequence[str], skip: int) -> Tuple[int, int]:
         """How many tokens the path went through, and how many it skipped at the start."""
-        words = [w for w, _, _ in segs if not w.startswith(("+g_", "<", "[", "(NULL)"))]
+        words = [w for w, _, _ in segs if not w.startswith(("+g_", "+u_", "<", "[", "(NULL)"))]
         if not words:
             return 0, 0
         spelled = [dictionary_words(t) for t in tokens]

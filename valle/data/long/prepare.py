@@ -178,6 +178,8 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     atomic_write_text(Path(output_dir) / SEGMENTS_TSV, "\n".join(rows) + "\n")
     summary = summarize(results)
     summary["decoded"] = sum(r.decoded for r in results)
+    summary["cpu_seconds"] = {"vad": round(sum(r.vad_seconds for r in results), 3),
+                              "align_or_transcribe": round(sum(r.text_seconds for r in results), 3)}
     summary["loudness"] = loudness
     summary["min_confidence"] = opts.min_confidence
     atomic_write_text(Path(output_dir) / SUMMARY_JSON, json.dumps(summary, indent=1) + "\n")

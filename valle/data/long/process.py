@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -64,6 +65,8 @@ class SourceResult:
     not_speech: List[Tuple[float, float]] = field(default_factory=list)
     left_over: str = ""  # transcript words no segment took
     decoded: int = 0  # segments aligned or transcribed in this run (the rest came from the cache)
+    vad_seconds: float = 0.0  # CPU time of this run's VAD (0 when the spans came from the cache)
+    text_seconds: float = 0.0  # CPU time of this run's alignment/transcription
 
 
 _MODELS: Dict[str, object] = {}
@@ -209,7 +212,9 @@ def process_source(src: LongSource, opts: Options, cache_dir: Path,
     corrections = corrections or {}
     cache = Cache(Path(cache_dir) / f"{src.rec_id}.json", _source_key(src, opts))
     meta: Dict = {}
+    t0 = time.process_time()
     spans, others = _spans(src, cache, meta, opts)
+    t1 = time.process_time()
     sr = meta["sampling_rate"]
     stats = {"decoded": 0}
 
@@ -231,6 +236,7 @@ def process_source(src: LongSource, opts: Options, cache_dir: Path,
             texts.append((asr[k], conf, "asr"))
     result = SourceResult(src.rec_id, sr, meta["num_channels"], meta["num_samples"],
                           not_speech=[(s.start, s.end) for s in others], left_over=left_over)
+    result.vad_seconds, result.text_seconds = round(t1 - t0, 3), round(time.process_time() - t1, 3)
     for i, (span, (text, conf, origin)) in enumerate(zip(spans, texts)):
         fixed = corrections.get((round(span.start, 3), round(span.end, 3)))
         if fixed is not None and " ".join(fixed.split()) != text:
