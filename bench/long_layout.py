@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prepare import CHILD as STAGE3_CHILD
+
 SENTENCES = [
     ("en-us+f2", "The quick brown fox jumps over the lazy dog near the river bank."),
     ("en-us+klatt", "She packed her books and a small lamp into the wooden chest."),
@@ -25,18 +27,8 @@ SENTENCES = [
 ]
 PAUSES = [0.35, 0.9, 0.5, 1.6, 0.45, 2.0, 0.8]
 
-CHILD = r"""
-import json, resource, sys, time
-from valle.bin.prepare_manifests import main
-def cpu():
-    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-start, cpu0 = time.perf_counter(), cpu()
-code = main(sys.argv[1:])
-print("BENCH " + json.dumps({"code": code, "wall": time.perf_counter() - start, "cpu": cpu() - cpu0,
-      "rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024}))
-"""
+# bench/prepare.py's child (fresh interpreter, one stage, its own resource usage), running stage 1
+CHILD = STAGE3_CHILD.replace("from valle.bin.tokenize_audio import main", "from valle.bin.prepare_manifests import main")
 
 
 def make_sentences(root: Path):
@@ -83,7 +75,8 @@ def bench_long(root: Path, minutes_list, repo: Path) -> dict:
         out = root / f"out{minutes:g}"
         args = ["--stage", "1", "--corpus", "custom", "--corpus-dir", str(corpus), "--output-dir", str(out),
                 "--layout", "long", "--nj", "1"]
-        env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH")) if p),
+                   OMP_NUM_THREADS="1")
         proc = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=repo, env=env, capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
         if proc.returncode != 0 or not lines:
@@ -99,7 +92,7 @@ def bench_long(root: Path, minutes_list, repo: Path) -> dict:
             "vad_x_realtime_cpu": round(seconds / max(cpu["vad"], 1e-9), 1),
             "align_x_realtime_cpu": round(seconds / max(cpu["align_or_transcribe"], 1e-9), 1),
             "vad_plus_align_x_realtime_cpu": round(seconds / max(cpu["vad"] + cpu["align_or_transcribe"], 1e-9), 1),
-            "peak_rss_mb": round(run["rss_mb"], 1),
+            "peak_rss_mb": round(max(run["main_rss_mb"], run["worker_rss_mb"]), 1),
             "segments": summary["segments"],
             "kept": summary["kept"],
             "hours_kept_of_in": round(summary["hours_kept"] / summary["hours_in"], 3),

@@ -28,6 +28,7 @@ from valle.data.long.segment import Span, segment_speech, sound_without_speech
 from valle.utils.atomic import atomic_write_text
 
 WORDS_PER_SECOND = 4.0  # generous speaking rate: how far ahead in the text a segment may reach
+MAX_SKIP = 200  # words a segment may skip after rejected ones (beyond that the text has lost the audio)
 CACHE_VERSION = 1
 
 
@@ -186,7 +187,7 @@ def _align_transcript(src: LongSource, spans: List[Span], audio_fn, opts: Option
             skip, rejected = 0, []
         else:  # the next segment may start up to about this segment's words later in the text
             rejected.append(len(out) - 1)
-            skip += int(span.duration * WORDS_PER_SECOND * 0.75) + 3
+            skip = min(MAX_SKIP, skip + int(span.duration * WORDS_PER_SECOND * 0.75) + 3)
     if rejected:  # rejected segments at the end hold what is left
         _share(tokens[ptr:], [out[i] for i in rejected], [spans[i].duration for i in rejected])
         ptr = len(tokens)
@@ -232,11 +233,10 @@ def process_source(src: LongSource, opts: Options, cache_dir: Path,
             if k not in asr:
                 asr[k] = _aligner().transcribe(audio_fn(span))
                 stats["decoded"] += 1
-            conf, _ = _scored(cache, audio_fn, span, asr[k], stats) if asr[k] else (0.0, 0)
+            conf, _ = _scored(cache, audio_fn, span, asr[k], {"decoded": 0}) if asr[k] else (0.0, 0)
             texts.append((asr[k], conf, "asr"))
     result = SourceResult(src.rec_id, sr, meta["num_channels"], meta["num_samples"],
                           not_speech=[(s.start, s.end) for s in others], left_over=left_over)
-    result.vad_seconds, result.text_seconds = round(t1 - t0, 3), round(time.process_time() - t1, 3)
     for i, (span, (text, conf, origin)) in enumerate(zip(spans, texts)):
         fixed = corrections.get((round(span.start, 3), round(span.end, 3)))
         if fixed is not None and " ".join(fixed.split()) != text:
@@ -247,6 +247,7 @@ def process_source(src: LongSource, opts: Options, cache_dir: Path,
         judge(seg, opts)
         result.segments.append(seg)
     result.decoded = stats["decoded"]
+    result.vad_seconds, result.text_seconds = round(t1 - t0, 3), round(time.process_time() - t1, 3)
     cache.save()
     return result
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from valle.data.corpora.audio_check import AUDIO_SUFFIXES
+from valle.data.corpora.audio_check import AUDIO_SUFFIXES, AudioProblem, refuse_unreadable_kind, wav_truncation
 from valle.data.corpora.layouts import TRANSCRIPT_SUFFIXES, TranscriptProblem, decode_utf8, list_audio_files
 from valle.data.corpora.rejects import Reject
 
@@ -51,8 +51,17 @@ def scan_long(corpus_dir: Path, speaker: Optional[str],
     root_name = corpus_dir.resolve().name
     sources, rejects = [], []
     for p in list_audio_files(corpus_dir, exclude):
-        if not p.name.lower().endswith(AUDIO_SUFFIXES):
-            rejects.append(Reject(str(p), "unsupported_format", f"convert it: `ffmpeg -i '{p}' '{p.with_suffix('.wav')}'`"))
+        try:  # never open a FIFO (it would block) nor a truncated wav (it would read short)
+            refuse_unreadable_kind(p)
+            truncated = wav_truncation(p) if p.is_file() else None
+        except AudioProblem as e:
+            rejects.append(Reject(str(p), e.reason, e.detail))
+            continue
+        except OSError as e:
+            rejects.append(Reject(str(p), "unreadable_audio", f"cannot read file: {e}"))
+            continue
+        if truncated:
+            rejects.append(Reject(str(p), "corrupt_audio", truncated))
             continue
         rel = p.relative_to(corpus_dir)
         stem = p.name[: -len(p.suffix)]

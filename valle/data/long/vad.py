@@ -23,12 +23,13 @@ READ_SECONDS = 20.0  # seconds of source audio read per block
 
 def silero_model_path() -> Path:
     """The sequence model inside the installed silero-vad wheel (nothing is downloaded)."""
-    try:
-        import silero_vad
-    except ImportError:
+    import importlib.util
+
+    spec = importlib.util.find_spec("silero_vad")  # found, not imported: the package imports torch
+    if spec is None or spec.origin is None:
         raise ValueError("the long layout needs the silero-vad package (its wheel ships the VAD weights): "
-                         "pip install silero-vad") from None
-    path = Path(silero_vad.__file__).parent / "data" / "silero_vad_16k_sequence.onnx"
+                         "pip install silero-vad")
+    path = Path(spec.origin).parent / "data" / "silero_vad_16k_sequence.onnx"
     if not path.is_file():
         raise ValueError(f"{path} is missing: reinstall silero-vad (pip install --force-reinstall silero-vad)")
     return path
