@@ -18,9 +18,14 @@ corpus=custom           ## corpus recipe: libritts or custom
 corpus_dir=""           ## custom: folder with your recordings; libritts: the LibriTTS/ folder (default <dl-dir>/LibriTTS)
 dl_dir=download         ## libritts: where stage 0 downloads and unpacks
 data_dir=data           ## output folder (manifests/, tokenized/)
-layout=auto             ## custom folder layout: auto, ljspeech, libritts or pairs
+layout=auto             ## custom folder layout: auto, ljspeech, libritts, pairs or long (recordings of any length, segmented)
 speaker=""              ## custom: one speaker name for every utterance (single-speaker folders)
 trim_silence=false      ## custom: supervisions cover only the speech (true|false)
+segment_min=2           ## long layout: shortest segment, seconds
+segment_max=15          ## long layout: longest segment, seconds
+min_confidence=0.6      ## long layout: segments whose alignment/ASR confidence is lower are rejected
+loudness=""             ## long layout: write kept segments normalised to this loudness in LUFS, e.g. -23 (sources untouched)
+segments_tsv=""         ## long layout: a corrected long_segments.tsv; only the changed rows are aligned again
 parts=all               ## libritts: parts for stages 0-1, e.g. "dev-clean train-clean-100"
 lang=en-us              ## text language (espeak voice such as en-us or de; zh; ja)
 text_tokenizer=espeak   ## text tokenizer: espeak, pinyin, openjtalk or vallex
@@ -78,6 +83,9 @@ corpus_opts=(--corpus "$corpus" --output-dir "$manifests_dir" --dl-dir "$dl_dir"
   --max-duration "$max_duration" --nj "$nj")
 if [[ -n "$corpus_dir" ]]; then corpus_opts+=(--corpus-dir "$corpus_dir"); fi
 if [[ -n "$speaker" ]]; then corpus_opts+=(--speaker "$speaker"); fi
+corpus_opts+=(--segment-min "$segment_min" --segment-max "$segment_max" --min-confidence "$min_confidence")
+if [[ -n "$loudness" ]]; then corpus_opts+=(--loudness "$loudness"); fi
+if [[ -n "$segments_tsv" ]]; then corpus_opts+=(--segments-tsv "$(realpath -m -- "$segments_tsv")"); fi
 
 if [[ "$stage" -le 0 && "$stop_stage" -ge 0 ]]; then
   log 0 "get the corpus ($corpus)"

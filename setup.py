@@ -32,6 +32,11 @@ INSTALL_REQUIRES = [
     "speechmos",  # bundled DNSMOS P.835 ONNX models
     "onnxruntime",
     "jiwer",
+    # long recordings (stage 1, long layout): VAD weights ship in the wheel (ONNX), streaming
+    # resampling, loudness normalisation
+    "silero-vad==6.2.3",
+    "soxr",
+    "pyloudnorm",
 ]
 
 setup(

@@ -22,6 +22,10 @@ JSON object:
 * ``cpu``: the CPU model and whether it has AVX-512 (timings differ between machine kinds).
 
 Goals: Encodec (issue 2) >= 25x real time with --nj 2 on 2 CPU cores; codec2 (issue 13) >= 150x.
+
+``--long-minutes 10 60`` benchmarks stage 1 of the ``long`` layout instead (bench/long_layout.py):
+one recording of each length with its transcript; speed (VAD + alignment, >= 20x real time is the
+goal) and peak RSS (flat in the length is the goal).
 """
 from __future__ import annotations
 
@@ -163,8 +167,24 @@ def main() -> None:
                         help="codec2 runs on the corpus listed this many times: it is so fast that the "
                         "stage's fixed cost (imports, manifests: ~2 s) would dominate 150 s of audio")
     parser.add_argument("--keep", type=Path, default=None, help="keep the corpus and outputs in this folder")
+    parser.add_argument("--long-minutes", type=float, nargs="+", default=None,
+                        help="benchmark stage 1 of the long layout on recordings of these lengths instead")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="valle-bench-prepare-"))
+    if args.long_minutes:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from long_layout import bench_long
+
+        try:
+            print(json.dumps({"benchmark": "stage 1, long layout: one espeak-ng recording with its transcript",
+                              "cpu_count": os.cpu_count(), "cpu": cpu_model(),
+                              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                              "goal": ">= 20x real time for VAD + alignment; peak RSS flat in the length",
+                              "long": bench_long(root, args.long_minutes, REPO)}))
+        finally:
+            if args.keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+        return
     try:
         (root / "audio").mkdir(parents=True, exist_ok=True)
         large_files = make_corpus(root / "audio", args.seconds)

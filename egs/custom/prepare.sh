@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare your own recordings (ljspeech, libritts or pairs layout; see docs/data.md):
+# Prepare your own recordings (ljspeech, libritts, pairs or long layout; see docs/data.md):
 #   bash egs/custom/prepare.sh --corpus-dir /path/to/recordings [--speaker me] [--trim-silence true]
 # Works from any directory; outputs go to --data-dir (default ./data relative to where you run it).
 set -euo pipefail

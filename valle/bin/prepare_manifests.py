@@ -47,7 +47,28 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-duration", type=float, default=20.0, help="reject utterances longer than this (s)")
     p.add_argument("--language", default="", help="custom: supervision.language for every utterance (optional)")
     p.add_argument("--nj", type=int, default=1, help="parallel jobs for reading audio")
+    p.add_argument("--segment-min", type=float, default=2.0, help="long layout: shortest segment (s); shorter "
+                   "speech between long pauses is rejected as too_short")
+    p.add_argument("--segment-max", type=float, default=15.0, help="long layout: longest segment (s)")
+    p.add_argument("--min-confidence", type=float, default=0.6, help="long layout: segments whose alignment/ASR "
+                   "confidence (fraction of speech explained by their words) is lower are rejected")
+    p.add_argument("--loudness", default="", help="long layout: write the kept segments normalised to this "
+                   "loudness in LUFS (e.g. -23); empty: segments stay spans of the untouched sources")
+    p.add_argument("--segments-tsv", default="", help="long layout: a corrected long_segments.tsv; rows whose "
+                   "text changed are aligned again with that text, the rest is reused")
     return p
+
+
+def parse_loudness(value: str) -> Optional[float]:
+    if not str(value).strip():
+        return None
+    try:
+        lufs = float(value)
+    except ValueError:
+        raise ValueError(f"--loudness takes a loudness in LUFS such as -23, got {value!r}") from None
+    if not -70.0 <= lufs <= -5.0:
+        raise ValueError(f"--loudness {lufs} LUFS is outside -70..-5; speech corpora use about -23 (EBU R128) to -16")
+    return lufs
 
 
 def _libritts_dir(args) -> Path:
@@ -71,7 +92,7 @@ def stage0(args) -> None:
     corpus_dir = Path(args.corpus_dir)
     if not corpus_dir.is_dir():
         raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
-    layout = detect_layout(corpus_dir) if args.layout == "auto" else args.layout
+    layout = detect_layout(corpus_dir, long_after=args.max_duration) if args.layout == "auto" else args.layout
     print(f"custom corpus {corpus_dir.resolve()}: layout {layout}"
           + (" (detected)" if args.layout == "auto" else " (--layout)"), flush=True)
 
@@ -109,6 +130,8 @@ def stage1(args) -> None:
         "layout": args.layout, "speaker": args.speaker, "trim_silence": args.trim_silence,
         "min_duration": args.min_duration, "max_duration": args.max_duration, "language": args.language,
         "inputs": fingerprint_files(inputs),
+        "long": [args.segment_min, args.segment_max, args.min_confidence, args.loudness,
+                 fingerprint_files([args.segments_tsv]) if args.segments_tsv else ""],
     }
     outputs = [out / "rejects.tsv"] + [out / f"{prefix}_{kind}_{part}.jsonl.gz"
                                        for part in parts for kind in ("recordings", "supervisions")]
@@ -124,10 +147,15 @@ def stage1(args) -> None:
         prepare_libritts_parts(corpus_dir, out, parts, num_jobs=args.nj, min_duration=args.min_duration,
                                max_duration=args.max_duration, prefix=prefix)
     else:
+        from valle.data.long.process import Options
+
         prepare_custom(corpus_dir, out, layout=args.layout, speaker=args.speaker or None,
                        trim_silence=args.trim_silence, min_duration=args.min_duration,
                        max_duration=args.max_duration, num_jobs=args.nj, prefix=prefix,
-                       language=args.language or None)
+                       language=args.language or None,
+                       long_options=Options(args.segment_min, args.segment_max, args.min_confidence),
+                       loudness=parse_loudness(args.loudness),
+                       segments_tsv=Path(args.segments_tsv) if args.segments_tsv else None)
     write_stamp(stamp, params)
     print(f"stage 1: wrote {', '.join(str(o) for o in outputs)}", flush=True)
 
@@ -139,6 +167,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise SystemExit("--nj must be at least 1")
     if args.min_duration < 0 or args.max_duration <= args.min_duration:
         raise SystemExit(f"need 0 <= --min-duration < --max-duration, got {args.min_duration} and {args.max_duration}")
+    if not 0 < args.segment_min < args.segment_max or args.segment_max < 1.0:
+        raise SystemExit(f"need 0 < --segment-min < --segment-max (at least 1 s), got {args.segment_min} and "
+                         f"{args.segment_max}")
+    if args.segments_tsv and not Path(args.segments_tsv).is_file():
+        raise SystemExit(f"--segments-tsv {args.segments_tsv} is not a file: pass the long_segments.tsv you corrected")
     try:
         (stage0 if args.stage == 0 else stage1)(args)
     except (ValueError, ConnectionError) as e:

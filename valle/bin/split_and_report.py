@@ -54,7 +54,8 @@ def run(args) -> None:
     parse_size(args.dev_size), parse_size(args.test_size)  # fail early on a bad size
     files = merge_shards(tok, args.prefix)
     side_inputs = [p for p in (Path(args.manifests_dir) / "rejects.tsv", tok / "text_rejects.tsv",
-                               tok / "unique_text_tokens.k2symbols", tok / "text_tokens_report.json") if p.is_file()]
+                               tok / "unique_text_tokens.k2symbols", tok / "text_tokens_report.json",
+                               Path(args.manifests_dir) / "long_summary.json") if p.is_file()]
     params = {k: v for k, v in vars(args).items()}
     params["inputs"] = fingerprint_files(list(files.values()) + side_inputs)
     report_dir = tok / "report"

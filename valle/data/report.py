@@ -163,6 +163,12 @@ def write_report(
         lines.append(f"  {c.id}  ({c.part}, {c.duration:.3f} s): {reason}")
         tsv.append(f"{c.id}\t{c.part}\t{c.duration:.6f}\t{reason}")
         summary["filtered"].append({"id": c.id, "part": c.part, "duration": c.duration, "reason": reason})
+    from valle.data.long.report import long_section
+
+    long_lines, long_summary = long_section(Path(manifests_dir), report_dir)
+    lines += long_lines
+    if long_summary is not None:
+        summary["long"] = long_summary
     random_codec = codec_note(tokenized_dir)
     if random_codec:
         summary["notes"].append(random_codec)

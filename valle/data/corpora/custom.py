@@ -120,10 +120,15 @@ def prepare_custom(
     num_jobs: int = 1,
     prefix: str = "custom",
     language: Optional[str] = None,
+    long_options=None,
+    loudness: Optional[float] = None,
+    segments_tsv=None,
 ) -> Dict[str, Dict]:
     """Prepare manifests for a custom corpus; returns ``{"all": {"recordings", "supervisions", "rejects"}}``.
 
-    Raises ValueError when the folder or layout is wrong or when no usable utterance remains.
+    ``long_options`` (valle.data.long.process.Options), ``loudness`` (LUFS) and ``segments_tsv`` (a
+    corrected long_segments.tsv) apply to the ``long`` layout only. Raises ValueError when the
+    folder or layout is wrong or when no usable utterance remains.
     """
     corpus_dir = Path(corpus_dir)
     output_dir = Path(output_dir)
@@ -131,16 +136,26 @@ def prepare_custom(
         raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
     exclude = outputs_inside(corpus_dir, output_dir)  # a data dir inside the corpus is not input
     if layout == "auto":
-        layout = detect_layout(corpus_dir, exclude)
+        layout = detect_layout(corpus_dir, exclude, max_duration)
         logging.info("detected layout %s in %s", layout, corpus_dir)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown --layout {layout!r}: use auto or one of {', '.join(LAYOUTS)}")
-    cands, rejects = SCANNERS[layout](corpus_dir, speaker, exclude)
-    logging.info("probing %d audio files with %d job(s)", len(cands), num_jobs)
-    infos = probe_all([c.audio for c in cands], trim_silence, num_jobs, max_duration)
-    recordings, supervisions, more = build_manifests(cands, infos, min_duration, max_duration, language)
-    rejects += more
     output_dir.mkdir(parents=True, exist_ok=True)
+    if layout == "long":
+        from valle.data.long.prepare import prepare_long
+        from valle.data.long.process import Options
+
+        recordings, supervisions, rejects = prepare_long(
+            corpus_dir, output_dir, speaker, exclude, long_options or Options(), num_jobs=num_jobs, prefix=prefix,
+            language=language, loudness=loudness, segments_tsv=segments_tsv)
+    else:
+        for stale in ("long_summary.json", "long_segments.tsv"):  # from an earlier long-layout run
+            (output_dir / stale).unlink(missing_ok=True)
+        cands, rejects = SCANNERS[layout](corpus_dir, speaker, exclude)
+        logging.info("probing %d audio files with %d job(s)", len(cands), num_jobs)
+        infos = probe_all([c.audio for c in cands], trim_silence, num_jobs, max_duration)
+        recordings, supervisions, rejects2 = build_manifests(cands, infos, min_duration, max_duration, language)
+        rejects += rejects2
     write_rejects(output_dir / "rejects.tsv", rejects)
     print(format_counts(len(supervisions), rejects), flush=True)
     if len(supervisions) == 0:

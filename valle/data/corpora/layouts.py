@@ -20,7 +20,9 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 from valle.data.corpora.audio_check import AUDIO_SUFFIXES, UNSUPPORTED_SUFFIXES
 from valle.data.corpora.rejects import Reject
 
-LAYOUTS = ("ljspeech", "libritts", "pairs")
+LAYOUTS = ("ljspeech", "libritts", "pairs", "long")
+# auto picks ``long`` only for files longer than this too: no single utterance lasts half a minute
+LONG_RECORDING_S = 30.0
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 
 
@@ -94,11 +96,18 @@ def read_transcript(path: Path) -> str:
     return " ".join(decode_utf8(path.read_bytes(), str(path)).split())
 
 
-def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = ()) -> str:
-    """Name the layout of ``corpus_dir`` or raise ValueError explaining the three options."""
+def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = (), long_after: float = 20.0) -> str:
+    """Name the layout of ``corpus_dir`` or raise ValueError explaining the options; ``long`` when
+    most audio files are longer than ``long_after`` seconds (stage 1 passes --max-duration) and
+    than LONG_RECORDING_S."""
+    from valle.data.long.scan import looks_long
+
     corpus_dir = Path(corpus_dir)
     if (corpus_dir / "metadata.csv").is_file() and (corpus_dir / "wavs").is_dir():
         return "ljspeech"
+    long_after = max(long_after, LONG_RECORDING_S)
+    if looks_long(corpus_dir, exclude, long_after):
+        return "long"  # most files are longer than an utterance may be: segment them
     has_pair = False
     for root, files in walk_corpus(corpus_dir, exclude):
         names = set(files)
@@ -115,7 +124,8 @@ def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = ()) -> str:
     raise ValueError(
         f"cannot detect the layout of {corpus_dir}: expected metadata.csv + wavs/ (ljspeech), "
         "<speaker>/<chapter>/<utt>.wav with <utt>.normalized.txt (libritts), or audio files with a "
-        "same-stem .txt/.lab transcript (pairs). Fix the folder or pass --layout ljspeech|libritts|pairs."
+        f"same-stem .txt/.lab transcript (pairs), or recordings longer than {long_after:g} s (long). Fix the "
+        "folder or pass --layout ljspeech|libritts|pairs|long."
     )
 
 

@@ -37,6 +37,14 @@ REJECT_REASONS: Dict[str, str] = {
     "over_full_scale": "float samples far beyond full scale (+-1); normalise it (e.g. `sox --norm=-1 in.wav out.wav`)",
     "text_audio_mismatch": "far more transcript characters per second than anyone speaks; the transcript or "
     "the audio is wrong",
+    # long layout (one row per segment: <source>@<start>-<end>)
+    "low_confidence": "a segment's words fit its audio badly (wrong transcript, mumbling, noise); fix its text in "
+    "long_segments.tsv and rerun with --segments-tsv, or lower --min-confidence",
+    "no_words": "a segment in which no transcript word was heard (speech the transcript lacks, or noise taken for "
+    "speech); write its words in long_segments.tsv and rerun with --segments-tsv",
+    "not_speech": "a stretch of sound (noise, music) with no speech in it; nothing to do unless it was speech",
+    "transcript_left_over": "transcript words that no segment was aligned to (text the recording does not say, or "
+    "in rejected segments); check the transcript",
 }
 
 
