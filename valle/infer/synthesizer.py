@@ -170,9 +170,10 @@ class Synthesizer:
 
     def generate(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                  prompt_language: str, options: SamplingOptions,
-                 generator: Optional[torch.Generator] = None):
-        """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``."""
-        inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language)
+                 generator: Optional[torch.Generator] = None, prompt_ids=None):
+        """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
+        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
+        inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
         with torch.inference_mode():
             out = self.model.inference(
                 *inputs.args(),
@@ -190,9 +191,15 @@ class Synthesizer:
         return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
 
     def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
-                     prompt_language: str) -> "ModelInputs":
-        """The batch of one: prompt text ids then target text ids, their languages, the prompt codes."""
-        p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language") if prompt_text else ([], [])
+                     prompt_language: str, prompt_ids=None) -> "ModelInputs":
+        """The batch of one: prompt text ids then target text ids, their languages, the prompt codes.
+        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's)."""
+        if prompt_ids is not None:
+            p_ids, p_langs = prompt_ids
+        elif prompt_text:
+            p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language")
+        else:
+            p_ids, p_langs = [], []
         t_ids, t_langs = self.text.encode(text, language, "--language")
         if not t_ids:
             raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
@@ -248,10 +255,20 @@ class Synthesizer:
     def synthesize(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
                    prompt_language: Optional[str] = None, options: Optional[SamplingOptions] = None,
                    continual: bool = False, max_sentence_chars: int = 200,
-                   prompt_seconds: float = 0.0) -> SynthesisResult:
+                   prompt_seconds: float = 0.0, voice=None) -> SynthesisResult:
+        """``voice`` (a ``valle.voice.Voice``) replaces ``prompt_text`` + ``prompt_audio``: its codes and
+        text tokens are used as they are, after checking they are this model's codec's and table's."""
         options = options or SamplingOptions()
         options.validate()
         prompt_language = prompt_language or language
+        prompt_ids = None
+        if voice is not None:
+            if prompt_text or prompt_audio is not None:
+                raise ValueError("pass either a voice or a prompt (text and audio), not both")
+            from valle.voice import check_voice_fits, voice_prompt_ids
+
+            check_voice_fits(voice, self.codec, self.text.table.symbols, self.sources.get("ar", ""))
+            prompt_audio, prompt_ids = voice.prompt_codes(), voice_prompt_ids(voice, self.text.table)
         start = time.perf_counter()
         generator = None
         if options.seed is not None:
@@ -262,7 +279,8 @@ class Synthesizer:
             raise ValueError("empty --text: nothing to synthesize")
         pieces, frames, hits = [], [], []
         for i, chunk in enumerate(chunks):
-            codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator)
+            codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator,
+                                       prompt_ids)
             if len(chunks) > 1:  # long texts take minutes: say how far it is
                 log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(chunks),
                          codes.shape[0], codes.shape[0] / self.codec.frame_rate,
