@@ -34,8 +34,9 @@ def test_health_voices_and_page(served):
     assert health["codec"] == "encodec:random" and health["limits"]["max_concurrent"] == 1
     status, _, body = served.get("/voices")
     voices = json.loads(body)["voices"]
-    assert status == 200 and [v["name"] for v in voices] == ["alice"]
-    assert voices[0]["text"] == VOICE_TEXT and 0.3 < voices[0]["seconds"] < 2
+    assert status == 200 and [v["name"] for v in voices] == ["alice", "bob", "stale"]
+    assert voices[0]["text"] == voices[1]["text"] == VOICE_TEXT and 0.3 < voices[0]["seconds"] < 2
+    assert "codec mismatch" in voices[2]["error"]  # a saved voice made for codec2: listed with the reason
     for path, kind in (("/", "text/html"), ("/app.js", "text/javascript"), ("/style.css", "text/css")):
         status, headers, body = served.get(path)
         assert status == 200 and headers["content-type"].startswith(kind) and body
@@ -79,6 +80,13 @@ def test_one_shot_stream_and_exact_stream_agree(served):
     assert results[0]["metrics"] is None and "none" in json.loads(body)["metrics_unavailable"]
 
 
+def test_saved_voice_is_used_and_a_stale_one_refused(served):
+    status, headers, wav = served.post("/synthesize", {"text": "Seven geese.", "voice": "bob", "sampling": SHORT})
+    assert status == 200 and sf.info(io.BytesIO(wav)).duration > 0
+    status, _, raw = served.post("/synthesize", {"text": "Seven geese.", "voice": "stale"})
+    assert status == 400 and "codec mismatch" in json.loads(raw)["error"] and "make_voice" in json.loads(raw)["error"]
+
+
 def test_uploaded_prompt_is_used_without_touching_the_disk(served):
     raw = (served.folder / "secret.wav").read_bytes()
     body = {"text": "Seven geese.", "prompt": {"audio_base64": base64.b64encode(raw).decode(), "text": VOICE_TEXT},
@@ -96,7 +104,7 @@ def test_bad_requests_get_clear_4xx_and_the_server_stays_up(served):
         ({"text": ""}, 400, "text is empty"),
         ({"text": "   "}, 400, "text is empty"),
         ({"text": "word " * 200}, 413, "over this server's limit of 400"),
-        ({"text": "Hello.", "voice": "bob"}, 404, "no voice 'bob'"),
+        ({"text": "Hello.", "voice": "carol"}, 404, "no voice 'carol'"),
         ({"text": "Hello.", "voice": "../secret"}, 400, "not a plain name"),
         ({"text": "Hello.", "voice": "/etc/passwd"}, 400, "not a plain name"),
         ({"text": "Hello.", "voice": "..%2Fsecret"}, 400, "not a plain name"),

@@ -46,6 +46,26 @@ def build_checkpoint(path: Path) -> Path:
                            train_stage=0, codec=facts_of("encodec:random"), args={"filter_max_duration": TRAINING_MAX_SECONDS})
 
 
+def save_voices(folder: Path, ckpt: Path) -> None:
+    """``bob``: a saved voice (valle.voice) of the served model; ``stale``: one made for codec2."""
+    import numpy as np
+    import soundfile as sf
+
+    from valle.codec import codec_identity, facts_of
+    from valle.text.tokenizer import get_text_tokenizer
+    from valle.voice import Voice, save_voice, symbols_digest, voice_path
+
+    symbols = torch.load(ckpt, weights_only=True)["text_symbols"]
+    tokens = list(get_text_tokenizer("espeak", "en-us")(VOICE_TEXT, "en-us").tokens)
+    audio, sr = sf.read(str(folder / "alice.wav"), dtype="int16")
+    for name, spec, size in (("bob", "encodec:random", 1024), ("stale", "codec2", 256)):
+        codes = np.random.default_rng(0).integers(0, size, (40, 8)).astype("int16")
+        save_voice(voice_path(name, folder), Voice(
+            name=name, speaker=name, language="en-us", text=VOICE_TEXT, text_tokens=tokens, tokenizer="espeak",
+            symbols_sha256=symbols_digest(symbols), num_symbols=len(symbols), codec=facts_of(spec),
+            codec_identity=codec_identity(spec), codes=codes, audio=audio, sample_rate=sr))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,6 +110,7 @@ def start_server(folder: Path, extra=()) -> Server:
     voices.mkdir(exist_ok=True)
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "220", "-w", str(voices / "alice.wav"), VOICE_TEXT], check=True)
     (voices / "alice.txt").write_text(VOICE_TEXT + "\n", encoding="utf-8")
+    save_voices(voices, ckpt)
     (folder / "secret.txt").write_text("not a voice\n", encoding="utf-8")
     subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "220", "-w", str(folder / "secret.wav"), VOICE_TEXT], check=True)
     port = free_port()

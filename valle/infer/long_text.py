@@ -121,19 +121,20 @@ class Speech:
 
     Checks everything it can (text, options, prompt length against the training maximum) in the
     constructor, so a server can refuse a request before it starts streaming. ``check`` (streamed
-    only) is called after every AR step: a server's deadline raises from it.
+    only) is called after every AR step: a server's deadline raises from it. ``prompt_ids``: a
+    saved voice's transcript ids (``valle.voice.voice_prompt_ids``) instead of tokenizing ``prompt_text``.
     """
 
     def __init__(self, synth, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                  prompt_language: Optional[str], options, long: LongTextOptions,
                  stream: Optional[StreamOptions] = None, train_args: Optional[dict] = None,
-                 check: Optional[Callable[[], None]] = None):
+                 check: Optional[Callable[[], None]] = None, prompt_ids: Optional[tuple] = None):
         options.validate()
         long.validate()
         self.synth, self.options, self.long, self.stream, self.check = synth, options, long, stream, check
         self.language = language
         self.prompt_language = prompt_language or language
-        self.prompt_text, self.prompt_codes = prompt_text, prompt_codes
+        self.prompt_text, self.prompt_codes, self.prompt_ids = prompt_text, prompt_codes, prompt_ids
         rate = synth.codec.frame_rate
         self.max_seconds = long.max_seconds or training_max_seconds(train_args)
         self.max_frames = int(self.max_seconds * rate)
@@ -164,8 +165,8 @@ class Speech:
         slide = (self.long.prompt_mode == "sliding" and prev_codes is not None
                  and prev_codes.shape[0] * 2 <= self.max_frames)
         if slide:
-            return prev_text, prev_codes, self.language, "previous sentence"
-        return self.prompt_text, self.prompt_codes, self.prompt_language, "voice"
+            return prev_text, prev_codes, self.language, None, "previous sentence"
+        return self.prompt_text, self.prompt_codes, self.prompt_language, self.prompt_ids, "voice"
 
     def __iter__(self) -> Iterator[SpeechChunk]:
         start = time.perf_counter()
@@ -177,14 +178,14 @@ class Speech:
         prev_text, prev_codes = "", None
         index = 0
         for i, sentence in enumerate(self.sentences):
-            p_text, p_codes, p_lang, which = self._prompt_for(i, prev_text, prev_codes)
-            inputs = synth.model_inputs(sentence, p_text, p_codes, self.language, p_lang)
+            p_text, p_codes, p_lang, p_ids, which = self._prompt_for(i, prev_text, prev_codes)
+            inputs = synth.model_inputs(sentence, p_text, p_codes, self.language, p_lang, p_ids)
             budget = self.max_frames - int(p_codes.shape[0])
             ratio_cap = max(1, int(float(inputs.num_ids) * options.max_len_ratio))
             cap = min(budget, ratio_cap, options.max_frames or budget)
             opts = dataclasses.replace(options, max_frames=cap)
             last_sentence = i == len(self.sentences) - 1
-            for piece in self._pieces(inputs, sentence, p_text, p_codes, p_lang, opts, generator):
+            for piece in self._pieces(inputs, sentence, p_text, p_codes, p_lang, p_ids, opts, generator):
                 wav = joiner.push(piece.wav, piece.final, piece.final and last_sentence)
                 if piece.final:
                     agreement = None
@@ -202,11 +203,11 @@ class Speech:
                     yield SpeechChunk(index, i, wav, piece.final and last_sentence, round(elapsed, 4))
                     index += 1
 
-    def _pieces(self, inputs, sentence, p_text, p_codes, p_lang, opts, generator):
+    def _pieces(self, inputs, sentence, p_text, p_codes, p_lang, p_ids, opts, generator):
         if self.stream is not None:
             yield from stream_sentence(self.synth, inputs, opts, generator, self.stream, self.check, sentence)
             return
-        codes, hit = self.synth.generate(sentence, p_text, p_codes, self.language, p_lang, opts, generator)
+        codes, hit = self.synth.generate(sentence, p_text, p_codes, self.language, p_lang, opts, generator, p_ids)
         yield StreamedPiece(wav=self.synth.decode(codes), frames=int(codes.shape[0]), final=True, codes=codes,
                             guard_hit=hit)
 

@@ -30,7 +30,8 @@ from valle.infer.streaming import StreamOptions
 from valle.serve.audio_bytes import pcm16_bytes, to_int16, wav_bytes
 from valle.serve.requests import ApiError, Limits, SpeechRequest, parse_request
 from valle.serve.results import RecentResults
-from valle.serve.voices import UploadError, VoiceNameError, VoiceNotFound, prompt_from_upload
+from valle.serve.voices import UploadError, VoiceNotFound, prompt_from_upload
+from valle.voice import VoiceError, VoiceNameError
 
 log = logging.getLogger("valle.serve")
 
@@ -82,10 +83,13 @@ class SpeechService:
                 raise ApiError(400, "this server has no voices: upload a prompt (prompt.audio_base64 and prompt.text)",
                                "voice")
             return self.voices.get(name)
-        except VoiceNameError as e:
-            raise ApiError(400, str(e), "voice") from None
         except VoiceNotFound as e:
             raise ApiError(404, str(e), "voice") from None
+        except VoiceNameError as e:
+            status = 404 if str(e).startswith("no voice") else 400
+            raise ApiError(status, str(e), "voice") from None
+        except VoiceError as e:  # a saved voice made for another codec or symbol table
+            raise ApiError(400, str(e), "voice") from None
         except UploadError as e:
             raise ApiError(400, str(e), "prompt") from None
 
@@ -104,7 +108,8 @@ class SpeechService:
                                max_seconds=self.max_seconds)
         try:
             speech = Speech(self.synth, req.text, voice.text, voice.codes, language, voice.language or language,
-                            req.sampling, long, stream=stream, train_args=self.train_args, check=check)
+                            req.sampling, long, stream=stream, train_args=self.train_args, check=check,
+                            prompt_ids=voice.prompt_ids)
         except (ValueError, KeyError) as e:
             raise ApiError(400, f"cannot synthesize this request: {e}", "text") from None
         return speech, voice, language

@@ -4,7 +4,7 @@ The body is JSON:
     {"text": "...", "voice": "name" | null, "language": "en-us",
      "prompt": {"audio_base64": "...", "text": "...", "language": "en-us"},   # instead of "voice"
      "sampling": {"top_k": 0, "top_p": 1.0, "temperature": 1.0, "seed": 1, "max_len_ratio": 16,
-                  "min_len_ratio": 0},
+                  "min_len_ratio": 0, "max_frames": null},
      "prompt_mode": "fixed" | "sliding", "crossfade_ms": 20, "exact": false}
 Every problem becomes an ``ApiError`` (HTTP status, message naming the field and the fix); the
 server answers it as ``{"error": message, "field": field}``.
@@ -55,7 +55,7 @@ class SpeechRequest:
 
 
 _SAMPLING = {"top_k": int, "top_p": float, "temperature": float, "seed": int, "max_len_ratio": float,
-             "min_len_ratio": float}
+             "min_len_ratio": float, "max_frames": int}
 _TOP = {"text", "voice", "language", "prompt", "sampling", "prompt_mode", "crossfade_ms", "exact"}
 
 
@@ -104,6 +104,8 @@ def parse_request(body: bytes, limits: Limits) -> SpeechRequest:
         if key not in _SAMPLING:
             raise ApiError(400, f"unknown sampling option {key!r}; known: {sorted(_SAMPLING)}", f"sampling.{key}")
         setattr(opts, key, _typed(value, _SAMPLING[key], f"sampling.{key}"))
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise ApiError(400, f"sampling.max_frames must be >= 1, got {opts.max_frames}", "sampling.max_frames")
     try:
         opts.validate()
     except ValueError as e:

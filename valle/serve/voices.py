@@ -1,14 +1,14 @@
-"""The voices a server offers: a folder of prompts, looked up by a plain name, never left.
+"""The voices a server offers: one folder, looked up by a plain name, never left.
 
-A voice is ``<folder>/<name>.wav`` (any format ``audio_prompt`` reads, named ``.wav`` here) with
+A voice is either a saved voice of ``valle.voice`` (``<name>.voice.npz``: codes and text tokens
+made for this model, checked by ``check_voice_fits``), or a prompt recording ``<name>.wav`` with
 its transcript ``<name>.txt`` and optionally its language ``<name>.lang`` (default: the server's
-``--language``). The saved-voice files of ``valle.voice`` (``<name>.voice.npz``) plug in behind
-the same two methods (``names``/``get``) once that package is merged.
+``--language``); the saved voice wins when both exist.
 
-A name is 1-128 characters of ``[A-Za-z0-9_.-]`` not starting with ``.`` or ``-``: no separators,
-no ``..``, no hidden files. A name's files must resolve (through links) inside the folder. So no
-request can make the server read a file outside its voices folder. Codes are computed once per
-voice and kept.
+A name is ``valle.voice.check_voice_name``'s: 1-128 characters of ``[A-Za-z0-9_.-]`` not starting
+with ``.`` or ``-``: no separators, no ``..``, no hidden files. A name's files must resolve
+(through links) inside the folder. So no request can make the server read a file outside its
+voices folder. Codes are computed once per voice and kept.
 
 Uploaded prompts (the web page's "your own prompt") arrive as base64 audio in the request and are
 decoded in memory (``prompt_from_upload``): nothing is written.
@@ -19,7 +19,6 @@ import base64
 import binascii
 import io
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,28 +28,16 @@ import numpy as np
 import torch
 
 from valle.infer.audio_prompt import PromptAudio
-
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+from valle.voice import VOICE_SUFFIX, VoiceError, VoiceNameError, check_voice_name
+from valle.voice.voice_store import NAME_RE
 
 
 class VoiceNotFound(LookupError):
     """A well-formed name with no voice behind it."""
 
 
-class VoiceNameError(ValueError):
-    """A name that is not a plain name (separators, ``..``, odd characters) or leaves the folder."""
-
-
 class UploadError(ValueError):
     """An uploaded prompt that cannot be used (not base64, not audio, too long, no transcript)."""
-
-
-def check_voice_name(name) -> str:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise VoiceNameError(
-            f"voice name {name!r} is not a plain name: use 1-128 letters, digits, '_', '.' or '-', not starting "
-            "with '.' or '-' (no '/' and no '..': GET /voices lists the names)")
-    return name
 
 
 @dataclass
@@ -61,10 +48,12 @@ class VoicePrompt:
     codes: torch.Tensor  # [frames, Q]
     seconds: float
     audio_path: Optional[str] = None  # the recording (for speaker similarity), None for uploads
+    prompt_ids: Optional[tuple] = None  # a saved voice's (symbol ids, language ids) of its transcript
 
 
 class PromptFolder:
-    """``<name>.wav`` + ``<name>.txt`` (+ ``<name>.lang``) prompts in one folder."""
+    """Saved voices (``<name>.voice.npz``) and ``<name>.wav`` + ``<name>.txt`` (+ ``<name>.lang``)
+    prompts in one folder."""
 
     def __init__(self, folder, synth):
         self.folder = Path(folder)
@@ -82,19 +71,23 @@ class PromptFolder:
     def names(self) -> List[str]:
         if not self.folder.is_dir():
             return []
-        out = []
-        for wav in sorted(self.folder.glob("*.wav")):
+        out = set()
+        for wav in self.folder.glob("*.wav"):
             name = wav.name[:-4]
             if NAME_RE.fullmatch(name) and (self.folder / f"{name}.txt").is_file():
-                out.append(name)
-        return out
+                out.add(name)
+        for saved in self.folder.glob(f"*{VOICE_SUFFIX}"):
+            name = saved.name[:-len(VOICE_SUFFIX)]
+            if NAME_RE.fullmatch(name):
+                out.add(name)
+        return sorted(out)
 
     def describe(self) -> List[dict]:
         voices = []
         for name in self.names():
             try:
                 v = self.get(name)
-            except (ValueError, OSError) as e:  # a broken voice is listed with its reason, never hidden
+            except (ValueError, LookupError, OSError) as e:  # a broken voice is listed with its reason
                 voices.append({"name": name, "error": str(e)})
                 continue
             voices.append({"name": v.name, "text": v.text, "language": v.language, "seconds": round(v.seconds, 2)})
@@ -105,6 +98,23 @@ class PromptFolder:
         with self._lock:
             if name in self._cache:
                 return self._cache[name]
+        if (self.folder / f"{name}{VOICE_SUFFIX}").exists():
+            voice = self._saved(name)
+        else:
+            voice = self._recording(name)
+        with self._lock:
+            self._cache[name] = voice
+        return voice
+
+    def _saved(self, name: str) -> VoicePrompt:
+        from valle.voice import check_voice_fits, load_voice, voice_prompt_ids
+
+        voice = load_voice(name, self.folder)  # refuses a file that resolves outside the folder
+        check_voice_fits(voice, self.synth.codec, self.synth.text.table.symbols, self.synth.sources.get("ar", ""))
+        return VoicePrompt(name, voice.text, voice.language, voice.prompt_codes(), voice.seconds,
+                           prompt_ids=voice_prompt_ids(voice, self.synth.text.table))
+
+    def _recording(self, name: str) -> VoicePrompt:
         wav, txt, lang = (self.folder / f"{name}{s}" for s in (".wav", ".txt", ".lang"))
         if not wav.is_file() or not txt.is_file():
             raise VoiceNotFound(f"no voice {name!r}: GET /voices lists the voices of this server")
@@ -117,11 +127,7 @@ class PromptFolder:
         from valle.infer.audio_prompt import load_prompt_audio
 
         audio = load_prompt_audio(wav)
-        codes = self.synth.prompt_codes(audio)
-        voice = VoicePrompt(name, text, language, codes, audio.seconds, str(wav))
-        with self._lock:
-            self._cache[name] = voice
-        return voice
+        return VoicePrompt(name, text, language, self.synth.prompt_codes(audio), audio.seconds, str(wav))
 
 
 def prompt_from_upload(synth, audio_base64, text, language: Optional[str], max_seconds: float,
