@@ -29,7 +29,8 @@ async function loadVoices() {
   for (const v of data.voices) {
     const o = document.createElement("option");
     o.value = v.name;
-    o.textContent = v.error ? `${v.name} (broken: ${v.error})` : `${v.name} (${v.seconds} s)`;
+    o.textContent = v.error ? `${v.name} (unusable)` : `${v.name} (${v.seconds} s)`;
+    o.title = v.error || v.text;
     o.disabled = Boolean(v.error);
     select.appendChild(o);
   }
@@ -155,6 +156,7 @@ function describeMetrics(m) {
   if (m.sim_prompt !== undefined) parts.push(`similarity ${m.sim_prompt.toFixed(3)}`);
   if (m.dnsmos_ovrl !== undefined) parts.push(`DNSMOS ${m.dnsmos_ovrl.toFixed(2)}`);
   if (m.flags && m.flags.length) parts.push(m.flags.join(", "));
+  if (m.errors && m.errors.length) parts.push(`not scored: ${m.errors.map((e) => e.split(":")[0]).join(", ")}`);
   return parts.join("; ");
 }
 
@@ -166,7 +168,10 @@ async function refreshResults() {
     body.innerHTML = "";
     for (const r of data.results) {
       const row = document.createElement("tr");
-      for (const v of [r.id, r.time, r.text, r.voice, r.seconds, r.first_audio_seconds, r.rtf]) cell(row, v);
+      const fixed = (x) => (typeof x === "number" ? x.toFixed(2) : x);
+      for (const v of [r.id, r.time, r.text, r.voice, fixed(r.seconds), fixed(r.first_audio_seconds), fixed(r.rtf)]) {
+        cell(row, v);
+      }
       cell(row, describeMetrics(r.metrics));
       body.appendChild(row);
     }
