@@ -78,3 +78,23 @@ def test_best_of_is_refused_for_streaming(codec2_synth):
                     SamplingOptions(best_of=2), LongTextOptions(max_seconds=3.0), stream=StreamOptions())
     with pytest.raises(ValueError, match="best-of"):
         list(speech)
+
+
+def test_a_deadline_check_stops_the_ar_mid_sentence(codec2_synth):
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) > 12:
+            raise TimeoutError("over the deadline")
+
+    prompt = torch.randint(0, 256, (40, 8))
+    for stream in (StreamOptions(chunk_frames=5, nar_lookahead=2), StreamOptions(nar_lookahead=-1)):
+        calls.clear()
+        speech = Speech(codec2_synth, TEXT, "Hello there.", prompt, "en-us", None, SamplingOptions(seed=1),
+                        LongTextOptions(max_seconds=2.0), stream=stream, check=check)
+        got = []
+        with pytest.raises(TimeoutError):
+            for chunk in speech:
+                got.append(chunk)
+        assert len(calls) == 13 and not any(c.last for c in got)  # stopped at the 13th AR step

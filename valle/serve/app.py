@@ -27,7 +27,7 @@ from fastapi import Request
 
 from valle.infer.long_text import LongTextOptions, Speech
 from valle.infer.streaming import StreamOptions
-from valle.serve.audio_bytes import pcm16_bytes, to_int16, wav_bytes
+from valle.serve.audio_bytes import to_int16, wav_bytes
 from valle.serve.requests import ApiError, Limits, SpeechRequest, parse_request
 from valle.serve.results import RecentResults
 from valle.serve.voices import UploadError, VoiceNotFound, prompt_from_upload
@@ -202,19 +202,26 @@ def create_app(service: SpeechService):
             raise
         return StreamingResponse(lines(req, speech, voice, language), media_type="application/x-ndjson")
 
-    def lines(req, speech, voice, language):
-        """NDJSON: {"type": "start"}, {"type": "audio", ...} per chunk in order, {"type": "end"|"error"}."""
+    async def lines(req, speech, voice, language):
+        """NDJSON: {"type": "start"}, {"type": "audio", ...} per chunk in order, {"type": "end"|"error"}.
+
+        Each chunk is computed in the thread pool; a client that goes away cancels this generator
+        at its next ``await``, which frees the request's slot (the chunk being computed finishes)."""
         pieces = []
+        chunks = iter(speech)
         try:
             yield _line({"type": "start", "sample_rate": speech.sample_rate, "sentences": speech.sentences,
                          "voice": voice.name, "format": "pcm16le mono, base64"})
-            for chunk in speech:
+            while True:
+                chunk = await run_in_threadpool(next, chunks, None)
+                if chunk is None:
+                    break
                 samples = to_int16(chunk.wav)
                 pieces.append(samples)
                 yield _line({"type": "audio", "index": chunk.index, "sentence": chunk.sentence,
                              "samples": int(samples.size), "last": chunk.last,
                              "seconds_since_start": chunk.seconds_since_start,
-                             "pcm16": base64.b64encode(pcm16_bytes(chunk.wav)).decode("ascii")})
+                             "pcm16": base64.b64encode(samples.tobytes()).decode("ascii")})
             report = service.record(req, speech, voice, language,
                                     np.concatenate(pieces) if pieces else np.zeros(0, np.int16))
             yield _line({"type": "end", "report": report})

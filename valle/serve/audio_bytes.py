@@ -1,4 +1,4 @@
-"""Float audio to the bytes a client receives: 16-bit PCM, raw (stream chunks) or in a wav file.
+"""Float audio to what a client receives: 16-bit samples (stream chunks) or a wav file of them.
 
 Both go through ``to_int16`` so that the samples of a streamed chunk and of the one-shot wav are
 the same integers (the tests compare them exactly).
@@ -14,10 +14,6 @@ import torch
 def to_int16(wav: torch.Tensor) -> np.ndarray:
     x = wav.detach().float().cpu().numpy().reshape(-1)
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2")
-
-
-def pcm16_bytes(wav: torch.Tensor) -> bytes:
-    return to_int16(wav).tobytes()
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
