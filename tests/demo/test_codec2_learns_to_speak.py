@@ -22,7 +22,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from valle.bin import prepare_manifests, tokenize_audio, tokenize_text, train
+from tests.prepared_corpus import prepare_in_process
+from valle.bin import train
 from valle.demo.grammar import jsgf, split_sentences
 from valle.demo.make_corpus import GRAMMAR_VOICES, speak_sentences
 from valle.eval.asr import load_asr
@@ -54,14 +55,8 @@ def _train(root):
     corpus, man, tok, exp = root / "corpus", root / "manifests", root / "tokenized", root / "exp"
     sentences = split_sentences(10, 0)[0][:3]  # three sentences, one voice: memorised within the budget
     speak_sentences(shutil.which("espeak-ng"), corpus, GRAMMAR_VOICES[:1], sentences, True, 2)
-    for stage in ("0", "1"):
-        prepare_manifests.main(["--stage", stage, "--corpus", "custom", "--corpus-dir", str(corpus),
-                                "--output-dir", str(man), "--parts", "all", "--nj", "1"])
-    tokenize_text.main(["--manifests-dir", str(man), "--output-dir", str(tok), "--prefix", "custom",
-                        "--text-tokenizer", "espeak", "--lang", "en-us", "--nj", "1"])
-    tokenize_audio.main(["--manifests-dir", str(man), "--tokenized-dir", str(tok), "--prefix", "custom",
-                         "--codec", "codec2", "--device", "cpu", "--nj", "1"])
-    train.main(["--train-cuts", str(tok / "custom_cuts_all.jsonl.gz"), "--valid-cuts", str(root / "none.jsonl.gz"),
+    cuts = prepare_in_process(corpus, man, tok)
+    train.main(["--train-cuts", str(cuts), "--valid-cuts", str(root / "none.jsonl.gz"),
                 "--text-symbols", str(tok / "unique_text_tokens.k2symbols"), "--exp-dir", str(exp),
                 "--model-preset", "nano", "--train-stage", "0", "--concat-prompt", "true",
                 "--max-steps", str(STEPS), "--num-epochs", "100000", "--max-duration", "40",

@@ -69,6 +69,11 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--text-prompt", default="", help="transcript of --audio-prompt")
     g.add_argument("--audio-prompt", type=Path, default=None,
                    help="prompt recording of the voice (any format, rate, channels)")
+    g.add_argument("--voice", default=None,
+                   help="a saved voice (python -m valle.bin.make_voice) instead of --audio-prompt/--text-prompt: "
+                        "its name in --voices-dir, or a .voice.npz file")
+    g.add_argument("--voices-dir", type=Path, default=None,
+                   help="folder of named voices (default: voices/ beside the checkpoint, where run.sh saves them)")
     g.add_argument("--prompt-seconds", type=float, default=0.0,
                    help="longest prompt accepted, in seconds: a longer one is refused, never cut away from its "
                         "transcript (0 = any length; above 10 s a warning)")
@@ -174,6 +179,22 @@ def check_output_rows(rows: List[dict]) -> None:
                              "overwrite your recording; choose another output path")
 
 
+def load_cli_voice(args, rows: List[dict]):
+    """``--voice``: the saved voice (by name in --voices-dir, default voices/ beside the checkpoint, or a file);
+    it replaces the prompt, so --audio-prompt/--text-prompt and TSV prompt columns must be empty."""
+    if args.voice is None:
+        return None
+    from valle.voice import resolve_voice
+
+    for row in rows:
+        if row["prompt_audio"] is not None or (row["prompt_text"] or "").strip():
+            where = f"--tsv line {row['line']} has prompt columns" if row["line"] else "--audio-prompt/--text-prompt"
+            raise ValueError(f"--voice {args.voice} replaces the prompt but {where}: pass one or the other")
+    model = args.checkpoint or args.ar_checkpoint
+    voices_dir = args.voices_dir or (Path(model).parent / "voices" if model is not None else None)
+    return resolve_voice(args.voice, voices_dir)
+
+
 def write_outputs(synth, result, options, output: Path, output_rate: int = 0, **extra) -> dict:
     import soundfile as sf
 
@@ -217,6 +238,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         }]
         check_prompt_pairs(rows)
         check_output_rows(rows)
+        voice = load_cli_voice(args, rows)
         prompts = [load_checked_prompt(row["prompt_audio"], args.prompt_seconds) for row in rows]
     except ValueError as e:
         raise SystemExit(f"error: {e}")
@@ -256,22 +278,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                     row["text"], prompt_text=row["prompt_text"], prompt_audio=prompt,
                     language=args.language, prompt_language=args.prompt_language, options=opts,
                     continual=args.continual, max_sentence_chars=args.max_sentence_chars,
-                    prompt_seconds=args.prompt_seconds,
+                    prompt_seconds=args.prompt_seconds, voice=voice,
                 )
             if reranker is None:
                 result = run(options)
             else:
-                said = f"{row['prompt_text']} {row['text']}" if args.continual else row["text"]  # continual: prompt first
+                ptext = voice.text if voice else row["prompt_text"]
+                said = f"{ptext} {row['text']}" if args.continual else row["text"]  # continual: prompt first
                 result, rerank_scores = best_of(run, options, args.best_of, reranker, said, args.language,
-                                                row["prompt_audio"], synth.codec.sample_rate)
+                                                (voice.wav(), voice.sample_rate) if voice else row["prompt_audio"],
+                                                synth.codec.sample_rate)
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise SystemExit(f"error{where}: {msg}")
         write_outputs(synth, result, options, row["output"], args.output_rate, text=row["text"],
-                      prompt_text=row["prompt_text"],
+                      prompt_text=voice.text if voice else row["prompt_text"],
                       prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
                       language=args.language, prompt_language=args.prompt_language or args.language,
-                      continual=args.continual,
+                      continual=args.continual, **({"voice": voice.summary()} if voice else {}),
                       **({"rerank": {"mode": args.rerank, "candidates": rerank_scores}} if rerank_scores else {}))
         total_audio += result.seconds
         total_compute += result.compute_seconds

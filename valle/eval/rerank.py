@@ -54,6 +54,8 @@ class Reranker:
 
         if prompt_audio is None:
             raise ValueError("--rerank similarity/both compares with the voice of --audio-prompt: pass one")
+        if isinstance(prompt_audio, tuple):  # (wav, sample rate) of a saved voice
+            return self.speaker.embed(*prompt_audio)
         return self.speaker.embed(*read_audio(prompt_audio, "--audio-prompt"))
 
 

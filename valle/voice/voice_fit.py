@@ -7,7 +7,7 @@ and re-tokenizes its transcript with the model's codec and table).
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from valle.codec import same_codec
 from valle.voice.voice_file import Voice, VoiceError, symbols_digest
@@ -20,9 +20,11 @@ def _remake(voice: Voice, checkpoint: str) -> str:
             "(or pass the clip and its transcript with --audio-prompt and --text-prompt)")
 
 
-def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoint: str = "") -> None:
+def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoint: str = "",
+                     codec_identity: Optional[str] = None) -> None:
     """Raise ``VoiceError`` unless ``voice`` was made with ``codec`` (a loaded ``Codec``) and the
-    symbol table ``text_symbols``; ``checkpoint`` names the model in the message."""
+    symbol table ``text_symbols``; ``checkpoint`` names the model in the message; ``codec_identity``:
+    ``codec.identity`` when the caller has it already (it hashes the weights file)."""
     model = f"the checkpoint {checkpoint}" if checkpoint else "the model"
     got, want = voice.codec, codec.facts()
     if not same_codec(want, got):
@@ -31,7 +33,7 @@ def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoin
             f"{got.get('num_quantizers')} x {got.get('codebook_size')}) but {model} uses {want.get('name')} "
             f"({want.get('sample_rate')} Hz, {want.get('num_quantizers')} x {want.get('codebook_size')}); "
             f"{_remake(voice, checkpoint)}")
-    identity = codec.identity
+    identity = codec_identity or codec.identity
     if voice.codec_identity != identity:
         raise VoiceError(
             f"codec mismatch: voice {voice.name!r} was encoded by {voice.codec_identity} but {model} decodes "

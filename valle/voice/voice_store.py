@@ -104,3 +104,12 @@ def list_voices(voices_dir, errors: Optional[List[Tuple[str, str]]] = None) -> L
             else:
                 log.warning("%s", e)
     return voices
+
+
+def resolve_voice(name_or_path: str, voices_dir=None) -> Voice:
+    """A command line's ``--voice``: a file when it looks like a path (a ``/``, or ending in ``.npz``) or
+    when there is no ``voices_dir``; otherwise the voice of that name in ``voices_dir``."""
+    ref = str(name_or_path)
+    if voices_dir is None or "/" in ref or ref.endswith(".npz"):
+        return load_voice(ref)
+    return load_voice(ref, voices_dir)
