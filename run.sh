@@ -122,7 +122,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
       if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
   if compgen -G "$exp_dir/samples/*.wav" >/dev/null; then
-    log 3 "serve it: $python -m valle.bin.serve --checkpoint $checkpoint --voices-dir DIR (DIR: NAME.wav + NAME.txt prompts; docs/serving.md), then open http://127.0.0.1:8000/"
+    log 3 "serve it: $python -m valle.bin.serve --checkpoint $checkpoint --voices-dir $exp_dir/voices (voices from valle.bin.make_voice, or NAME.wav + NAME.txt prompts; docs/serving.md), then open http://127.0.0.1:8000/"
   fi
 fi
 
