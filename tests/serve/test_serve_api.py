@@ -41,6 +41,9 @@ def test_health_voices_and_page(served):
         status, headers, body = served.get(path)
         assert status == 200 and headers["content-type"].startswith(kind) and body
     assert b"http" not in served.get("/")[2].replace(b"http-equiv", b"")  # nothing fetched from elsewhere
+    page = served.get("/")[2]
+    for query in ("?name=../../../../etc/passwd", "?name=app.js", "?media=text/plain"):
+        assert served.get("/" + query)[2] == page  # no request parameter picks a file
 
 
 def test_one_shot_stream_and_exact_stream_agree(served):

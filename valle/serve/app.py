@@ -111,7 +111,7 @@ class SpeechService:
                             req.sampling, long, stream=stream, train_args=self.train_args, check=check,
                             prompt_ids=voice.prompt_ids)
         except (ValueError, KeyError) as e:
-            raise ApiError(400, f"cannot synthesize this request: {e}", "text") from None
+            raise ApiError(400, f"cannot synthesize this request: {e}") from None
         return speech, voice, language
 
     def record(self, req: SpeechRequest, speech: Speech, voice, language: str, samples: np.ndarray) -> dict:
@@ -147,10 +147,13 @@ def create_app(service: SpeechService):
         log.exception("request %s failed", request.url.path)
         return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
-    for route, (name, media) in PAGES.items():
-        def page(name=name, media=media):
+    def page_of(name: str, media: str):
+        def page():  # no parameters: nothing in a request chooses the file
             return Response((STATIC / name).read_bytes(), media_type=media)
-        app.add_api_route(route, page, methods=["GET"], include_in_schema=False)
+        return page
+
+    for route, (name, media) in PAGES.items():
+        app.add_api_route(route, page_of(name, media), methods=["GET"], include_in_schema=False)
 
     @app.get("/health")
     def health():
