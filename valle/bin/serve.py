@@ -51,7 +51,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--request-timeout", type=float, default=120.0, help="compute seconds per request")
     g.add_argument("--max-prompt-seconds", type=float, default=15.0, help="longest uploaded prompt")
     g = p.add_argument_group("streaming")
-    g.add_argument("--chunk-frames", type=int, default=0, help="AR frames between stream chunks (0 = 1 s)")
+    g.add_argument("--chunk-frames", type=int, default=0, help="AR frames between the first stream chunks (0 = 1 s)")
+    g.add_argument("--chunk-growth", type=float, default=1.5,
+                   help="each next chunk this much longer, up to 3 s (fewer NAR re-runs on long sentences)")
     g.add_argument("--nar-lookahead", type=int, default=10, help="newest frames held back from each NAR window")
     g.add_argument("--log-level", default="info")
     return p
@@ -77,7 +79,8 @@ def build_service(args):
     results = RecentResults(args.keep_results, work, args.metrics)
     return SpeechService(synth, PromptFolder(args.voices_dir, synth), limits, args.language, results,
                          train_args=synth.train_args,
-                         stream=StreamOptions(chunk_frames=args.chunk_frames, nar_lookahead=args.nar_lookahead),
+                         stream=StreamOptions(chunk_frames=args.chunk_frames, chunk_growth=args.chunk_growth,
+                                              nar_lookahead=args.nar_lookahead),
                          max_seconds=args.max_seconds)
 
 

@@ -6,7 +6,10 @@ reading the HTTP stream) should hear the start long before the end is generated.
 How, for one sentence (``stream_sentence``):
   * the AR runs step by step (``decoding.ar_decode_steps``, the same sampling calls in the same
     order as the one-shot path, so codebook 0 is identical for the same seed);
-  * every ``chunk_frames`` new frames, the NAR runs on the prompt plus all frames generated so far
+  * after ``first_chunk_frames`` and then every ``chunk_frames`` new frames (growing by
+    ``chunk_growth`` per chunk up to ``max_chunk_frames``: the first audio comes early, and later
+    windows, each of which re-runs the NAR over all frames so far, are fewer), the NAR runs on the
+    prompt plus all frames generated so far
     and the frames older than ``nar_lookahead`` are committed (the NAR attends in both directions,
     so a frame's codebooks 1-7 can still change when later frames arrive: the lookahead keeps the
     newest ones back, and at the end of the sentence the NAR runs once more on the whole sentence
@@ -36,7 +39,9 @@ from valle.models.decoding import ar_decode_steps, frame_limits, nar_decode
 @dataclass
 class StreamOptions:
     first_chunk_frames: int = 0  # frames before the first audio (0 = chunk_frames / 2)
-    chunk_frames: int = 0  # new AR frames between two NAR windows (0 = 1 s of frames)
+    chunk_frames: int = 0  # new AR frames between the first two NAR windows (0 = 1 s of frames)
+    chunk_growth: float = 1.5  # each next chunk is this much longer ...
+    max_chunk_frames: int = 0  # ... up to this many frames (0 = 3 s of frames)
     nar_lookahead: int = 10  # newest frames kept back from each NAR window; -1 = NAR once per sentence (exact)
     codec_context: int = 50  # left context frames of each codec decode (0 = the whole sentence so far)
     codec_lookahead: int = 2  # newest committed frames not yet decoded
@@ -44,10 +49,13 @@ class StreamOptions:
     def resolved(self, frame_rate: float) -> "StreamOptions":
         chunk = self.chunk_frames or max(1, int(round(frame_rate)))
         first = self.first_chunk_frames or max(1, chunk // 2)
-        if min(chunk, first) < 1 or self.codec_context < 0 or self.codec_lookahead < 0 or self.nar_lookahead < -1:
+        most = max(chunk, self.max_chunk_frames or int(round(3 * frame_rate)))
+        if min(chunk, first) < 1 or self.codec_context < 0 or self.codec_lookahead < 0 or self.nar_lookahead < -1 \
+                or self.chunk_growth < 1:
             raise ValueError(f"bad stream options {self}: chunk sizes must be >= 1, context and lookahead >= 0 "
-                             "(nar_lookahead -1 = exact)")
-        return StreamOptions(first, chunk, self.nar_lookahead, self.codec_context, self.codec_lookahead)
+                             "(nar_lookahead -1 = exact), chunk_growth >= 1")
+        return StreamOptions(first, chunk, self.chunk_growth, most, self.nar_lookahead, self.codec_context,
+                             self.codec_lookahead)
 
 
 @dataclass
@@ -119,6 +127,7 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
         pieces: List[torch.Tensor] = []
         committed = 0
         next_at = stream.first_chunk_frames
+        chunk = float(stream.chunk_frames)
         while True:
             with torch.inference_mode():
                 try:
@@ -136,7 +145,8 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
                 wav = decoder.push(new, final=False)
             pieces.append(new)
             committed += new.shape[0]
-            next_at = committed + stream.chunk_frames
+            next_at = committed + int(chunk)
+            chunk = min(chunk * stream.chunk_growth, float(stream.max_chunk_frames))
             if wav.numel():
                 yield StreamedPiece(wav=wav, frames=int(new.shape[0]), final=False)
         with torch.inference_mode():
