@@ -126,6 +126,9 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   log 3 "save one voice per dev speaker into $exp_dir/voices"
   run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
     --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
+  if compgen -G "$exp_dir/samples/*.wav" >/dev/null; then
+    log 3 "serve it: $python -m valle.bin.serve --checkpoint $checkpoint --voices-dir $exp_dir/voices (voices from valle.bin.make_voice, or NAME.wav + NAME.txt prompts; docs/serving.md), then open http://127.0.0.1:8000/"
+  fi
 fi
 
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then

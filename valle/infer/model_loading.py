@@ -110,7 +110,7 @@ def load_model(
                 "--nar-checkpoint together with --ar-checkpoint"
             )
         sources = {"ar": str(checkpoint), "nar": str(checkpoint)}
-        args = None
+        args = info.get("args")  # the training options (tokenizer, --filter-max-duration, ...)
         codec = info.get("codec")
     else:
         config, ar_state, symbols, ar_info = _read(ar_checkpoint, model_preset, overrides)
@@ -143,7 +143,7 @@ def load_model(
         state = {**_half(ar_state, "ar_"), **_half(nar_state, "nar_")}
         symbols = symbols if symbols is not None else nar_symbols
         sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
-        args = None
+        args = ar_info.get("args")
         codec = ar_info.get("codec") or nar_info.get("codec")
 
     model = VALLE(config)

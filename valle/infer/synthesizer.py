@@ -61,6 +61,26 @@ class SamplingOptions:
 
 
 @dataclass
+class ModelInputs:
+    """One chunk's model inputs (a batch of one), in ``VALLE.inference``'s argument order."""
+
+    text_tokens: torch.Tensor
+    text_lens: torch.Tensor
+    prompt_text_lens: torch.Tensor
+    prompts: torch.Tensor
+    prompt_lens: torch.Tensor
+    text_langs: torch.Tensor
+
+    def args(self) -> tuple:
+        return (self.text_tokens, self.text_lens, self.prompt_text_lens, self.prompts, self.prompt_lens,
+                self.text_langs)
+
+    @property
+    def num_ids(self) -> int:
+        return int(self.text_lens[0])
+
+
+@dataclass
 class SynthesisResult:
     wav: torch.Tensor  # [samples] float32 at sample_rate (the codec's), mono
     codes: torch.Tensor  # [frames, Q] decoded frames (prompt frames first when continual)
@@ -90,6 +110,7 @@ class Synthesizer:
         self.device = torch.device(device)
         self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
+        self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)
         self.sources: dict = {}
         self._codec_identity: Optional[str] = None
 
@@ -153,28 +174,10 @@ class Synthesizer:
                  generator: Optional[torch.Generator] = None, prompt_ids=None):
         """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
         ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
-        if prompt_ids is not None:
-            p_ids, p_langs = prompt_ids
-        elif prompt_text:
-            p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language")
-        else:
-            p_ids, p_langs = [], []
-        t_ids, t_langs = self.text.encode(text, language, "--language")
-        if not t_ids:
-            raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
-        ids = p_ids + t_ids
-        dev = self.device
-        text_tokens = torch.tensor([ids], dtype=torch.long, device=dev)
-        text_langs = torch.tensor([p_langs + t_langs], dtype=torch.long, device=dev)
-        prompts = prompt_codes.to(dev).unsqueeze(0)
+        inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
         with torch.inference_mode():
             out = self.model.inference(
-                text_tokens,
-                torch.tensor([len(ids)], device=dev),
-                torch.tensor([len(p_ids)], device=dev),
-                prompts,
-                torch.tensor([prompts.shape[1]], device=dev),
-                text_langs,
+                *inputs.args(),
                 top_k=options.top_k,
                 top_p=options.top_p,
                 temperature=options.temperature,
@@ -186,18 +189,48 @@ class Synthesizer:
                 min_len_ratio=options.min_len_ratio,
             )
         codes = out[0].long().cpu()
+        return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
+
+    def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
+                     prompt_language: str, prompt_ids=None) -> "ModelInputs":
+        """The batch of one: prompt text ids then target text ids, their languages, the prompt codes.
+        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's)."""
+        if prompt_ids is not None:
+            p_ids, p_langs = prompt_ids
+        elif prompt_text:
+            p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language")
+        else:
+            p_ids, p_langs = [], []
+        t_ids, t_langs = self.text.encode(text, language, "--language")
+        if not t_ids:
+            raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
+        ids = p_ids + t_ids
+        dev = self.device
+        prompts = prompt_codes.to(dev).unsqueeze(0)
+        return ModelInputs(
+            text_tokens=torch.tensor([ids], dtype=torch.long, device=dev),
+            text_lens=torch.tensor([len(ids)], device=dev),
+            prompt_text_lens=torch.tensor([len(p_ids)], device=dev),
+            prompts=prompts,
+            prompt_lens=torch.tensor([prompts.shape[1]], device=dev),
+            text_langs=torch.tensor([p_langs + t_langs], dtype=torch.long, device=dev),
+        )
+
+    @staticmethod
+    def guard_hit(frames: int, num_ids: int, options: SamplingOptions, text: str) -> bool:
+        """Whether a chunk of ``frames`` ran into the length guard (logged when it did)."""
         # The model stops a chunk at max_len_ratio x (prompt + target text ids) frames.
-        guard = max(1, int(float(len(ids)) * options.max_len_ratio))
+        guard = max(1, int(float(num_ids) * options.max_len_ratio))
         if options.max_frames is not None:
             guard = int(options.max_frames)
-        hit = codes.shape[0] >= guard
+        hit = frames >= guard
         if hit:
             log.warning(
                 "length guard hit: the AR produced no end-of-speech within %d frames "
                 "(--max-len-ratio %.3g x %d text tokens); the chunk %r is cut off there",
-                codes.shape[0], options.max_len_ratio, len(ids), text,
+                frames, options.max_len_ratio, num_ids, text,
             )
-        return codes, hit
+        return hit
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         if codes.shape[0] == 0:

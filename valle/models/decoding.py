@@ -49,6 +49,23 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
     ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
     model that would stop at once still says the whole sentence.
     """
+    steps = ar_decode_steps(model, text_tokens, text_lens, text_langs, prompt_q0, prompt_lens, max_frames,
+                            top_k, top_p, temperature, use_kv_cache, generator, keep_logits, min_frames)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
+                    prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
+                    temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
+                    keep_logits: bool = False, min_frames: Optional[Tensor] = None):
+    """``ar_decode`` one step at a time: a generator that yields the per-item lists of codebook-0
+    ids generated so far after every step (streaming synthesis reads them while the AR runs) and
+    returns the ``ARResult``. The lists grow in place; callers must not change them.
+    """
     c = model.config
     device = text_tokens.device
     B, S = text_tokens.shape
@@ -110,6 +127,7 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
                 keep.append(r)
         if not keep:
             break
+        yield generated
         step += 1
         if len(keep) < len(alive_l):
             idx = torch.tensor(keep, device=device)
@@ -187,6 +205,22 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
     return out, (all_logits if keep_logits else None)
 
 
+def frame_limits(text_lens: Tensor, prompt_text_lens: Tensor, max_len_ratio: float,
+                 max_new_frames: Optional[int], min_len_ratio: float):
+    """Per item: the most frames the AR may generate (``max_new_frames``, else ``max_len_ratio`` x
+    the text length) and the fewest before EOS is allowed (None when ``min_len_ratio`` is 0)."""
+    B = text_lens.shape[0]
+    if max_new_frames is not None:
+        max_frames = torch.full((B,), int(max_new_frames), dtype=torch.long)
+    else:
+        max_frames = (text_lens.cpu().float() * max_len_ratio).long().clamp(min=1)
+    min_frames = None
+    if min_len_ratio > 0:
+        target_lens = (text_lens.cpu() - prompt_text_lens.cpu()).float()
+        min_frames = torch.minimum((target_lens * min_len_ratio).long(), max_frames)
+    return max_frames, min_frames
+
+
 def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens, text_langs=None, *,
               top_k=-100, top_p=1.0, temperature=1.0, use_kv_cache=True, max_len_ratio=16, best_of=1,
               generator=None, max_new_frames=None, min_len_ratio=0.0) -> List[Tensor]:
@@ -206,14 +240,8 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
     try:
         with torch.no_grad():
             B = text_tokens.shape[0]
-            if max_new_frames is not None:
-                max_frames = torch.full((B,), int(max_new_frames), dtype=torch.long)
-            else:
-                max_frames = (text_lens.cpu().float() * max_len_ratio).long().clamp(min=1)
-            min_frames = None
-            if min_len_ratio > 0:
-                target_lens = (text_lens.cpu() - prompt_text_lens.cpu()).float()
-                min_frames = torch.minimum((target_lens * min_len_ratio).long(), max_frames)
+            max_frames, min_frames = frame_limits(text_lens, prompt_text_lens, max_len_ratio, max_new_frames,
+                                                  min_len_ratio)
             rep = lambda t: None if t is None else t.repeat_interleave(best_of, dim=0)  # noqa: E731
             ar = ar_decode(model, rep(text_tokens), rep(text_lens), rep(text_langs), rep(audio_prompts[..., 0]),
                            rep(prompt_lens), rep(max_frames), top_k=top_k, top_p=top_p, temperature=temperature,

@@ -97,6 +97,11 @@ def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Non
         tmp.write_text(text, encoding=encoding)
 
 
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def atomic_torch_save(obj, path: PathLike) -> None:
     import torch
 

@@ -1,0 +1,100 @@
+"""Streaming synthesis against the one-shot path, on a real nano model, codec2 and espeak-ng text.
+
+Codebook 0 must be identical (same seed, same sampling calls); codebooks 1-7 are measured
+(the NAR sees only the frames generated so far); ``nar_lookahead=-1`` must equal the one-shot codes.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from valle.infer.long_text import LongTextOptions, Speech
+from valle.infer.streaming import StreamOptions, WindowedDecoder, audio_agreement, code_agreement
+from valle.infer.synthesizer import SamplingOptions
+
+TEXT = "Please put the green folder on the second shelf. Seven geese flew low over the frozen lake."
+
+
+@pytest.fixture(scope="module")
+def codec2_synth():
+    from valle.codec import load_codec
+    from valle.infer.synthesizer import Synthesizer
+    from valle.models import VALLE, get_preset
+    from valle.text.symbol_table import SymbolTable
+    from valle.text.tokenizer import get_text_tokenizer
+
+    tok = get_text_tokenizer("espeak", "en-us")
+    table = SymbolTable.for_corpus([t for tt in tok.batch([TEXT, "Hello there."]) for t in tt.tokens])
+    torch.manual_seed(0)
+    codec = load_codec("codec2")
+    cfg = get_preset("nano", text_vocab_size=len(table.symbols), codec="codec2", num_audio_tokens=256)
+    return Synthesizer(VALLE(cfg).eval(), table.symbols, codec, tokenizer="espeak")
+
+
+def _speech(synth, stream, prompt, **long):
+    return Speech(synth, TEXT, "Hello there.", prompt, "en-us", None, SamplingOptions(seed=7, top_k=20),
+                  LongTextOptions(max_seconds=2.0, **long), stream=stream)
+
+
+def test_stream_yields_early_in_order_and_matches_one_shot_codes(codec2_synth):
+    prompt = torch.randint(0, 256, (40, 8), generator=torch.Generator().manual_seed(1))
+    one = _speech(codec2_synth, None, prompt)
+    one_wav = one.wav()
+    assert len(one.sentences) == 2 and len(one.reports) == 2
+    # 2 s training maximum - 0.8 s prompt: every sentence stops at 60 frames (random weights rarely stop)
+    assert all(r.budget_frames == 60 and r.frames <= 60 for r in one.reports)
+
+    streamed = _speech(codec2_synth, StreamOptions(chunk_frames=15, nar_lookahead=6), prompt)
+    chunks = list(streamed)
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert [c.sentence for c in chunks] == sorted(c.sentence for c in chunks)
+    assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert len(chunks) >= 4  # several chunks per sentence
+    assert streamed.first_audio_seconds < streamed.compute_seconds / 2
+    wav = torch.cat([c.wav for c in chunks])
+    assert wav.numel() == one_wav.numel()  # same frames, same cross-fades
+    for rep, ref in zip(streamed.reports, one.reports):
+        assert rep.frames == ref.frames
+        assert rep.code_agreement["codebook0_equal"] is True
+        assert rep.code_agreement["fraction_equal"] >= 0.85  # the stated tolerance (docs/serving.md)
+
+    exact = _speech(codec2_synth, StreamOptions(nar_lookahead=-1), prompt)
+    list(exact)
+    assert all(r.code_agreement["fraction_equal"] == 1.0 for r in exact.reports)
+
+
+def test_windowed_codec_decode_equals_whole_decode_frames(codec2_synth):
+    codes = torch.randint(0, 256, (60, 8), generator=torch.Generator().manual_seed(2))
+    dec = WindowedDecoder(codec2_synth, context=0, lookahead=2)
+    parts = [dec.push(codes[i:i + 16], final=i + 16 >= 60) for i in range(0, 60, 16)]
+    assert sum(p.numel() for p in parts) == 60 * 160  # every frame's 20 ms, once
+    assert code_agreement(codes, codes)["fraction_equal"] == 1.0
+    assert audio_agreement(torch.ones(4), torch.ones(4))["snr_db"] == float("inf")
+
+
+def test_best_of_is_refused_for_streaming(codec2_synth):
+    prompt = torch.randint(0, 256, (40, 8))
+    speech = Speech(codec2_synth, "Hello there.", "Hello there.", prompt, "en-us", None,
+                    SamplingOptions(best_of=2), LongTextOptions(max_seconds=3.0), stream=StreamOptions())
+    with pytest.raises(ValueError, match="best-of"):
+        list(speech)
+
+
+def test_a_deadline_check_stops_the_ar_mid_sentence(codec2_synth):
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) > 12:
+            raise TimeoutError("over the deadline")
+
+    prompt = torch.randint(0, 256, (40, 8))
+    for stream in (StreamOptions(chunk_frames=5, nar_lookahead=2), StreamOptions(nar_lookahead=-1)):
+        calls.clear()
+        speech = Speech(codec2_synth, TEXT, "Hello there.", prompt, "en-us", None, SamplingOptions(seed=1),
+                        LongTextOptions(max_seconds=2.0), stream=stream, check=check)
+        got = []
+        with pytest.raises(TimeoutError):
+            for chunk in speech:
+                got.append(chunk)
+        assert len(calls) == 13 and not any(c.last for c in got)  # stopped at the 13th AR step
