@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .masks import ar_mask, lengths_to_valid, padding_mask
+from .fused_step import FusedARStep, fused_step_supported
 from .modules import KVCache
 from .sampling import sample_next
 
@@ -43,8 +44,11 @@ def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts
 def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
               prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
               temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-              keep_logits: bool = False, min_frames: Optional[Tensor] = None) -> ARResult:
+              keep_logits: bool = False, min_frames: Optional[Tensor] = None, fused: bool = True) -> ARResult:
     """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames.
+
+    With the KV cache, ``fused`` (the default) runs each new frame through ``FusedARStep``
+    (fused_step.py); ``fused=False`` runs it through the decoder modules (same codes, slower).
 
     ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
     model that would stop at once still says the whole sentence.
@@ -86,6 +90,11 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
         return model.ar_predict_layer(h[:, -1])
 
     logits = full_logits()
+    stepper = None
+    if cache is not None and fused and fused_step_supported(model):
+        capacity = S + A + int(max_frames.max()) + 1
+        stepper = FusedARStep(model, cache, key_valid, capacity)
+        cache = None  # the stepper holds the keys and values from here on
     step = 0
     while True:
         if min_frames is not None:
@@ -118,7 +127,12 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
             a_lens = a_lens[idx]
             if cache is not None:
                 cache.select(idx)
+            if stepper is not None:
+                stepper.select(idx)
         new_pos = (a_lens + step - 1)[:, None]
+        if stepper is not None:
+            logits = stepper.step(tok, new_pos[:, 0])
+            continue
         seq = torch.cat([seq, tok[:, None]], dim=1)
         positions = torch.cat([positions, new_pos], dim=1)
         key_valid = torch.cat([key_valid, key_valid.new_ones(key_valid.shape[0], 1)], dim=1)
