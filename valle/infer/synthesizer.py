@@ -22,6 +22,8 @@ from valle.infer.audio_prompt import PromptAudio, load_prompt_audio
 from valle.infer.checkpoint_codec import check_prompt_codes, load_checkpoint_codec
 from valle.infer.sentences import split_sentences
 from valle.infer.text_ids import TextEncoder, detect_tokenizer
+from valle.models.quantize import quantize_for_synthesis
+from valle.utils.precision import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,15 @@ class SynthesisResult:
 
 class Synthesizer:
     def __init__(self, model, text_symbols: Sequence[str], codec, tokenizer: str = "auto",
-                 device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None):
-        self.model = model
+                 device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None,
+                 dtype: str = "float32", quantize: str = "none"):
+        """``dtype``: AR/NAR compute dtype (``auto`` resolved by valle.utils.precision; bf16 and fp16
+        run under autocast); ``quantize``: ``int8`` gives every linear map int8 weights (CPU)."""
         self.codec = codec
         self.device = torch.device(device)
+        self.model = quantize_for_synthesis(model, quantize)
+        self.quantize = quantize
+        self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.sources: dict = {}
@@ -96,7 +103,8 @@ class Synthesizer:
     @classmethod
     def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
                          model_preset: Optional[str] = None, device: str = "cpu", tokenizer: str = "auto",
-                         codec=None, allow_untrained: bool = False) -> "Synthesizer":
+                         codec=None, allow_untrained: bool = False, dtype: str = "float32",
+                         quantize: str = "none") -> "Synthesizer":
         """``codec``: a loaded codec or a ``--codec`` spec; None = the codec the checkpoint was
         trained on (a different codec is refused, see codec_choice)."""
         from valle.infer.model_loading import CheckpointLoadError, load_model
@@ -114,7 +122,7 @@ class Synthesizer:
             loaded.text_symbols = vallex_symbols()
         codec = load_checkpoint_codec(loaded, codec, device)
         synth = cls(loaded.model, loaded.text_symbols, codec, tokenizer=tokenizer, device=device,
-                    train_args=loaded.train_args)
+                    train_args=loaded.train_args, dtype=dtype, quantize=quantize)
         synth.sources = loaded.sources
         return synth
 
@@ -160,7 +168,8 @@ class Synthesizer:
         text_tokens = torch.tensor([ids], dtype=torch.long, device=dev)
         text_langs = torch.tensor([p_langs + t_langs], dtype=torch.long, device=dev)
         prompts = prompt_codes.to(dev).unsqueeze(0)
-        with torch.inference_mode():
+        low = self.dtype in ("bfloat16", "float16")
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=getattr(torch, self.dtype), enabled=low):
             out = self.model.inference(
                 text_tokens,
                 torch.tensor([len(ids)], device=dev),
@@ -269,6 +278,8 @@ class Synthesizer:
             "text_tokenizer": self.tokenizer_name,
             "checkpoints": self.sources,
             "device": str(self.device),
+            "dtype": self.dtype,
+            "quantize": self.quantize,
             "sampling": asdict(options),
         }
         if self.codec_is_random:
