@@ -12,7 +12,7 @@ requested frames.
 
 - ``d256_l4``: the ``small`` size (d256 / 4 heads / 4 layers), 150 frames after a 225-frame
   prompt and 60 text tokens, greedy: ``fused`` (FusedARStep, the default) vs ``modules``
-  (``fused=False``, the decoder modules with the KV cache); their codes must be equal.
+  (``step_mode="modules"``, the decoder modules with the KV cache); their codes must be equal.
 - ``paper`` (not with ``--quick``): the ``vallex`` preset (370 M parameters), 40 frames after a
   225-frame prompt, prefill included: fp32 vs ``--quantize int8``; and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
@@ -63,12 +63,12 @@ def inputs(model, text_lens, prompt_lens, seed=0):
                 prompt=torch.randint(0, 1024, (B, P), generator=g), prompt_lens=torch.tensor(prompt_lens))
 
 
-def timed_decode(model, x, new_frames, fused=True):
+def timed_decode(model, x, new_frames, step_mode="fused"):
     """(codes, wall s, CPU s) of one greedy ar_decode call."""
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
         r = ar_decode(model, x["text"], x["text_lens"], None, x["prompt"], x["prompt_lens"],
-                      torch.tensor(new_frames), top_k=1, fused=fused)
+                      torch.tensor(new_frames), top_k=1, step_mode=step_mode)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     got = [len(c) for c in r.codes]
     if got != list(new_frames):
@@ -92,9 +92,9 @@ def compare(sides, repeats):
     return out, codes
 
 
-def single(model, x, n, fused=True):
+def single(model, x, n, step_mode="fused"):
     def fn():
-        c, w, cpu = timed_decode(model, x, [n] * len(x["text_lens"]), fused)
+        c, w, cpu = timed_decode(model, x, [n] * len(x["text_lens"]), step_mode)
         return c, n * len(c), w, cpu
     return fn
 
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
 
     small = build("small", d_model=256, nhead=4, num_layers=4)
     x = inputs(small, [60], [225])
-    d256, codes = compare({"fused": single(small, x, 150), "modules": single(small, x, 150, fused=False)},
+    d256, codes = compare({"fused": single(small, x, 150), "modules": single(small, x, 150, step_mode="modules")},
                           args.repeats)
     d256["codes_equal"] = torch.equal(codes["fused"][0], codes["modules"][0])
     d256["speedup"] = round(d256["fused"]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import case_inputs
-from test_models_kv_cache import decode, make_inputs, make_model
+from test_models_kv_cache import make_inputs, make_model
 from valle.models.decoding import ar_decode
 
 
@@ -16,14 +16,15 @@ def test_fused_step_equals_module_step_on_reference_case(vallex_small):
     n = case["max_new_frames"]
     runs = {}
     with torch.no_grad():
-        for fused in (True, False):
-            runs[fused] = ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"],
-                                    x["audio_prompts"][..., 0], x["prompt_lens"], torch.tensor([n]), top_k=1,
-                                    keep_logits=True, fused=fused)
-    assert torch.equal(runs[True].codes[0], runs[False].codes[0])
-    assert torch.equal(runs[True].codes[0], out["ar_generated_q0"])
-    assert (runs[True].step_logits[0] - runs[False].step_logits[0]).abs().max() < 1e-5
-    assert (runs[True].step_logits[0] - out["ar_step_logits"][:n]).abs().max() < 1e-4
+        for mode in ("fused", "modules", "static"):
+            runs[mode] = ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"],
+                                   x["audio_prompts"][..., 0], x["prompt_lens"], torch.tensor([n]), top_k=1,
+                                   keep_logits=True, step_mode=mode)
+    for mode in ("fused", "static"):
+        assert torch.equal(runs[mode].codes[0], runs["modules"].codes[0])
+        assert torch.equal(runs[mode].codes[0], out["ar_generated_q0"])
+        assert (runs[mode].step_logits[0] - runs["modules"].step_logits[0]).abs().max() < 1e-5
+        assert (runs[mode].step_logits[0] - out["ar_step_logits"][:n]).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("bos", [True, False])
@@ -33,12 +34,22 @@ def test_fused_step_batched_padding_and_stopping(bos):
     model = make_model(prepend_bos=bos)
     lens = ([11, 4, 8], [1 if bos else 2, 17, 40], [20, 6, 13])
     x = make_inputs(*lens[:2])
-    fused = decode(model, x, lens[2], True)
     with torch.no_grad():
-        plain = ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
-                          x["prompt_lens"], torch.tensor(lens[2]), top_k=1, keep_logits=True, fused=False)
-    for i in range(3):
-        assert len(fused.codes[i]) == lens[2][i]
-        assert torch.equal(fused.codes[i], plain.codes[i])
-        assert (fused.step_logits[i] - plain.step_logits[i][:, :1024]).abs().max() < 1e-5
-    assert torch.allclose(fused.logprob, plain.logprob, atol=1e-4)
+        plain, fused, static = (
+            ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
+                      x["prompt_lens"], torch.tensor(lens[2]), top_k=1, keep_logits=True, step_mode=mode)
+            for mode in ("modules", "fused", "static"))
+    for run in (fused, static):  # "static": the fixed-shape step that CUDA graphs capture
+        for i in range(3):
+            assert len(run.codes[i]) == lens[2][i]
+            assert torch.equal(run.codes[i], plain.codes[i])
+            assert (run.step_logits[i] - plain.step_logits[i])[:, :1024].abs().max() < 1e-5  # EOS: -inf
+        assert torch.allclose(run.logprob, plain.logprob, atol=1e-4)
+
+
+def test_step_mode_checked():
+    model = make_model()
+    x = make_inputs([5], [3])
+    with pytest.raises(ValueError, match="step_mode must be one of"):
+        ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
+                  x["prompt_lens"], torch.tensor([2]), top_k=1, step_mode="graph")

@@ -23,8 +23,8 @@ def test_int8_reference_case_agreement_and_paths(reference_dir):
     with torch.no_grad():
         int8 = q.inference(**x, top_k=1, max_new_frames=n)[0]
         runs = [ar_decode(q, x["text_tokens"], x["text_lens"], x["text_langs"], x["audio_prompts"][..., 0],
-                          x["prompt_lens"], torch.tensor([n]), top_k=1, keep_logits=True, fused=f)
-                for f in (True, False)]
+                          x["prompt_lens"], torch.tensor([n]), top_k=1, keep_logits=True, step_mode=f)
+                for f in ("fused", "modules")]
     assert torch.equal(runs[0].codes[0], runs[1].codes[0])  # the fused step calls the int8 modules
     assert (runs[0].step_logits[0] - runs[1].step_logits[0]).abs().max() < 1e-4
     assert not torch.equal(runs[0].step_logits[0], case["cases"][0]["outputs"]["ar_step_logits"][:n])

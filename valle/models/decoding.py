@@ -15,9 +15,11 @@ import torch
 from torch import Tensor
 
 from .masks import ar_mask, lengths_to_valid, padding_mask
-from .fused_step import FusedARStep, fused_step_supported
+from .fused_step import CUDAGraphStep, FusedARStep, StaticStep, fused_step_supported
 from .modules import KVCache
 from .sampling import sample_next
+
+STEP_MODES = ("fused", "modules", "static", "cuda_graph")
 
 
 @dataclass
@@ -44,11 +46,12 @@ def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts
 def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
               prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
               temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-              keep_logits: bool = False, min_frames: Optional[Tensor] = None, fused: bool = True) -> ARResult:
+              keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "fused") -> ARResult:
     """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames.
 
-    With the KV cache, ``fused`` (the default) runs each new frame through ``FusedARStep``
-    (fused_step.py); ``fused=False`` runs it through the decoder modules (same codes, slower).
+    With the KV cache, ``step_mode`` "fused" (the default) runs each new frame through
+    ``FusedARStep`` (fused_step.py); "modules" through the decoder modules (same codes, slower);
+    "static" through its fixed-shape step and "cuda_graph" through that step captured as a CUDA graph.
 
     ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
     model that would stop at once still says the whole sentence.
@@ -91,9 +94,15 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
 
     logits = full_logits()
     stepper = None
-    if cache is not None and fused and fused_step_supported(model):
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
+    if cache is not None and step_mode != "modules" and fused_step_supported(model):
         capacity = S + A + int(max_frames.max()) + 1
         stepper = FusedARStep(model, cache, key_valid, capacity)
+        if step_mode == "static":
+            stepper = StaticStep(stepper)
+        elif step_mode == "cuda_graph":
+            stepper = CUDAGraphStep(stepper)
         cache = None  # the stepper holds the keys and values from here on
     step = 0
     while True:

@@ -83,16 +83,19 @@ class FusedARStep:
         self.embedding = model.ar_audio_embedding.weight
         pos = model.ar_audio_position
         self.pe = pos.alpha * pos.table(capacity + 1, first.device).to(first.dtype)  # alpha * PE, as its forward
-        self.kv = first.new_empty(len(dec.layers), B, 2, H, capacity, Dh)
+        # zeros, not empty: the static step attends over all columns (masked), and garbage could be NaN
+        self.kv = first.new_zeros(len(dec.layers), B, 2, H, capacity, Dh)
         for i in range(len(dec.layers)):
             self.kv[i, :, 0, :, : self.length] = prefill.k[i][:, :, : self.length]
             self.kv[i, :, 1, :, : self.length] = prefill.v[i][:, :, : self.length]
         self._views()
         # additive key mask [B, 1, 1, capacity]: -inf on padded prefix keys; None when nothing is padded
         self.mask: Optional[Tensor] = None
+        self.pad_mask = torch.zeros(B, 1, 1, capacity, dtype=first.dtype, device=first.device)
+        self.pad_mask[:, 0, 0, : key_valid.shape[1]].masked_fill_(~key_valid, float("-inf"))
         if not bool(key_valid.all()):
-            self.mask = torch.zeros(B, 1, 1, capacity, dtype=first.dtype, device=first.device)
-            self.mask[:, 0, 0, : key_valid.shape[1]].masked_fill_(~key_valid, float("-inf"))
+            self.mask = self.pad_mask
+        self.columns = torch.arange(capacity, device=first.device)
 
     def _views(self) -> None:
         """Per layer: the whole cache [B, 2, H, capacity, Dh] and its keys and values, made once."""
@@ -102,8 +105,9 @@ class FusedARStep:
         """Keep only batch rows ``index`` (the items still decoding)."""
         self.kv = self.kv.index_select(1, index)
         self._views()
+        self.pad_mask = self.pad_mask.index_select(0, index)
         if self.mask is not None:
-            self.mask = self.mask.index_select(0, index)
+            self.mask = self.pad_mask
         self.B = int(index.numel())
 
     def step(self, tokens: Tensor, positions: Tensor) -> Tensor:
@@ -124,6 +128,79 @@ class FusedARStep:
             h = F.layer_norm(x, (D,), n2w, n2b, e2)
             x = x + _apply(ff2, _apply(ff1, h).relu_())
         self.length = t + 1
-        x = F.layer_norm(x, (D,), *self.final_norm[:2], self.final_norm[2])
+        return self._output(x)
+
+    def _output(self, x: Tensor) -> Tensor:
+        x = F.layer_norm(x, (self.D,), *self.final_norm[:2], self.final_norm[2])
         return self.head(x)
+
+    def step_static(self, tokens: Tensor, positions: Tensor, t: Tensor) -> Tensor:
+        """``step`` with shapes that never change (for CUDA graphs): the new column ``t`` (a [1]
+        long tensor on the device, not a Python int) is written with ``index_copy_`` and attention
+        runs over the whole capacity with the columns after ``t`` masked. Leaves ``length`` alone."""
+        B, H, Dh, D = self.B, self.H, self.Dh, self.D
+        x = self.embedding.index_select(0, tokens) + self.pe.index_select(0, positions)
+        mask = self.pad_mask.masked_fill(self.columns > t, float("-inf"))
+        for (n1w, n1b, e1, qkv_lin, out_lin, n2w, n2b, e2, ff1, ff2), (kv, k, v) in zip(self.layers, self.per_layer):
+            h = F.layer_norm(x, (D,), n1w, n1b, e1)
+            qkv = _apply(qkv_lin, h).view(B, 3, H, Dh)
+            kv.index_copy_(3, t, qkv[:, 1:].unsqueeze(3))
+            att = F.scaled_dot_product_attention(qkv[:, 0].unsqueeze(2), k, v, attn_mask=mask)
+            x = x + _apply(out_lin, att.view(B, D))
+            h = F.layer_norm(x, (D,), n2w, n2b, e2)
+            x = x + _apply(ff2, _apply(ff1, h).relu_())
+        return self._output(x)
+
+
+class StaticStep:
+    """``FusedARStep`` driven through ``step_static`` (same interface as ``step``)."""
+
+    def __init__(self, stepper: FusedARStep):
+        self.inner = stepper
+
+    def select(self, index: Tensor) -> None:
+        self.inner.select(index)
+
+    def step(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        s = self.inner
+        t = torch.tensor([s.length], device=tokens.device)
+        s.length += 1
+        return s.step_static(tokens, positions, t)
+
+
+class CUDAGraphStep(StaticStep):
+    """``step_static`` captured once as a CUDA graph and replayed for every frame (recaptured when
+    the batch shrinks): one launch per frame instead of ~15 per layer."""
+
+    def __init__(self, stepper: FusedARStep):
+        super().__init__(stepper)
+        self.graph = None
+
+    def select(self, index: Tensor) -> None:
+        super().select(index)
+        self.graph = None
+
+    def _capture(self, tokens: Tensor, positions: Tensor) -> None:
+        s = self.inner
+        self.tokens, self.positions = tokens.clone(), positions.clone()
+        self.t = torch.tensor([s.length], device=tokens.device)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up outside the graph (allocations, kernel selection)
+            s.step_static(self.tokens, self.positions, self.t)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.out = s.step_static(self.tokens, self.positions, self.t)
+
+    def step(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        s = self.inner
+        if self.graph is None:
+            self._capture(tokens, positions)
+        self.tokens.copy_(tokens)
+        self.positions.copy_(positions)
+        self.t.fill_(s.length)
+        self.graph.replay()
+        s.length += 1
+        return self.out.clone()
 
