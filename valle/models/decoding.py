@@ -79,10 +79,9 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
     key_valid = torch.cat([lengths_to_valid(text_lens.to(device), S), audio_valid], dim=1)
 
     x_text = model.embed_text(text_tokens, text_langs, nar=False)
-    alive = torch.arange(B, device=device)
     generated: List[List[int]] = [[] for _ in range(B)]
-    logprob = torch.zeros(B)
-    scored = torch.zeros(B, dtype=torch.long)
+    logprob = [0.0] * B  # Python numbers: per-item tensor updates cost several ops per item per step
+    scored = [0] * B
     step_logits: List[List[Tensor]] = [[] for _ in range(B)]
     cache = KVCache(len(model.ar_decoder.layers)) if use_kv_cache else None
 
@@ -105,16 +104,17 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
             stepper = CUDAGraphStep(stepper)
         cache = None  # the stepper holds the keys and values from here on
     step = 0
+    alive_l = list(range(B))  # the items still decoding, in batch-row order
+    max_l = [int(m) for m in max_frames.tolist()]
     while True:
         if min_frames is not None:
-            early = torch.tensor([len(generated[i]) < int(min_frames[i]) for i in alive.tolist()], device=device)
+            early = torch.tensor([len(generated[i]) < int(min_frames[i]) for i in alive_l], device=device)
             if bool(early.any()):
                 logits = logits.clone()
                 logits[early, c.eos_id] = float("-inf")
         tok = sample_next(logits, top_k, top_p, temperature, generator)
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).squeeze(1).cpu()
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).view(-1).tolist()
         tok_l = tok.tolist()
-        alive_l = alive.tolist()
         keep = []
         for r, item in enumerate(alive_l):
             logprob[item] += lp[r]
@@ -124,14 +124,15 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
             if tok_l[r] == c.eos_id:
                 continue
             generated[item].append(tok_l[r])
-            if len(generated[item]) < int(max_frames[item]):
+            if len(generated[item]) < max_l[item]:
                 keep.append(r)
         if not keep:
             break
         step += 1
         if len(keep) < len(alive_l):
             idx = torch.tensor(keep, device=device)
-            alive, tok = alive[idx], tok[idx]
+            alive_l = [alive_l[r] for r in keep]
+            tok = tok[idx]
             seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
             a_lens = a_lens[idx]
             if cache is not None:
@@ -154,7 +155,7 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
 
     codes = [torch.tensor(g, dtype=torch.long) for g in generated]
     logits_out = [torch.stack(s) for s in step_logits] if keep_logits else None
-    return ARResult(codes, logprob, scored, logits_out)
+    return ARResult(codes, torch.tensor(logprob), torch.tensor(scored), logits_out)
 
 
 def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,
