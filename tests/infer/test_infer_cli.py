@@ -124,3 +124,16 @@ def test_help_shows_defaults(capsys):
                 "--codec", "--output-rate", "--prompt-seconds"):
         assert opt in text
     assert "(default: 0.0)" in text and "(default: 16.0)" in text
+
+
+def test_int8_and_dtype_options(nano_checkpoints, prompt_wav, tmp_path, caplog):
+    """--quantize int8 runs the whole path with int8 linear maps; --dtype auto resolves to a concrete
+    dtype (float32 on a CPU without native bf16); both are recorded in the sidecar."""
+    from valle.utils.precision import cpu_info
+
+    wav, sr, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "q.wav", "--quantize", "int8")
+    assert meta["quantize"] == "int8" and meta["generated_frames"] > 0
+    assert wav.shape[0] == 320 * meta["generated_frames"]
+    assert meta["dtype"] in ("float32", "bfloat16")
+    if not cpu_info()["native_bf16"]:
+        assert meta["dtype"] == "float32"

@@ -31,3 +31,29 @@ def test_low_precision_with_checkpointing_and_accumulation(tmp_path, dtype, extr
     ckpt = torch.load(exp / "checkpoint-2.pt", weights_only=True)
     assert ckpt["model"]["ar_predict_layer.weight"].dtype == torch.float32  # master weights stay fp32
     assert bool(ckpt["scaler"]) == (dtype == "float16")  # GradScaler state only for float16
+
+
+def test_dtype_auto_and_bf16_warning(caplog):
+    """auto picks float32 on a CPU without native bf16 (and never something unmeasured); an explicit
+    bfloat16 there is kept but warned about with the slowdown measured on the spot."""
+    from valle.bin.infer import get_parser
+    from valle.train.options import get_parser as train_parser
+    from valle.utils.precision import cpu_info, resolve_dtype
+
+    assert get_parser().get_default("dtype") == "auto" and train_parser().get_default("dtype") == "auto"
+    info = cpu_info()
+    assert info["torch_capability"] == torch.backends.cpu.get_cpu_capability()
+    cpu = torch.device("cpu")
+    caplog.set_level(logging.INFO)
+    chosen = resolve_dtype("auto", cpu)
+    assert chosen in ("float32", "bfloat16") and "--dtype auto" in caplog.text
+    assert resolve_dtype("float32", cpu) == "float32"
+    with pytest.raises(ValueError, match="--dtype must be one of"):
+        resolve_dtype("int4", cpu)
+    if info["native_bf16"]:
+        pytest.skip("this CPU has native bf16: no warning to check")
+    assert chosen == "float32"
+    caplog.clear()
+    assert resolve_dtype("bfloat16", cpu) == "bfloat16"
+    warn = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warn) == 1 and "without native bf16" in warn[0] and "x slower than fp32" in warn[0]

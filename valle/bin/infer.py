@@ -25,6 +25,8 @@ from typing import List, Optional
 import torch
 
 from valle.codec.options import add_codec_option
+from valle.models.quantize import QUANTIZE_CHOICES
+from valle.utils.precision import DTYPE_CHOICES
 from valle.utils.cli import str2bool
 
 log = logging.getLogger("valle.infer")
@@ -52,6 +54,12 @@ def get_parser() -> argparse.ArgumentParser:
                    help="exit 0 with a 'skipped: why' line when the codec's weights are missing or the "
                         "checkpoint's NAR was never trained (run.sh stage 3: training succeeded regardless)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
+    g.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES,
+                   help="AR/NAR compute dtype; auto = bf16 on CUDA and on CPUs with native bf16 where it "
+                        "measures faster, else float32 (docs/benchmarks.md)")
+    g.add_argument("--quantize", default="none", choices=QUANTIZE_CHOICES,
+                   help="int8 = int8 weights for every linear map (CPU; ~4x fewer bytes per AR frame; codes "
+                        "close to, not equal to, fp32's: docs/benchmarks.md)")
     g.add_argument("--allow-untrained", type=str2bool, default=False,
                    help="synthesize even with a --checkpoint whose AR was never trained (true|false)")
 
@@ -240,6 +248,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint, nar_checkpoint=args.nar_checkpoint,
             model_preset=args.model_preset, codec=args.codec, device=args.device,
             tokenizer=args.text_tokenizer, allow_untrained=args.allow_untrained,
+            dtype=args.dtype, quantize=args.quantize,
         )
     except (CodecWeightsError, UntrainedHalfError) as e:
         if not args.skip_unusable:

@@ -22,6 +22,8 @@ from valle.infer.audio_prompt import PromptAudio, load_prompt_audio
 from valle.infer.checkpoint_codec import check_prompt_codes, load_checkpoint_codec
 from valle.infer.sentences import split_sentences
 from valle.infer.text_ids import TextEncoder, detect_tokenizer
+from valle.models.quantize import quantize_for_synthesis
+from valle.utils.precision import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +106,15 @@ class SynthesisResult:
 
 class Synthesizer:
     def __init__(self, model, text_symbols: Sequence[str], codec, tokenizer: str = "auto",
-                 device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None):
-        self.model = model
+                 device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None,
+                 dtype: str = "float32", quantize: str = "none"):
+        """``dtype``: AR/NAR compute dtype (``auto`` resolved by valle.utils.precision; bf16 and fp16
+        run under autocast); ``quantize``: ``int8`` gives every linear map int8 weights (CPU)."""
         self.codec = codec
         self.device = torch.device(device)
+        self.model = quantize_for_synthesis(model, quantize)
+        self.quantize = quantize
+        self.dtype = resolve_dtype(dtype, self.device)
         self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)
@@ -118,7 +125,8 @@ class Synthesizer:
     @classmethod
     def from_checkpoints(cls, checkpoint=None, ar_checkpoint=None, nar_checkpoint=None,
                          model_preset: Optional[str] = None, device: str = "cpu", tokenizer: str = "auto",
-                         codec=None, allow_untrained: bool = False) -> "Synthesizer":
+                         codec=None, allow_untrained: bool = False, dtype: str = "float32",
+                         quantize: str = "none") -> "Synthesizer":
         """``codec``: a loaded codec or a ``--codec`` spec; None = the codec the checkpoint was
         trained on (a different codec is refused, see codec_choice)."""
         from valle.infer.model_loading import CheckpointLoadError, load_model
@@ -136,7 +144,7 @@ class Synthesizer:
             loaded.text_symbols = vallex_symbols()
         codec = load_checkpoint_codec(loaded, codec, device)
         synth = cls(loaded.model, loaded.text_symbols, codec, tokenizer=tokenizer, device=device,
-                    train_args=loaded.train_args)
+                    train_args=loaded.train_args, dtype=dtype, quantize=quantize)
         synth.sources = loaded.sources
         return synth
 
@@ -175,7 +183,9 @@ class Synthesizer:
         """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
         ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
         inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
-        with torch.inference_mode():
+        dev = self.device
+        low = self.dtype in ("bfloat16", "float16")
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=getattr(torch, self.dtype), enabled=low):
             out = self.model.inference(
                 *inputs.args(),
                 top_k=options.top_k,
@@ -323,6 +333,8 @@ class Synthesizer:
             "text_tokenizer": self.tokenizer_name,
             "checkpoints": self.sources,
             "device": str(self.device),
+            "dtype": self.dtype,
+            "quantize": self.quantize,
             "sampling": asdict(options),
         }
         if self.codec_is_random:

@@ -15,8 +15,11 @@ import torch
 from torch import Tensor
 
 from .masks import ar_mask, lengths_to_valid, padding_mask
+from .fused_step import CUDAGraphStep, FusedARStep, StaticStep, fused_step_supported
 from .modules import KVCache
 from .sampling import sample_next
+
+STEP_MODES = ("fused", "modules", "static", "cuda_graph")
 
 
 @dataclass
@@ -43,8 +46,12 @@ def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts
 def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
               prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
               temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-              keep_logits: bool = False, min_frames: Optional[Tensor] = None) -> ARResult:
+              keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "fused") -> ARResult:
     """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames.
+
+    With the KV cache, ``step_mode`` "fused" (the default) runs each new frame through
+    ``FusedARStep`` (fused_step.py); "modules" through the decoder modules (same codes, slower);
+    "static" through its fixed-shape step and "cuda_graph" through that step captured as a CUDA graph.
 
     ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
     model that would stop at once still says the whole sentence.
@@ -89,10 +96,9 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     key_valid = torch.cat([lengths_to_valid(text_lens.to(device), S), audio_valid], dim=1)
 
     x_text = model.embed_text(text_tokens, text_langs, nar=False)
-    alive = torch.arange(B, device=device)
     generated: List[List[int]] = [[] for _ in range(B)]
-    logprob = torch.zeros(B)
-    scored = torch.zeros(B, dtype=torch.long)
+    logprob = [0.0] * B  # Python numbers: per-item tensor updates cost several ops per item per step
+    scored = [0] * B
     step_logits: List[List[Tensor]] = [[] for _ in range(B)]
     cache = KVCache(len(model.ar_decoder.layers)) if use_kv_cache else None
 
@@ -103,17 +109,29 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         return model.ar_predict_layer(h[:, -1])
 
     logits = full_logits()
+    stepper = None
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
+    if cache is not None and step_mode != "modules" and fused_step_supported(model):
+        capacity = S + A + int(max_frames.max()) + 1
+        stepper = FusedARStep(model, cache, key_valid, capacity)
+        if step_mode == "static":
+            stepper = StaticStep(stepper)
+        elif step_mode == "cuda_graph":
+            stepper = CUDAGraphStep(stepper)
+        cache = None  # the stepper holds the keys and values from here on
     step = 0
+    alive_l = list(range(B))  # the items still decoding, in batch-row order
+    max_l = [int(m) for m in max_frames.tolist()]
     while True:
         if min_frames is not None:
-            early = torch.tensor([len(generated[i]) < int(min_frames[i]) for i in alive.tolist()], device=device)
+            early = torch.tensor([len(generated[i]) < int(min_frames[i]) for i in alive_l], device=device)
             if bool(early.any()):
                 logits = logits.clone()
                 logits[early, c.eos_id] = float("-inf")
         tok = sample_next(logits, top_k, top_p, temperature, generator)
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).squeeze(1).cpu()
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).view(-1).tolist()
         tok_l = tok.tolist()
-        alive_l = alive.tolist()
         keep = []
         for r, item in enumerate(alive_l):
             logprob[item] += lp[r]
@@ -123,7 +141,7 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
             if tok_l[r] == c.eos_id:
                 continue
             generated[item].append(tok_l[r])
-            if len(generated[item]) < int(max_frames[item]):
+            if len(generated[item]) < max_l[item]:
                 keep.append(r)
         if not keep:
             break
@@ -131,12 +149,18 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         step += 1
         if len(keep) < len(alive_l):
             idx = torch.tensor(keep, device=device)
-            alive, tok = alive[idx], tok[idx]
+            alive_l = [alive_l[r] for r in keep]
+            tok = tok[idx]
             seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
             a_lens = a_lens[idx]
             if cache is not None:
                 cache.select(idx)
+            if stepper is not None:
+                stepper.select(idx)
         new_pos = (a_lens + step - 1)[:, None]
+        if stepper is not None:
+            logits = stepper.step(tok, new_pos[:, 0])
+            continue
         seq = torch.cat([seq, tok[:, None]], dim=1)
         positions = torch.cat([positions, new_pos], dim=1)
         key_valid = torch.cat([key_valid, key_valid.new_ones(key_valid.shape[0], 1)], dim=1)
@@ -149,7 +173,7 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
 
     codes = [torch.tensor(g, dtype=torch.long) for g in generated]
     logits_out = [torch.stack(s) for s in step_logits] if keep_logits else None
-    return ARResult(codes, logprob, scored, logits_out)
+    return ARResult(codes, torch.tensor(logprob), torch.tensor(scored), logits_out)
 
 
 def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,

@@ -165,13 +165,17 @@ class SelfAttention(nn.Module):
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
         self.out_proj = nn.Linear(dim, dim)
         self.dropout = dropout
+        self.qkv_proj: Optional[nn.Module] = None  # set by valle.models.quantize (an int8 copy of in_proj)
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
         B, L, D = x.shape
         H = self.nhead
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(B, L, 3, H, D // H)
+        if self.qkv_proj is not None:
+            qkv = self.qkv_proj(x).view(B, L, 3, H, D // H)
+        else:
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(B, L, 3, H, D // H)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, Dh]
         if cache is not None:
             k, v = cache.append(layer, k, v)

@@ -18,6 +18,7 @@ from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
 from valle.utils.cli import str2bool
+from valle.utils.precision import DTYPE_CHOICES
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -78,7 +79,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW only")
     g.add_argument("--clipping-scale", type=float, default=2.0, help="ScaledAdam: clip at this x median grad norm")
     g.add_argument("--accumulate-grad-steps", type=int, default=1)
-    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    g.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
+                   help="autocast dtype; auto = bf16 on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16) "
+                        "where it measures faster, else float32; bf16 on other CPUs is warned about")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-bad-batches", type=int, default=10, help="stop after this many inf/NaN batches in a row")

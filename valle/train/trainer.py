@@ -31,6 +31,7 @@ from valle.train.build import (
     init_distributed, pick_device, resume_path, schedule_warnings,
 )
 from valle.train.data_codec import data_codec_facts
+from valle.utils.precision import resolve_dtype
 from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
@@ -108,6 +109,7 @@ class Trainer:
         self.args = args
         self.rank, self.world_size, local_rank = init_distributed()
         self.device = pick_device(args.device, local_rank)
+        args.dtype = resolve_dtype(args.dtype, self.device)  # "auto" -> the concrete dtype, logged with why
         self.is_main = self.rank == 0
         self.exp_dir = Path(args.exp_dir)
         self.prepare()

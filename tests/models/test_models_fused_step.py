@@ -1,0 +1,55 @@
+"""The fused single-token AR step (the default) gives the codes of the decoder-module path."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import case_inputs
+from test_models_kv_cache import make_inputs, make_model
+from valle.models.decoding import ar_decode
+
+
+def test_fused_step_equals_module_step_on_reference_case(vallex_small):
+    model, case, _ = vallex_small
+    out = case["cases"][0]["outputs"]
+    x = case_inputs(case["cases"][0])
+    n = case["max_new_frames"]
+    runs = {}
+    with torch.no_grad():
+        for mode in ("fused", "modules", "static"):
+            runs[mode] = ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"],
+                                   x["audio_prompts"][..., 0], x["prompt_lens"], torch.tensor([n]), top_k=1,
+                                   keep_logits=True, step_mode=mode)
+    for mode in ("fused", "static"):
+        assert torch.equal(runs[mode].codes[0], runs["modules"].codes[0])
+        assert torch.equal(runs[mode].codes[0], out["ar_generated_q0"])
+        assert (runs[mode].step_logits[0] - runs["modules"].step_logits[0]).abs().max() < 1e-5
+        assert (runs[mode].step_logits[0] - out["ar_step_logits"][:n]).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_fused_step_batched_padding_and_stopping(bos):
+    """Items with different text / prompt lengths (left-padded audio, right-padded text) and
+    different frame budgets, so items leave the batch mid-way: every item equals the module path."""
+    model = make_model(prepend_bos=bos)
+    lens = ([11, 4, 8], [1 if bos else 2, 17, 40], [20, 6, 13])
+    x = make_inputs(*lens[:2])
+    with torch.no_grad():
+        plain, fused, static = (
+            ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
+                      x["prompt_lens"], torch.tensor(lens[2]), top_k=1, keep_logits=True, step_mode=mode)
+            for mode in ("modules", "fused", "static"))
+    for run in (fused, static):  # "static": the fixed-shape step that CUDA graphs capture
+        for i in range(3):
+            assert len(run.codes[i]) == lens[2][i]
+            assert torch.equal(run.codes[i], plain.codes[i])
+            assert (run.step_logits[i] - plain.step_logits[i])[:, :1024].abs().max() < 1e-5  # EOS: -inf
+        assert torch.allclose(run.logprob, plain.logprob, atol=1e-4)
+
+
+def test_step_mode_checked():
+    model = make_model()
+    x = make_inputs([5], [3])
+    with pytest.raises(ValueError, match="step_mode must be one of"):
+        ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
+                  x["prompt_lens"], torch.tensor([2]), top_k=1, step_mode="graph")
