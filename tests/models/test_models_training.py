@@ -167,3 +167,22 @@ def test_top10_accuracy_counts_rank_below_ten():
     loss, acc, n = VALLE._ce_and_acc(logits, torch.tensor([0, 9, 10]))
     assert n == 3 and abs(float(acc) - 2 / 3) < 1e-6
     assert abs(float(loss) - float(torch.nn.functional.cross_entropy(logits, torch.tensor([0, 9, 10])))) < 1e-6
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 4])
+def test_several_nar_stages_per_batch_are_the_mean_of_each_stage_alone(mode):
+    """``nar_stages_per_step``: the stages run stacked as one batch; the loss is the mean of each
+    stage's own loss (same prefix/prompt draw), every drawn stage's output layer gets a gradient."""
+    model = model_for(prefix_mode=mode, share_embedding=False).eval()
+    batch = make_batch()
+    every = run(model, dict(batch, nar_stages_per_step=7), 2, seed=3)
+    alone = [run(model, dict(batch, nar_stage=s), 2, seed=3) for s in range(1, 8)]
+    assert every["nar_frames"] == sum(a["nar_frames"] for a in alone)
+    want = sum(float(a["nar_loss"]) for a in alone) / 7
+    assert math.isclose(float(every["nar_loss"]), want, rel_tol=1e-5)
+    out = run(model, dict(batch, nar_stages_per_step=3), 2, seed=5)
+    out["loss"].backward()
+    trained = [i for i, layer in enumerate(model.nar_predict_layers) if layer.weight.grad is not None]
+    assert len(trained) == 3 and out["nar_frames"] % 3 == 0  # the same frames of each stage
+    with pytest.raises(ValueError, match="nar_stages_per_step must be in 1..7"):
+        model(dict(batch, nar_stages_per_step=8), 2)

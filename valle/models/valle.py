@@ -156,24 +156,42 @@ class VALLE(nn.Module):
             h, targets = h[:, S:][in_valid], targets[in_valid]
         return self._ce_and_acc(self.ar_predict_layer(h), targets)
 
+    def _nar_stages(self, batch) -> List[int]:
+        """The NAR codebooks this batch trains: ``batch["nar_stage"]`` pins one (validation);
+        else ``batch["nar_stages_per_step"]`` (default 1) distinct ones drawn with torch's global
+        RNG, so a resumed run replays them (one stage draws exactly as it always has)."""
+        Q = self.config.num_quantizers
+        if batch.get("nar_stage") is not None:
+            stage = int(batch["nar_stage"])
+            if not 1 <= stage < Q:
+                raise ValueError(f"nar_stage must be in 1..{Q - 1}, got {stage}")
+            return [stage]
+        k = int(batch.get("nar_stages_per_step") or 1)
+        if not 1 <= k < Q:
+            raise ValueError(f"nar_stages_per_step must be in 1..{Q - 1}, got {k}")
+        if k == 1:
+            return [int(torch.randint(1, Q, ()).item())]
+        if k == Q - 1:
+            return list(range(1, Q))
+        return sorted(int(s) + 1 for s in torch.randperm(Q - 1)[:k])
+
     def _nar_loss(self, text, text_valid, langs, codes, audio_lens, audio_valid, batch):
+        """NAR cross-entropy of the drawn codebook(s) (``_nar_stages``); several stages run as
+        one batch of ``len(stages) x B`` rows sharing the text, prompt and prefix draws."""
         c = self.config
         B, T, _ = codes.shape
         device = codes.device
-        # One stage per batch, drawn with torch's global RNG so a resumed run replays it;
-        # validation pins it with batch["nar_stage"] to score every stage (valle.train.validation).
-        if batch.get("nar_stage") is not None:
-            stage = int(batch["nar_stage"])
-            if not 1 <= stage < c.num_quantizers:
-                raise ValueError(f"nar_stage must be in 1..{c.num_quantizers - 1}, got {stage}")
-        else:
-            stage = int(torch.randint(1, c.num_quantizers, ()).item())
+        stages = self._nar_stages(batch)
         embs = self.nar_audio_embeddings
         q0 = codes[..., 0].masked_fill(~audio_valid, c.eos_id)
         upper = codes[..., 1: c.num_quantizers].masked_fill(~audio_valid[..., None], 0)
-        y = embs[0](q0)
-        for j in range(1, stage):
+        base = embs[0](q0)
+        ys, y = [], base
+        for j in range(1, max(stages)):  # running sums: stage s sees codebooks 0..s-1
+            if j in stages:
+                ys.append(y)
             y = y + embs[j](upper[..., j - 1])
+        ys.append(y)  # the last (largest) stage
         target_valid = audio_valid
         prompt_emb, prompt_valid, prompt_len_per_item = None, None, None
         mode = c.prefix_mode
@@ -182,10 +200,10 @@ class VALLE(nn.Module):
             P = int(torch.randint(int_low, 2 * int_low, ()).item()) if int_low > 0 else 0
             P = min(P, c.max_prefix_frames)
             if P > 0:
-                y_pre = y[:, :P]
-                for j in range(stage, c.num_quantizers):
+                y_pre = ys[-1][:, :P]  # the prefix frames carry every codebook, whatever the stage
+                for j in range(max(stages), c.num_quantizers):
                     y_pre = y_pre + embs[j](upper[:, :P, j - 1])
-                y = torch.cat([y_pre, y[:, P:]], dim=1)
+                ys = [torch.cat([y_pre, y_s[:, P:]], dim=1) for y_s in ys]
                 target_valid = audio_valid & (torch.arange(T, device=device) >= P)[None]
         elif mode == 2:
             P = min(c.max_prefix_frames, int(0.25 * int(audio_lens.min())))
@@ -212,14 +230,16 @@ class VALLE(nn.Module):
             prompt_len_per_item = plens
 
         x = self.embed_text(text, langs, nar=True)
+        K = len(stages)
+        y = ys[0] if K == 1 else torch.cat(ys, dim=0)
         if prompt_emb is not None:
             P = prompt_emb.shape[1]
-            y = torch.cat([prompt_emb, y], dim=1)
+            y = torch.cat([prompt_emb.repeat(K, 1, 1), y], dim=1)
             if prompt_len_per_item is not None:  # positions continue right after each item's prompt
                 pos = torch.arange(P + T, device=device)[None].expand(B, -1).clone()
                 pos[:, P:] = prompt_len_per_item[:, None] + torch.arange(T, device=device)[None]
                 pos[:, :P] = pos[:, :P].masked_fill(~prompt_valid, 0)
-                y = self.nar_audio_position(y, positions=pos)
+                y = self.nar_audio_position(y, positions=pos.repeat(K, 1))
             else:
                 y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, prompt_valid, audio_valid], dim=1)
@@ -227,11 +247,16 @@ class VALLE(nn.Module):
             P = 0
             y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, audio_valid], dim=1)
-        cond = self.nar_stage_embeddings[stage - 1].weight
+        if K == 1:
+            cond = self.nar_stage_embeddings[stages[0] - 1].weight
+        else:  # one stage embedding per block of B rows
+            cond = torch.cat([self.nar_stage_embeddings[s - 1].weight.expand(B, -1) for s in stages])[:, None]
+            x, key_valid = x.repeat(K, 1, 1), key_valid.repeat(K, 1)
         h = self.nar_decoder(torch.cat([x, y], dim=1), padding_mask(key_valid), cond)
-        h = h[:, text.shape[1] + P:][target_valid]
-        targets = codes[..., stage][target_valid]
-        return self._ce_and_acc(self.nar_predict_layers[stage - 1](h), targets)
+        h = h[:, text.shape[1] + P:]
+        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid]) for i, s in enumerate(stages)]
+        targets = [codes[..., s][target_valid] for s in stages]
+        return self._ce_and_acc(torch.cat(logits), torch.cat(targets))
 
     def _sum_codebooks(self, prompt: Tensor) -> Tensor:
         """Sum of all codebook embeddings of acoustic-prompt frames [B, P, Q] -> [B, P, D]."""

@@ -20,7 +20,7 @@ import torch
 log = logging.getLogger(__name__)
 
 MODEL_OVERRIDES = ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "prefix_mode",
-                   "text_vocab_size", "num_languages", "num_quantizers")
+                   "text_vocab_size", "num_languages", "num_quantizers", "share_embedding")
 
 
 def model_overrides(args) -> Dict[str, object]:

@@ -76,8 +76,9 @@ class Monitor:
         atomic_write_text(self.steps_path, "".join(l + "\n" for l in keep))
 
     def log_step(self, step: int, epoch: int, stats: List[Tuple[dict, int]], grad_norm: float, lr: float,
-                 device: torch.device) -> None:
-        """Average the micro-batches (and ranks) of one optimizer step; write the line and progress."""
+                 device: torch.device) -> dict:
+        """Average the micro-batches (and ranks) of one optimizer step; write the line and progress.
+        Returns the step's record (the same on every rank)."""
         vals, cnts = [], []
         for k in METRICS:
             xs = [float(torch.as_tensor(o[k]).detach()) for o, _ in stats if k in o]
@@ -100,12 +101,13 @@ class Monitor:
         if self.start_step is None:
             self.start_step = step - 1
         if not self.is_main:
-            return
+            return rec
         with open(self.steps_path, "a") as f:
             f.write(json_line(rec) + "\n")
         self.window.append(rec)
         if step % max(1, self.args.log_interval) == 0:
             self._progress(step, epoch)
+        return rec
 
     def _progress(self, step: int, epoch: int) -> None:
         w = self.window

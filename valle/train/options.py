@@ -59,6 +59,12 @@ def get_parser() -> argparse.ArgumentParser:
                       ("num-languages", int), ("num-quantizers", int)]:
         g.add_argument(f"--{name}", type=typ, default=None, help="override the preset's value")
     g.add_argument("--train-stage", type=int, choices=[0, 1, 2], default=0, help="0 = AR+NAR, 1 = AR, 2 = NAR")
+    g.add_argument("--nar-stages-per-step", type=int, default=1,
+                   help="NAR codebooks trained per batch (distinct, drawn at random; num_quantizers-1 = all): "
+                        "each codebook learns more per CPU second, at the cost of a slower step")
+    g.add_argument("--share-embedding", type=str2bool, default=None,
+                   help="override the preset: tie the NAR output layers to the NAR input tables (the published "
+                        "layout; the key set is the same either way). false: untied, small initial logits")
     g.add_argument("--init-from", type=Path, default=None, help="our checkpoint, the published VALL-E X file or a lifeiteng checkpoint")
     g.add_argument("--init-mismatch", choices=["strict", "resize"], default="strict",
                    help="resize: grow/shrink text and audio tables keeping the overlapping rows")
@@ -93,6 +99,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0 = no limit)")
     g.add_argument("--max-cpu-seconds", type=float, default=0,
                    help="stop (with a checkpoint) after this many CPU seconds of this process, all threads (0 = no limit)")
+    g.add_argument("--stop-at-loss", type=float, default=0,
+                   help="stop (with a checkpoint) once the mean training loss of the last 5 steps is at or below "
+                        "this (0 = off): train a tiny model until it has memorised its data")
     g.add_argument("--resume", default="auto", help="auto (latest checkpoint in --exp-dir) | none | PATH")
     g.add_argument("--valid-interval", type=int, default=1000, help="validate every N batches (and at each epoch end)")
     g.add_argument("--early-stop-patience", type=int, default=0, help="stop after N validations without improvement (0 = off)")
@@ -159,7 +168,8 @@ NUMERIC_RANGES = {
     "accumulate_grad_steps": (1, True, None), "max_bad_batches": (1, True, None), "max_steps": (0, True, None),
     "lr_total_steps": (1, True, None), "num_workers": (0, True, None), "keep_last_k": (0, True, None),
     "save_every_n": (0, True, None), "valid_interval": (0, True, None), "log_interval": (0, True, None),
-    "early_stop_patience": (0, True, None), "num_buckets": (1, True, None),
+    "early_stop_patience": (0, True, None), "num_buckets": (1, True, None), "nar_stages_per_step": (1, True, None),
+    "stop_at_loss": (0.0, True, None),
 }
 
 

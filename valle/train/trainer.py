@@ -62,8 +62,11 @@ def compute_loss(model, batch, args, device) -> Dict[str, object]:
     dtype = DTYPES[args.dtype]
     ctx = (torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32
            else contextlib.nullcontext())
+    batch = to_device(batch, device)
+    if getattr(args, "nar_stages_per_step", 1) > 1:
+        batch["nar_stages_per_step"] = args.nar_stages_per_step
     with ctx:
-        return model(to_device(batch, device), train_stage=args.train_stage)
+        return model(batch, train_stage=args.train_stage)
 
 
 @contextlib.contextmanager
@@ -167,6 +170,7 @@ class Trainer:
         self._start_history(ckpt, switching)
         self.new_run = ckpt is None or switching
         self.best_valid, self.bad_valids = math.inf, 0
+        self.recent_losses = []  # --stop-at-loss
         if ckpt is not None:
             self.step = int(ckpt["step"])
             self.trained_stages = sorted(set(ckpt.get("trained_stages", [ckpt.get("train_stage", 0)]))
@@ -384,8 +388,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self.step += 1
             self.scheduler.step_batch(self.step)
-            self.monitor.log_step(self.step, self.epoch, stats, grad_norm, self.scheduler.get_last_lr()[0],
-                                  self.device)
+            rec = self.monitor.log_step(self.step, self.epoch, stats, grad_norm, self.scheduler.get_last_lr()[0],
+                                        self.device)
             stats = []
             if args.valid_interval > 0 and self.step % args.valid_interval == 0:
                 self.run_validation(epoch_end=False)
@@ -394,11 +398,22 @@ class Trainer:
                 self.save(f"checkpoint-{self.step}.pt")
             if args.max_steps and self.step >= args.max_steps:
                 return "max_steps"
+            if args.stop_at_loss and self._loss_reached(rec):
+                return "max_steps"
             if args.max_cpu_seconds and time.process_time() - self.cpu_start >= args.max_cpu_seconds:
                 log.info("step %d: --max-cpu-seconds %g reached", self.step, args.max_cpu_seconds)
                 return "max_steps"
             if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
                 return "early_stop"
+        return False
+
+    def _loss_reached(self, rec: dict) -> bool:
+        """--stop-at-loss: the mean training loss of the last 5 steps is at or below the mark."""
+        recent = self.recent_losses = (self.recent_losses + [rec.get("loss", math.inf)])[-5:]
+        if len(recent) == 5 and sum(recent) / 5 <= self.args.stop_at_loss:
+            log.info("step %d: training loss %.4f (mean of 5 steps) <= --stop-at-loss %g", self.step,
+                     sum(recent) / 5, self.args.stop_at_loss)
+            return True
         return False
 
     def _grad_norm(self) -> float:
