@@ -57,7 +57,7 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
     model that would stop at once still says the whole sentence.
     """
     steps = ar_decode_steps(model, text_tokens, text_lens, text_langs, prompt_q0, prompt_lens, max_frames,
-                            top_k, top_p, temperature, use_kv_cache, generator, keep_logits, min_frames)
+                            top_k, top_p, temperature, use_kv_cache, generator, keep_logits, min_frames, step_mode)
     while True:
         try:
             next(steps)
@@ -68,7 +68,7 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
 def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
                     prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
                     temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-                    keep_logits: bool = False, min_frames: Optional[Tensor] = None):
+                    keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "fused"):
     """``ar_decode`` one step at a time: a generator that yields the per-item lists of codebook-0
     ids generated so far after every step (streaming synthesis reads them while the AR runs) and
     returns the ``ARResult``. The lists grow in place; callers must not change them.

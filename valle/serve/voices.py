@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from valle.infer.audio_prompt import PromptAudio
-from valle.voice import VOICE_SUFFIX, VoiceError, VoiceNameError, check_voice_name
+from valle.voice import VOICE_SUFFIX, VoiceNameError, check_voice_name
 from valle.voice.voice_store import NAME_RE
 
 

@@ -19,11 +19,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from valle.data.corpora.rejects import Reject, format_counts, write_rejects
+from valle.data.corpora.rejects import Reject
 from valle.data.long.process import Options, SourceResult, process_source
 from valle.data.long.report import SUMMARY_JSON
 from valle.data.long.scan import LongSource, scan_long
-from valle.utils.atomic import atomic_path, atomic_save_manifest, atomic_write_text
+from valle.utils.atomic import atomic_path, atomic_write_text
 
 SEGMENTS_TSV = "long_segments.tsv"
 TSV_HEADER = ("id", "source", "start", "end", "confidence", "status", "text")
