@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import case_inputs
+from reference_case import case_inputs
 from test_models_kv_cache import make_inputs, make_model
 from valle.models.decoding import ar_decode
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import case_inputs
+from reference_case import case_inputs
 from valle.models.checkpoint_import import load_model
 from valle.models.decoding import ar_decode
 from valle.models.quantize import quantize_for_synthesis

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import case_inputs
+from reference_case import case_inputs
 from valle.models.decoding import ar_decode, nar_decode
 from valle.models.masks import ar_mask
 
