@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from lhotse import load_manifest
-from long_recording import RATE, build_long_recording, norm_words
+from long_recording import build_long_recording, norm_words
 
 from valle.bin.prepare_manifests import main as prepare_main
 from valle.data.corpora import detect_layout
@@ -169,4 +169,3 @@ def test_long_layout_is_detected_and_reported(long_run, tmp_path):
     assert "hours in" in text and "hours kept" in text and summary["segments"] >= summary["kept"] > 0
     for png in ("long_segments.png", "long_confidence.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
-    assert RATE == 16000

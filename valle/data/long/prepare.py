@@ -19,11 +19,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from valle.data.corpora.rejects import Reject, format_counts, write_rejects
+from valle.data.corpora.rejects import Reject
 from valle.data.long.process import Options, SourceResult, process_source
 from valle.data.long.report import SUMMARY_JSON
 from valle.data.long.scan import LongSource, scan_long
-from valle.utils.atomic import atomic_path, atomic_save_manifest, atomic_write_text
+from valle.utils.atomic import atomic_path, atomic_write_text
 
 SEGMENTS_TSV = "long_segments.tsv"
 TSV_HEADER = ("id", "source", "start", "end", "confidence", "status", "text")
@@ -150,7 +150,7 @@ def summarize(results: List[SourceResult]) -> Dict:
 
 
 def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exclude, opts: Options,
-                 num_jobs: int = 1, prefix: str = "custom", language: Optional[str] = None,
+                 num_jobs: int = 1, language: Optional[str] = None,
                  loudness: Optional[float] = None, segments_tsv: Optional[Path] = None):
     """Everything stage 1 writes for the long layout; returns (recordings, supervisions, rejects)."""
     sources_list, rejects = scan_long(Path(corpus_dir), speaker, exclude)
