@@ -47,15 +47,15 @@ def _stage1(corpus, out, *extra):
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory, samples_dir, espeak_wav):
-    """One stage-1 run over: chapter.wav + its transcript, wrong.flac + another file's text,
-    notes.wav without transcript."""
+    """One stage-1 run over: chapter.wav + chapter.txt, wrong.flac + another file's text (given in
+    transcripts.tsv), notes.wav without transcript."""
     root = tmp_path_factory.mktemp("long")
     corpus = root / "book"
     pieces, text = build_long_recording(samples_dir, espeak_wav, corpus / "chapter.wav")
     shutil.rmtree(corpus / "_pieces")
     (corpus / "chapter.txt").write_text(text + "\n")
     shutil.copy(samples_dir / "librispeech-mini" / "2412-153948-0000.flac", corpus / "wrong.flac")
-    (corpus / "wrong.txt").write_text(OTHER_TEXT + "\n")
+    (corpus / "transcripts.tsv").write_text(f"wrong.flac\t{OTHER_TEXT}\n")  # the one-TSV form
     lj = [sf.read(str(samples_dir / "ljspeech-mini" / "wavs" / f"{n}.wav"), dtype="float32")[0]
           for n in ("LJ002-0020", "LJ002-0035")]
     sf.write(str(corpus / "notes.wav"), np.concatenate([np.zeros(6615), lj[0], np.zeros(17640), lj[1],
@@ -120,6 +120,7 @@ def test_wrong_transcript_is_rejected_with_low_confidence(long_run):
     assert not [s for s in sups if s.recording_id == "wrong"]
     rows = [r for r in _tsv(out / "long_segments.tsv") if r["source"] == str(corpus / "wrong.flac")]
     assert rows and all(r["status"] == "low_confidence" and float(r["confidence"]) < 0.5 for r in rows), rows
+    assert norm_words(" ".join(r["text"] for r in rows)) == norm_words(OTHER_TEXT)  # read from transcripts.tsv
     reasons = {r.reason for r in read_rejects(out / "rejects.tsv") if r.path.startswith(str(corpus / "wrong.flac"))}
     assert reasons == {"low_confidence"}
 
