@@ -45,6 +45,11 @@ PEAK_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 NVL": 835.0, "H100 PCIe":
                "RTX 4090": 165.2}
 
 
+def sig(x: float, digits: int = 4) -> float:
+    """``x`` to ``digits`` significant digits (a slow CPU run's small rates must not round to 0)."""
+    return float(f"{x:.{digits}g}")
+
+
 def log(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
@@ -105,9 +110,9 @@ def bench_train(device, dtype: str, quick: bool, batch: int, frames: int, steps:
     flops = ar_step_flops(B=batch, T=frames, S=S, d=cfg.d_model, ff=cfg.dim_feedforward, layers=cfg.num_layers,
                           vocab=cfg.ar_audio_rows)
     out = {"parameters": sum(p.numel() for p in model.parameters()), "dtype": dtype, "batch": [batch, frames],
-           "step_s": round(dt, 4), "audio_frames_per_s": round(batch * frames / dt, 1),
-           "step_gflop": round(flops / 1e9, 2), "achieved_gflops": round(flops / dt / 1e9, 1),
-           "mfu": round(flops / dt / peak, 4)}
+           "step_s": sig(dt), "audio_frames_per_s": sig(batch * frames / dt),
+           "step_gflop": sig(flops / 1e9), "achieved_gflops": sig(flops / dt / 1e9),
+           "mfu": sig(flops / dt / peak)}
     if device.type == "cuda":
         out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 2)
     return out
@@ -136,7 +141,7 @@ def bench_decode(device, quick: bool, new_frames: int) -> dict:
             sync(device)
             dt = time.perf_counter() - t0
         codes[mode] = r.codes[0]
-        res[f"{mode}_frames_per_s"] = round(len(r.codes[0]) / dt, 1)
+        res[f"{mode}_frames_per_s"] = sig(len(r.codes[0]) / dt)
         log("decode", mode, res[f"{mode}_frames_per_s"])
     res["codes_equal"] = bool(torch.equal(codes[modes[0]], codes[modes[1]]))
     res["new_frames"], res["prompt_frames"] = new_frames, P
@@ -162,8 +167,8 @@ def bench_encodec(device, quick: bool, clips: int) -> dict:
     sync(device)
     dt = time.perf_counter() - t0
     assert [c.shape[0] for c in codes] == [-(-len(w) // 320) for w in wavs]
-    return {"clips": clips, "audio_s": round(sum(seconds), 2), "wall_s": round(dt, 3),
-            "audio_s_per_wall_s": round(sum(seconds) / dt, 1)}
+    return {"clips": clips, "audio_s": round(sum(seconds), 2), "wall_s": sig(dt),
+            "audio_s_per_wall_s": sig(sum(seconds) / dt)}
 
 
 def main(argv=None) -> int:
@@ -190,7 +195,7 @@ def main(argv=None) -> int:
     dtype = resolve_dtype(args.dtype, device)
     peak, peak_source = peak_flops(device, args.peak_tflops)
     res = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info(),
-           "torch": torch.__version__, "quick": q, "peak_gflops": round(peak / 1e9, 1), "peak_source": peak_source}
+           "torch": torch.__version__, "quick": q, "peak_gflops": sig(peak / 1e9), "peak_source": peak_source}
     res["train"] = bench_train(device, dtype, q, batch, frames, steps, peak)
     log("train", res["train"])
     res["decode"] = bench_decode(device, q, new_frames)
