@@ -11,6 +11,7 @@ the audio is joined, so the output has exactly the codec's samples per frame for
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -169,7 +170,8 @@ class Synthesizer:
         text_langs = torch.tensor([p_langs + t_langs], dtype=torch.long, device=dev)
         prompts = prompt_codes.to(dev).unsqueeze(0)
         low = self.dtype in ("bfloat16", "float16")
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=getattr(torch, self.dtype), enabled=low):
+        autocast = torch.autocast(dev.type, dtype=getattr(torch, self.dtype)) if low else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
             out = self.model.inference(
                 text_tokens,
                 torch.tensor([len(ids)], device=dev),
