@@ -40,9 +40,10 @@ from valle.models.decoding import ar_decode  # noqa: E402
 from valle.utils.precision import cpu_info, resolve_dtype  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from the vendors' data sheets.
-PEAK_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0, "H100": 756.0,
-               "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10G": 70.0, "A10": 125.0, "V100": 125.0,
-               "RTX 4090": 165.2}
+# Matched in this order against torch.cuda.get_device_name (an H100 SXM reports "NVIDIA H100 80GB HBM3").
+PEAK_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0,
+               "H100": 756.0,
+               "A100": 312.0, "L40S": 362.0, "L4": 121.0}
 
 
 def sig(x: float, digits: int = 4) -> float:
@@ -65,7 +66,7 @@ def peak_flops(device: torch.device, override: float) -> tuple:
         return override * 1e12, "--peak-tflops"
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        for key, tflops in PEAK_TFLOPS.items():  # most specific names first
+        for key, tflops in PEAK_TFLOPS.items():  # most specific names first (L40S before L4)
             if key in name:
                 return tflops * 1e12, f"bf16 dense peak of {key} (data sheet)"
         raise SystemExit(f"error: unknown GPU {name!r}: pass its dense bf16 peak with --peak-tflops")
@@ -173,7 +174,8 @@ def bench_encodec(device, quick: bool, clips: int) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto | cuda | cuda:N | cpu; auto = cuda when visible, else cpu with --quick (make bench)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs (seconds)")
     p.add_argument("--dtype", default="auto", help="training autocast dtype (auto | float32 | bfloat16)")
     p.add_argument("--batch", type=int, default=None, help="training batch size (default 16; quick 2)")
@@ -183,6 +185,11 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=None, help="Encodec clips (default 64; quick 2)")
     p.add_argument("--peak-tflops", type=float, default=0.0, help="the device's peak (default: from its name)")
     args = p.parse_args(argv)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if args.device == "cpu" and not args.quick:
+            log("no CUDA device: running --device cpu --quick (the figures check the script, nothing more)")
+            args.quick = True
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda but no CUDA device is visible: use --device cpu (with --quick)")
