@@ -130,6 +130,8 @@ def test_bad_requests_get_clear_4xx_and_the_server_stays_up(served):
     for raw_body, words in ((b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b"\xff\xfe", "JSON")):
         status, _, raw = served.post("/synthesize", raw=raw_body)
         assert status == 400 and words in json.loads(raw)["error"]
+    status, _, raw = served.post("/synthesize", raw=b'{"text": "' + b"a" * 4_100_000 + b'"}')
+    assert status == 413 and "byte limit" in json.loads(raw)["error"]
     status, _, raw = served.get("/no/such/thing")
     assert status == 404 and "no such endpoint" in json.loads(raw)["error"]
     status, _, raw = served.get("/synthesize")
