@@ -58,7 +58,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--quality", default="dnsmos", choices=["dnsmos", "none"], help="clip quality score")
     g.add_argument("--similarity", default="resemblyzer",
                    help="speaker model for the similarity to the speaker's other utterances (none = off)")
-    g.add_argument("--asr", default="pocketsphinx", help="recogniser for --wav without --text")
+    g.add_argument("--asr", default="pocketsphinx:accurate",
+                   help="recogniser for --wav without --text (the full search: a prompt text must be right)")
     g = p.add_argument_group("output")
     g.add_argument("--voices-dir", type=Path, default=None, help="folder of voices (<name>.voice.npz)")
     g.add_argument("--name", default=None, help="voice name (default: the speaker id); letters, digits, _ . -")
