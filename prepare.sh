@@ -27,7 +27,7 @@ min_confidence=0.6      ## long layout: segments whose alignment/ASR confidence 
 loudness=""             ## long layout: write kept segments normalised to this loudness in LUFS, e.g. -23 (sources untouched)
 segments_tsv=""         ## long layout: a corrected long_segments.tsv; only the changed rows are aligned again
 parts=all               ## libritts: parts for stages 0-1, e.g. "dev-clean train-clean-100"
-lang=en-us              ## text language (espeak voice such as en-us or de; zh; ja)
+language=en-us          ## text language (espeak voice such as en-us or de; zh; ja)
 text_tokenizer=espeak   ## text tokenizer: espeak, pinyin, openjtalk or vallex
 codec=encodec           ## audio codec, recorded for training and synthesis: encodec (published weights: hub cache/download), encodec:PATH, encodec:random (NOT speech; tests) or codec2 (no weights, robotic 8 kHz; offline runs)
 device=cpu              ## stage-3 device: cpu or cuda
@@ -46,7 +46,8 @@ usage="Usage: $0 [options]   (stages 0-4: corpus, manifests, text tokens, audio 
 # shellcheck disable=SC2034  # read by parse_options.sh
 renamed_options="codec_weights=use --codec encodec:PATH (a weights file), --codec encodec:random or --codec codec2
 min_duration=use --filter-min-duration (shortest utterance kept, seconds)
-max_duration=use --filter-max-duration (longest utterance kept, seconds); --max-duration now means only seconds of audio per training batch (run.sh, valle.bin.train)"
+max_duration=use --filter-max-duration (longest utterance kept, seconds); --max-duration now means only seconds of audio per training batch (run.sh, valle.bin.train)
+lang=use --language (the one spelling of the language option in every command)"
 # shellcheck source=local/parse_options.sh
 . "$root/local/parse_options.sh" "$@"
 # shellcheck source=local/log.sh
@@ -100,9 +101,9 @@ if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
 fi
 
 if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
-  log 2 "text tokens ($text_tokenizer, $lang) into $tokenized_dir"
+  log 2 "text tokens ($text_tokenizer, $language) into $tokenized_dir"
   run 2 "$python" -m valle.bin.tokenize_text --manifests-dir "$manifests_dir" --output-dir "$tokenized_dir" \
-    --prefix "$corpus" --text-tokenizer "$text_tokenizer" --lang "$lang" --nj "$nj"
+    --prefix "$corpus" --text-tokenizer "$text_tokenizer" --language "$language" --nj "$nj"
 fi
 
 if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then

@@ -111,10 +111,11 @@ def test_recipes_show_their_defaults_and_reject_typos(repo, tmp_path):
 
 
 @pytest.mark.parametrize("old,new", [("--max-duration", "--filter-max-duration"),
-                                     ("--min-duration", "--filter-min-duration")])
-def test_prepare_refuses_the_old_duration_limit_names(repo, tmp_path, old, new):
-    """prepare.sh's utterance limits took valle.bin.train's names: the old spelling (whose
-    --max-duration meant something else in run.sh) fails with one line naming the new one."""
+                                     ("--min-duration", "--filter-min-duration"), ("--lang", "--language")])
+def test_prepare_refuses_renamed_options(repo, tmp_path, old, new):
+    """prepare.sh's utterance limits took valle.bin.train's names (--max-duration meant something
+    else in run.sh) and --lang became --language as in every other command: the old spelling fails
+    with one line naming the new one."""
     for script in ("prepare.sh", "egs/libritts/prepare.sh", "egs/custom/prepare.sh"):
         r = subprocess.run(["bash", str(repo / script), old, "30"], capture_output=True, text=True, cwd=tmp_path)
         lines = r.stderr.splitlines()
