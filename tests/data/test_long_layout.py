@@ -164,7 +164,7 @@ def test_long_layout_is_detected_and_reported(long_run, tmp_path):
     only = tmp_path / "one"
     only.mkdir()
     shutil.copy(long_run["corpus"] / "chapter.wav", only / "chapter.wav")
-    assert detect_layout(only) == "long"  # 40 s > the 20 s --max-duration default
+    assert detect_layout(only) == "long"  # 40 s > the 20 s --filter-max-duration default
     lines, summary = long_section(long_run["out"], tmp_path / "report")
     text = "\n".join(lines)
     assert "hours in" in text and "hours kept" in text and summary["segments"] >= summary["kept"] > 0

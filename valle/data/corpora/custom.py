@@ -68,7 +68,7 @@ def build_manifests(
             continue
         span = info.speech_end - info.speech_start
         if span < min_duration:
-            rejects.append(Reject(path, "too_short", f"{span:.3f} s < --min-duration {min_duration} s"))
+            rejects.append(Reject(path, "too_short", f"{span:.3f} s < --filter-min-duration {min_duration} s"))
             continue
         if span > max_duration:
             rejects.append(Reject(path, "too_long", too_long_detail(span, max_duration)))
