@@ -69,6 +69,7 @@ def _train(root):
     steps = [json.loads(line) for line in (exp / "steps.jsonl").read_text().splitlines()]
     assert len(steps) < MAX_STEPS, f"the training loss never reached {STOP_LOSS}: last {steps[-1]}"
     assert sum(s["loss"] for s in steps[-5:]) / 5 <= STOP_LOSS
+    assert not list(exp.glob("epoch-*.pt"))  # --epoch-checkpoints false: no write per one-step epoch
     return corpus, exp / f"checkpoint-{len(steps)}.pt"
 
 
