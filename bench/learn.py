@@ -47,8 +47,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 wastes no CPU time on a shared machine; CPU seconds are counted either way)")
     p.add_argument("--model", nargs="*", default=["--model-preset", "small", "--d-model", "128", "--nhead", "4",
-                                                 "--num-layers", "3", "--dim-feedforward", "512"],
-                   help="model options for valle.bin.train")
+                                                 "--num-layers", "3", "--dim-feedforward", "512",
+                                                 "--share-embedding", "false", "--nar-stages-per-step", "3"],
+                   help="model and recipe options for valle.bin.train (docs/training.md, 'Short budgets')")
     p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
                         "--num-epochs", "100000", "--max-duration", str(args.max_duration), "--num-workers", "0",
                         "--device", "cpu", "--tensorboard", "false", "--synthesize-at-valid", "false",
                         "--valid-interval", "100000", "--save-every-n", "0", "--keep-last-k", "1",
-                        "--warmup-steps", "100", "--seed", str(args.seed), "--log-interval", "50"])
+                        "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50"])
             spent += time.process_time() - t0
             atomic_write_text(spent_file, json.dumps({"cpu_seconds": spent}) + "\n")
         ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))

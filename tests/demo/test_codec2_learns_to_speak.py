@@ -60,10 +60,11 @@ def _train(root):
                 "--max-steps", str(MAX_STEPS), "--num-epochs", "100000", "--max-duration", "40",
                 "--filter-min-duration", "0.1", "--warmup-steps", "20", "--lr-epochs", "1000000", "--num-workers", "0", "--device", "cpu",
                 "--tensorboard", "false", "--synthesize-at-valid", "false", "--save-every-n", "0",
-                "--keep-last-k", "1", "--log-interval", "100", "--seed", "1"])
+                "--epoch-checkpoints", "false", "--keep-last-k", "1", "--log-interval", "100", "--seed", "1"])
     steps = [json.loads(line) for line in (exp / "steps.jsonl").read_text().splitlines()]
     assert len(steps) < MAX_STEPS, f"the training loss never reached {STOP_LOSS}: last {steps[-1]}"
     assert sum(s["loss"] for s in steps[-5:]) / 5 <= STOP_LOSS
+    assert not list(exp.glob("epoch-*.pt"))  # --epoch-checkpoints false: no write per one-step epoch
     return corpus, exp / f"checkpoint-{len(steps)}.pt"
 
 

@@ -185,8 +185,7 @@ class VALLE(nn.Module):
         embs = self.nar_audio_embeddings
         q0 = codes[..., 0].masked_fill(~audio_valid, c.eos_id)
         upper = codes[..., 1: c.num_quantizers].masked_fill(~audio_valid[..., None], 0)
-        base = embs[0](q0)
-        ys, y = [], base
+        ys, y = [], embs[0](q0)
         for j in range(1, max(stages)):  # running sums: stage s sees codebooks 0..s-1
             if j in stages:
                 ys.append(y)

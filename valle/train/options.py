@@ -106,6 +106,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--valid-interval", type=int, default=1000, help="validate every N batches (and at each epoch end)")
     g.add_argument("--early-stop-patience", type=int, default=0, help="stop after N validations without improvement (0 = off)")
     g.add_argument("--save-every-n", type=int, default=1000, help="write checkpoint-<batch>.pt every N batches")
+    g.add_argument("--epoch-checkpoints", type=str2bool, default=True,
+                   help="write epoch-<n>.pt at every epoch end (false: a tiny corpus whose epoch is one step, "
+                        "where the writes cost more than the steps; the run's last checkpoint is still written)")
     g.add_argument("--keep-last-k", type=int, default=5, help="checkpoint-<batch>.pt files kept (0 = all)")
     g.add_argument("--log-interval", type=int, default=10)
     g.add_argument("--tensorboard", type=str2bool, default=True)

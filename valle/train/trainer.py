@@ -335,7 +335,8 @@ class Trainer:
                 break
             result = self.run_validation(epoch_end=True) or result
             self.epoch += 1
-            self.save(f"epoch-{self.epoch - 1}.pt")
+            if args.epoch_checkpoints:
+                self.save(f"epoch-{self.epoch - 1}.pt")
             if self._early_stop():
                 break
         self.validate_end()
