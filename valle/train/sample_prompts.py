@@ -33,7 +33,7 @@ def main(argv: Optional[List[str]] = None) -> List[List[str]]:
             cuts += [c for c in load_manifest(path) if c.supervisions and c.supervisions[0].text
                      and c.has_recording and c.recording.sources[0].type == "file"]
     if len(cuts) < 2:
-        sys.exit(f"--cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
+        sys.exit(f"error: --cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
     lines = []
     for i in range(min(args.num, len(cuts))):
         prompt, target = cuts[i], cuts[(i + 1) % len(cuts)]
