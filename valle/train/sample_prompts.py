@@ -16,6 +16,8 @@ from typing import List, Optional
 
 from lhotse import load_manifest
 
+from valle.utils.logging_setup import setup_logging
+
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m valle.train.sample_prompts", description=__doc__.splitlines()[0],
@@ -27,6 +29,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> List[List[str]]:
     args = get_parser().parse_args(argv)
+    setup_logging()
     cuts = []
     for path in args.cuts:
         if Path(path).is_file():
