@@ -27,13 +27,13 @@ min_confidence=0.6      ## long layout: segments whose alignment/ASR confidence 
 loudness=""             ## long layout: write kept segments normalised to this loudness in LUFS, e.g. -23 (sources untouched)
 segments_tsv=""         ## long layout: a corrected long_segments.tsv; only the changed rows are aligned again
 parts=all               ## libritts: parts for stages 0-1, e.g. "dev-clean train-clean-100"
-lang=en-us              ## text language (espeak voice such as en-us or de; zh; ja)
+language=en-us          ## text language (espeak voice such as en-us or de; zh; ja)
 text_tokenizer=espeak   ## text tokenizer: espeak, pinyin, openjtalk or vallex
 codec=encodec           ## audio codec, recorded for training and synthesis: encodec (published weights: hub cache/download), encodec:PATH, encodec:random (NOT speech; tests) or codec2 (no weights, robotic 8 kHz; offline runs)
 device=cpu              ## stage-3 device: cpu or cuda
 cpu_encoder=fast        ## stage-3 CPU encoder for --codec encodec: fast (groups of cuts; codes equal encodec's up to float ties) or encodec (its own model.encode per cut, exact, slower)
-min_duration=0.5        ## shortest utterance kept, seconds (stages 1 and 4)
-max_duration=20         ## longest utterance kept, seconds (stages 1 and 4)
+filter_min_duration=0.5  ## shortest utterance kept, seconds (stages 1 and 4; valle.bin.train's name for the same limit)
+filter_max_duration=20   ## longest utterance kept, seconds (stages 1 and 4; valle.bin.train's name for the same limit)
 dev_size=0.05           ## custom: dev set size, a count (e.g. 20) or a fraction (e.g. 0.05)
 test_size=0.05          ## custom: test set size, a count or a fraction
 seed=42                 ## custom: seed of the dev/test draw
@@ -44,7 +44,10 @@ test_parts=test-clean   ## libritts: parts that form the test split
 
 usage="Usage: $0 [options]   (stages 0-4: corpus, manifests, text tokens, audio tokens, splits/report)"
 # shellcheck disable=SC2034  # read by parse_options.sh
-renamed_options="codec_weights=use --codec encodec:PATH (a weights file), --codec encodec:random or --codec codec2"
+renamed_options="codec_weights=use --codec encodec:PATH (a weights file), --codec encodec:random or --codec codec2
+min_duration=use --filter-min-duration (shortest utterance kept, seconds)
+max_duration=use --filter-max-duration (longest utterance kept, seconds); --max-duration now means only seconds of audio per training batch (run.sh, valle.bin.train)
+lang=use --language (the one spelling of the language option in every command)"
 # shellcheck source=local/parse_options.sh
 . "$root/local/parse_options.sh" "$@"
 # shellcheck source=local/log.sh
@@ -79,8 +82,8 @@ tokenized_dir="$data_dir/tokenized"
 log "-" "prepare.sh ${OPTION_SUMMARY[*]}"
 
 corpus_opts=(--corpus "$corpus" --output-dir "$manifests_dir" --dl-dir "$dl_dir" --parts "$parts"
-  --layout "$layout" --trim-silence "$trim_silence" --min-duration "$min_duration"
-  --max-duration "$max_duration" --nj "$nj")
+  --layout "$layout" --trim-silence "$trim_silence" --filter-min-duration "$filter_min_duration"
+  --filter-max-duration "$filter_max_duration" --nj "$nj")
 if [[ -n "$corpus_dir" ]]; then corpus_opts+=(--corpus-dir "$corpus_dir"); fi
 if [[ -n "$speaker" ]]; then corpus_opts+=(--speaker "$speaker"); fi
 corpus_opts+=(--segment-min "$segment_min" --segment-max "$segment_max" --min-confidence "$min_confidence")
@@ -98,9 +101,9 @@ if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
 fi
 
 if [[ "$stage" -le 2 && "$stop_stage" -ge 2 ]]; then
-  log 2 "text tokens ($text_tokenizer, $lang) into $tokenized_dir"
+  log 2 "text tokens ($text_tokenizer, $language) into $tokenized_dir"
   run 2 "$python" -m valle.bin.tokenize_text --manifests-dir "$manifests_dir" --output-dir "$tokenized_dir" \
-    --prefix "$corpus" --text-tokenizer "$text_tokenizer" --lang "$lang" --nj "$nj"
+    --prefix "$corpus" --text-tokenizer "$text_tokenizer" --language "$language" --nj "$nj"
 fi
 
 if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
@@ -112,7 +115,7 @@ fi
 if [[ "$stage" -le 4 && "$stop_stage" -ge 4 ]]; then
   log 4 "splits and report in $tokenized_dir"
   run 4 "$python" -m valle.bin.split_and_report --tokenized-dir "$tokenized_dir" --manifests-dir "$manifests_dir" \
-    --prefix "$corpus" --corpus "$corpus" --min-duration "$min_duration" --max-duration "$max_duration" \
+    --prefix "$corpus" --corpus "$corpus" --filter-min-duration "$filter_min_duration" --filter-max-duration "$filter_max_duration" \
     --dev-size "$dev_size" --test-size "$test_size" --seed "$seed" --split-by-speaker "$split_by_speaker" \
     --train-parts "$train_parts" --dev-parts "$dev_parts" --test-parts "$test_parts"
 fi

@@ -22,6 +22,7 @@ num_epochs=""           ## training epochs (empty: valle.bin.train's default or 
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
 infer_device=cpu        ## stage 3: cpu or cuda
+voices=true             ## stage 3: also save one voice per dev speaker into <exp-dir>/voices (true|false)
 eval_mode=cross-sentence  ## stage 4: cross-sentence (prompt = another utterance) or continuation (first 3 s)
 eval_num=50             ## stage 4: test utterances (held-out cuts, fixed seed)
 eval_cuts="test dev"    ## stage 4: which <data-dir>/tokenized/cuts_<split> files the test list comes from
@@ -123,9 +124,11 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
       if [[ ! -f "$exp_dir/samples/$name.wav" ]]; then log 3 "skipped (see the line above)"; break; fi
     done
   # a reusable voice per dev speaker (train speakers without a dev set), for valle.bin.infer --voice NAME
-  log 3 "save one voice per dev speaker into $exp_dir/voices"
-  run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
-    --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
+  if [[ "$voices" == true ]]; then
+    log 3 "save one voice per dev speaker into $exp_dir/voices"
+    run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
+      --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
+  fi
   if compgen -G "$exp_dir/samples/*.wav" >/dev/null; then
     log 3 "serve it: $python -m valle.bin.serve --checkpoint $checkpoint --voices-dir $exp_dir/voices (voices from valle.bin.make_voice, or NAME.wav + NAME.txt prompts; docs/serving.md), then open http://127.0.0.1:8000/"
   fi

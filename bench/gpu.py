@@ -40,9 +40,15 @@ from valle.models.decoding import ar_decode  # noqa: E402
 from valle.utils.precision import cpu_info, resolve_dtype  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from the vendors' data sheets.
-PEAK_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0, "H100": 756.0,
-               "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10G": 70.0, "A10": 125.0, "V100": 125.0,
-               "RTX 4090": 165.2}
+# Matched in this order against torch.cuda.get_device_name (an H100 SXM reports "NVIDIA H100 80GB HBM3").
+PEAK_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0,
+               "H100": 756.0,
+               "A100": 312.0, "L40S": 362.0, "L4": 121.0}
+
+
+def sig(x: float, digits: int = 4) -> float:
+    """``x`` to ``digits`` significant digits (a slow CPU run's small rates must not round to 0)."""
+    return float(f"{x:.{digits}g}")
 
 
 def log(*parts) -> None:
@@ -60,7 +66,7 @@ def peak_flops(device: torch.device, override: float) -> tuple:
         return override * 1e12, "--peak-tflops"
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        for key, tflops in PEAK_TFLOPS.items():  # most specific names first
+        for key, tflops in PEAK_TFLOPS.items():  # most specific names first (L40S before L4)
             if key in name:
                 return tflops * 1e12, f"bf16 dense peak of {key} (data sheet)"
         raise SystemExit(f"error: unknown GPU {name!r}: pass its dense bf16 peak with --peak-tflops")
@@ -105,9 +111,9 @@ def bench_train(device, dtype: str, quick: bool, batch: int, frames: int, steps:
     flops = ar_step_flops(B=batch, T=frames, S=S, d=cfg.d_model, ff=cfg.dim_feedforward, layers=cfg.num_layers,
                           vocab=cfg.ar_audio_rows)
     out = {"parameters": sum(p.numel() for p in model.parameters()), "dtype": dtype, "batch": [batch, frames],
-           "step_s": round(dt, 4), "audio_frames_per_s": round(batch * frames / dt, 1),
-           "step_gflop": round(flops / 1e9, 2), "achieved_gflops": round(flops / dt / 1e9, 1),
-           "mfu": round(flops / dt / peak, 4)}
+           "step_s": sig(dt), "audio_frames_per_s": sig(batch * frames / dt),
+           "step_gflop": sig(flops / 1e9), "achieved_gflops": sig(flops / dt / 1e9),
+           "mfu": sig(flops / dt / peak)}
     if device.type == "cuda":
         out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 2)
     return out
@@ -136,7 +142,7 @@ def bench_decode(device, quick: bool, new_frames: int) -> dict:
             sync(device)
             dt = time.perf_counter() - t0
         codes[mode] = r.codes[0]
-        res[f"{mode}_frames_per_s"] = round(len(r.codes[0]) / dt, 1)
+        res[f"{mode}_frames_per_s"] = sig(len(r.codes[0]) / dt)
         log("decode", mode, res[f"{mode}_frames_per_s"])
     res["codes_equal"] = bool(torch.equal(codes[modes[0]], codes[modes[1]]))
     res["new_frames"], res["prompt_frames"] = new_frames, P
@@ -162,13 +168,14 @@ def bench_encodec(device, quick: bool, clips: int) -> dict:
     sync(device)
     dt = time.perf_counter() - t0
     assert [c.shape[0] for c in codes] == [-(-len(w) // 320) for w in wavs]
-    return {"clips": clips, "audio_s": round(sum(seconds), 2), "wall_s": round(dt, 3),
-            "audio_s_per_wall_s": round(sum(seconds) / dt, 1)}
+    return {"clips": clips, "audio_s": round(sum(seconds), 2), "wall_s": sig(dt),
+            "audio_s_per_wall_s": sig(sum(seconds) / dt)}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto | cuda | cuda:N | cpu; auto = cuda when visible, else cpu with --quick (make bench)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs (seconds)")
     p.add_argument("--dtype", default="auto", help="training autocast dtype (auto | float32 | bfloat16)")
     p.add_argument("--batch", type=int, default=None, help="training batch size (default 16; quick 2)")
@@ -178,6 +185,11 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=None, help="Encodec clips (default 64; quick 2)")
     p.add_argument("--peak-tflops", type=float, default=0.0, help="the device's peak (default: from its name)")
     args = p.parse_args(argv)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if args.device == "cpu" and not args.quick:
+            log("no CUDA device: running --device cpu --quick (the figures check the script, nothing more)")
+            args.quick = True
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda but no CUDA device is visible: use --device cpu (with --quick)")
@@ -190,7 +202,7 @@ def main(argv=None) -> int:
     dtype = resolve_dtype(args.dtype, device)
     peak, peak_source = peak_flops(device, args.peak_tflops)
     res = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info(),
-           "torch": torch.__version__, "quick": q, "peak_gflops": round(peak / 1e9, 1), "peak_source": peak_source}
+           "torch": torch.__version__, "quick": q, "peak_gflops": sig(peak / 1e9), "peak_source": peak_source}
     res["train"] = bench_train(device, dtype, q, batch, frames, steps, peak)
     log("train", res["train"])
     res["decode"] = bench_decode(device, q, new_frames)

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
                       "--num-voices", str(args.num_voices)])
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run(["bash", str(ROOT / "egs/custom/prepare.sh"), "--corpus-dir", str(corpus), "--data-dir", str(data),
-                    "--lang", "en-us", "--codec", "codec2", "--nj", "2", "--dev-size", "8", "--test-size", "4"],
+                    "--language", "en-us", "--codec", "codec2", "--nj", "2", "--dev-size", "8", "--test-size", "4"],
                    check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
     codec = load_codec("codec2")

@@ -66,6 +66,7 @@ def write_recording(path: Path, sentences, minutes: float) -> float:
 
 
 def bench_long(root: Path, minutes_list, repo: Path) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
     sentences = make_sentences(root)
     results = {}
     for minutes in minutes_list:

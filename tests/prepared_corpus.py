@@ -14,7 +14,7 @@ def prepare_in_process(corpus: Path, manifests: Path, tokenized: Path, codec: st
         prepare_manifests.main(["--stage", stage, "--corpus", "custom", "--corpus-dir", str(corpus),
                                 "--output-dir", str(manifests), "--parts", "all", "--nj", "1"])
     tokenize_text.main(["--manifests-dir", str(manifests), "--output-dir", str(tokenized), "--prefix", "custom",
-                        "--text-tokenizer", "espeak", "--lang", lang, "--nj", "1"])
+                        "--text-tokenizer", "espeak", "--language", lang, "--nj", "1"])
     tokenize_audio.main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
                          "--codec", codec, "--device", "cpu", "--nj", "1"])
     return tokenized / "custom_cuts_all.jsonl.gz"

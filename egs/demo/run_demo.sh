@@ -50,7 +50,7 @@ else
 fi
 
 say "2/5 prepare: manifests, phonemes, $codec codes, splits, report -> $demo/data"
-bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" --lang en-us \
+bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" --language en-us \
   --codec "$codec" --nj 2 --dev-size 8 --test-size 4
 
 if [[ "$codec" == codec2 ]]; then

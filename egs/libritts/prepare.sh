@@ -5,4 +5,4 @@
 # Works from any directory; outputs go to --data-dir (default ./data relative to where you run it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-exec bash "$root/prepare.sh" --corpus libritts --parts all --max-duration 20 "$@"
+exec bash "$root/prepare.sh" --corpus libritts --parts all --filter-max-duration 20 "$@"

@@ -71,7 +71,7 @@ def test_each_rejection_reason(every_reason, tmp_path):
         "blank.wav": "empty_transcript",
         "twice.wav": "duplicate_id",  # twice.mp3 sorts first and keeps the id
     }
-    assert "--max-duration 22" in rejects["long.wav"].detail
+    assert "--filter-max-duration 22" in rejects["long.wav"].detail
     assert "twice.mp3" in rejects["twice.wav"].detail
     # every input audio file is accounted for exactly once
     audio = {p.name for p in every_reason.rglob("*") if p.suffix in (".wav", ".flac", ".mp3")}
@@ -83,6 +83,22 @@ def test_each_rejection_reason(every_reason, tmp_path):
 def test_raising_limits_keeps_the_long_file(every_reason, tmp_path):
     out = prepare_custom(every_reason, tmp_path / "m", min_duration=0.1, max_duration=30)["all"]
     assert {"spk_long", "spk_short"} <= {s.id for s in out["supervisions"]}
+
+
+def test_stage1_limits_are_the_filter_duration_options(every_reason, tmp_path, capsys):
+    """Stage 1 takes valle.bin.train's names for the utterance limits; the old --max-duration (which
+    also means seconds per batch in training) is refused with one line naming the new option."""
+    out = tmp_path / "m"
+    assert prepare_main(["--stage", "1", "--corpus-dir", str(every_reason), "--output-dir", str(out),
+                         "--filter-min-duration", "0.1", "--filter-max-duration", "30"]) == 0
+    rejected = {r.path.split("/")[-1] for r in read_rejects(out / "rejects.tsv")}
+    assert "long.wav" not in rejected and "short.wav" not in rejected and "junk.wav" in rejected
+    for old, new in (("--max-duration", "--filter-max-duration"), ("--min-duration", "--filter-min-duration")):
+        with pytest.raises(SystemExit) as e:
+            prepare_main(["--stage", "1", "--corpus-dir", str(every_reason), "--output-dir", str(tmp_path / "x"), old, "30"])
+        err = capsys.readouterr().err.splitlines()
+        assert e.value.code == 2 and len(err) == 1 and f"error: {old} was renamed: use {new} (" in err[0]
+    assert not (tmp_path / "x").exists()
 
 
 def test_parallel_jobs_give_the_same_manifests(every_reason, tmp_path):
@@ -109,7 +125,7 @@ def test_too_long_after_trimming_and_from_header(every_reason, tmp_path):
     # with --trim-silence the 21 s hum is decoded (trimming might shorten it) and still too long
     prepare_custom(every_reason, tmp_path / "a", trim_silence=True)
     got = {r.path.split("/")[-1]: r for r in read_rejects(tmp_path / "a" / "rejects.tsv")}
-    assert got["long.wav"].reason == "too_long" and "--max-duration 22" in got["long.wav"].detail
+    assert got["long.wav"].reason == "too_long" and "--filter-max-duration 22" in got["long.wav"].detail
     # a lower limit catches the ordinary sentence too (without trimming, test_each_rejection_reason
     # covers the header-only path: 21 s > 20 s is rejected before decoding)
     prepare_custom(every_reason, tmp_path / "b", trim_silence=True, max_duration=1.0, min_duration=0.1)

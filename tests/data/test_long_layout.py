@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from lhotse import load_manifest
-from long_recording import RATE, build_long_recording, norm_words
+from long_recording import build_long_recording, norm_words
 
 from valle.bin.prepare_manifests import main as prepare_main
 from valle.data.corpora import detect_layout
@@ -47,15 +47,15 @@ def _stage1(corpus, out, *extra):
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory, samples_dir, espeak_wav):
-    """One stage-1 run over: chapter.wav + its transcript, wrong.flac + another file's text,
-    notes.wav without transcript."""
+    """One stage-1 run over: chapter.wav + chapter.txt, wrong.flac + another file's text (given in
+    transcripts.tsv), notes.wav without transcript."""
     root = tmp_path_factory.mktemp("long")
     corpus = root / "book"
     pieces, text = build_long_recording(samples_dir, espeak_wav, corpus / "chapter.wav")
     shutil.rmtree(corpus / "_pieces")
     (corpus / "chapter.txt").write_text(text + "\n")
     shutil.copy(samples_dir / "librispeech-mini" / "2412-153948-0000.flac", corpus / "wrong.flac")
-    (corpus / "wrong.txt").write_text(OTHER_TEXT + "\n")
+    (corpus / "transcripts.tsv").write_text(f"wrong.flac\t{OTHER_TEXT}\n")  # the one-TSV form
     lj = [sf.read(str(samples_dir / "ljspeech-mini" / "wavs" / f"{n}.wav"), dtype="float32")[0]
           for n in ("LJ002-0020", "LJ002-0035")]
     sf.write(str(corpus / "notes.wav"), np.concatenate([np.zeros(6615), lj[0], np.zeros(17640), lj[1],
@@ -88,6 +88,7 @@ def test_long_layout_recovers_each_utterance_with_its_words(long_run):
         assert e.errors <= 0.1 * e.reference_length, (s.text, ref)
         assert s.custom["confidence"] >= 0.6 and s.custom["origin"] == "aligned"
     accuracy = 1 - errors / words
+    print(f"word accuracy of the kept segments: {accuracy:.4f} ({errors} errors in {words} words)")
     assert accuracy >= 0.97, accuracy
     # every spoken utterance was kept (the test's voices are ones pocketsphinx follows)
     assert sum(len(p.words) for p in speech) == words
@@ -119,6 +120,7 @@ def test_wrong_transcript_is_rejected_with_low_confidence(long_run):
     assert not [s for s in sups if s.recording_id == "wrong"]
     rows = [r for r in _tsv(out / "long_segments.tsv") if r["source"] == str(corpus / "wrong.flac")]
     assert rows and all(r["status"] == "low_confidence" and float(r["confidence"]) < 0.5 for r in rows), rows
+    assert norm_words(" ".join(r["text"] for r in rows)) == norm_words(OTHER_TEXT)  # read from transcripts.tsv
     reasons = {r.reason for r in read_rejects(out / "rejects.tsv") if r.path.startswith(str(corpus / "wrong.flac"))}
     assert reasons == {"low_confidence"}
 
@@ -162,10 +164,9 @@ def test_long_layout_is_detected_and_reported(long_run, tmp_path):
     only = tmp_path / "one"
     only.mkdir()
     shutil.copy(long_run["corpus"] / "chapter.wav", only / "chapter.wav")
-    assert detect_layout(only) == "long"  # 40 s > the 20 s --max-duration default
+    assert detect_layout(only) == "long"  # 40 s > the 20 s --filter-max-duration default
     lines, summary = long_section(long_run["out"], tmp_path / "report")
     text = "\n".join(lines)
     assert "hours in" in text and "hours kept" in text and summary["segments"] >= summary["kept"] > 0
     for png in ("long_segments.png", "long_confidence.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
-    assert RATE == 16000

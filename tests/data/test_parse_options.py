@@ -105,6 +105,20 @@ def test_recipes_show_their_defaults_and_reject_typos(repo, tmp_path):
     r = subprocess.run(["bash", str(repo / "egs/libritts/prepare.sh"), "--help"], capture_output=True, text=True)
     assert any(ln.strip().startswith("--corpus ") and "[libritts]" in ln for ln in r.stdout.splitlines())
     r = subprocess.run(["bash", str(repo / "egs/libritts/prepare.sh"), "--max-durration", "30"], capture_output=True, text=True)
-    assert r.returncode == 1 and "--max-duration" in r.stderr and "unknown option '--max-durration'" in r.stderr
+    assert r.returncode == 1 and "--filter-max-duration" in r.stderr and "unknown option '--max-durration'" in r.stderr
     r = subprocess.run(["bash", str(repo / "egs/custom/prepare.sh"), "--stage", "1"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and "--corpus-dir" in r.stderr
+
+
+@pytest.mark.parametrize("old,new", [("--max-duration", "--filter-max-duration"),
+                                     ("--min-duration", "--filter-min-duration"), ("--lang", "--language")])
+def test_prepare_refuses_renamed_options(repo, tmp_path, old, new):
+    """prepare.sh's utterance limits took valle.bin.train's names (--max-duration meant something
+    else in run.sh) and --lang became --language as in every other command: the old spelling fails
+    with one line naming the new one."""
+    for script in ("prepare.sh", "egs/libritts/prepare.sh", "egs/custom/prepare.sh"):
+        r = subprocess.run(["bash", str(repo / script), old, "30"], capture_output=True, text=True, cwd=tmp_path)
+        lines = r.stderr.splitlines()
+        assert r.returncode == 1 and len(lines) == 1, (script, r.stderr)
+        assert lines[0].startswith(f"Error: {old} was replaced: use {new} ("), (script, r.stderr)
+        assert not (tmp_path / "data").exists()

@@ -110,6 +110,11 @@ def test_duration_filter_lists_removed_cuts_and_report(cut_corpus):
     assert summary["token_counts"]["s"] > 0
     assert sum(summary["speakers"]["spk0"].values()) == pytest.approx(2 * cuts[0].duration / 60, rel=1e-3)
     assert (rep / "durations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the limits are valle.bin.train's --filter-*-duration names; wider ones keep both cuts
+    assert run_split(tok, "--dev-size", "2", "--test-size", "2", "--filter-min-duration", "0.1",
+                     "--filter-max-duration", "30") == 0
+    assert len(set().union(*(ids(tok / f"cuts_{s}.jsonl.gz") for s in ("train", "dev", "test")))) == len(cuts)
+    assert (rep / "filtered.tsv").read_text().splitlines()[1:] == []
 
 
 def test_libritts_parts_and_shard_merge(cut_corpus, caplog):
@@ -153,3 +158,13 @@ def test_rerun_skips_and_outputs_are_byte_identical(cut_corpus, caplog):
     assert {s: (tok / f"cuts_{s}.jsonl.gz").read_bytes() for s in first} == first
     with gzip.open(tok / "cuts_train.jsonl.gz", "rt") as f:
         assert json.loads(f.readline())["supervisions"][0]["custom"]["text_tokens"]
+
+
+@pytest.mark.parametrize("old,new", [("--max-duration", "--filter-max-duration"),
+                                     ("--min-duration", "--filter-min-duration")])
+def test_old_duration_limit_names_are_refused(tmp_path, capsys, old, new):
+    with pytest.raises(SystemExit) as e:
+        run_split(tmp_path / "tokenized", old, "30")
+    err = capsys.readouterr().err.splitlines()
+    assert e.value.code == 2 and len(err) == 1 and f"error: {old} was renamed: use {new} (" in err[0]
+    assert not (tmp_path / "tokenized").exists()

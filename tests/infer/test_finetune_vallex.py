@@ -2,7 +2,7 @@
 
 tests/assets/reference/vallex_small.pt (the published VALL-E X layout at d 256 / 2 layers) is
 fine-tuned on tests/assets/samples prepared with ``egs/custom/prepare.sh --text-tokenizer vallex
---lang en``: the AR with ``egs/custom/conf/finetune_ar.yaml``, then the NAR with
+--language en``: the AR with ``egs/custom/conf/finetune_ar.yaml``, then the NAR with
 ``finetune_nar.yaml`` from the AR result, a few steps each.  Checks: only the configured
 parameters move, the result loads back strictly, and valle.bin.infer synthesizes from it.
 """
@@ -60,7 +60,7 @@ def test_finetune_vallex_small_ar_then_nar_then_synthesize(tmp_path, samples_dir
     corpus = _corpus(samples_dir, tmp_path / "corpus")
     data = tmp_path / "data"
     r = subprocess.run(["bash", str(repo_dir / "egs" / "custom" / "prepare.sh"), "--corpus-dir", str(corpus),
-                        "--data-dir", str(data), "--text-tokenizer", "vallex", "--lang", "en",
+                        "--data-dir", str(data), "--text-tokenizer", "vallex", "--language", "en",
                         "--codec", "encodec:random", "--dev-size", "1", "--test-size", "0", "--nj", "1"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -137,3 +137,7 @@ def test_int8_and_dtype_options(nano_checkpoints, prompt_wav, tmp_path, caplog):
     assert meta["dtype"] in ("float32", "bfloat16")
     if not cpu_info()["native_bf16"]:
         assert meta["dtype"] == "float32"
+    # an explicit bf16 runs the AR (fused step) and NAR under autocast, warned about without native bf16
+    wav, _, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "b.wav", "--dtype", "bfloat16")
+    assert meta["dtype"] == "bfloat16" and wav.shape[0] == 320 * meta["generated_frames"] > 0
+    assert cpu_info()["native_bf16"] or "without native bf16" in caplog.text

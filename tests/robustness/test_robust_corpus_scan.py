@@ -141,7 +141,7 @@ def test_english_text_through_the_pinyin_tokenizer_is_rejected_by_stage2(tmp_pat
     assert stage1(corpus, out).returncode == 0
     tok = tmp_path / "tokenized"
     assert tokenize_text_main(["--manifests-dir", str(out), "--output-dir", str(tok), "--prefix", "custom",
-                               "--text-tokenizer", "pinyin", "--lang", "zh", "--nj", "1"]) == 0
+                               "--text-tokenizer", "pinyin", "--language", "zh", "--nj", "1"]) == 0
     [row] = read_rejects(tok / "text_rejects.tsv")
     assert row.path.endswith("english.wav") and row.reason == "wrong_script"
     assert "no Chinese character" in row.detail and "--text-tokenizer espeak" in row.detail

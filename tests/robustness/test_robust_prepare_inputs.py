@@ -221,9 +221,9 @@ def test_stage2_language_without_espeak_voice_is_a_clear_error(prepared, tmp_pat
     out = tmp_path / "tokenized"
     with pytest.raises(SystemExit) as e:
         text_main(["--manifests-dir", str(prepared.manifests), "--output-dir", str(out), "--prefix", "custom",
-                   "--lang", "tlh"])
+                   "--language", "tlh"])
     msg = str(e.value.code)
-    assert "'tlh'" in msg and "--lang" in msg and "espeak-ng --voices" in msg
+    assert "'tlh'" in msg and "--language" in msg and "espeak-ng --voices" in msg
     assert not out.exists() or not list(out.glob("*.jsonl.gz"))
 
 

@@ -61,6 +61,8 @@ def test_run_sh_stage3_with_tab_and_newline_in_audio_file_names(checkpoint, tmp_
                                                  str(tmp_path / "audio" / "new\nline.wav")]
     assert [(m["text"], m["prompt_text"]) for m in meta] == [("Hi there.", "Hi there.")] * 2
     assert all((exp / "samples" / p.name).with_suffix(".wav").stat().st_size > 44 for p in sidecars)
+    # cuts without stage-2 tokens make no voice: run.sh's voice step says so and the stage succeeds
+    assert "skipped: no voice made: --cuts" in proc.stderr and "has no utterance with a transcript" in proc.stderr
 
 
 def test_dev_size_larger_than_the_corpus_does_not_silently_empty_test():

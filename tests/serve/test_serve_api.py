@@ -130,6 +130,8 @@ def test_bad_requests_get_clear_4xx_and_the_server_stays_up(served):
     for raw_body, words in ((b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b"\xff\xfe", "JSON")):
         status, _, raw = served.post("/synthesize", raw=raw_body)
         assert status == 400 and words in json.loads(raw)["error"]
+    status, _, raw = served.post("/synthesize", raw=b'{"text": "' + b"a" * 4_100_000 + b'"}')
+    assert status == 413 and "byte limit" in json.loads(raw)["error"]
     status, _, raw = served.get("/no/such/thing")
     assert status == 404 and "no such endpoint" in json.loads(raw)["error"]
     status, _, raw = served.get("/synthesize")
@@ -165,3 +167,15 @@ def _slot_frees(served) -> bool:
             return status == 200
         time.sleep(0.1)
     return False
+
+
+def test_main_refuses_bad_options_with_one_line_each(tmp_path, capsys):
+    from valle.bin.serve import main
+
+    assert main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "none"),
+                 "--max-concurrent", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-concurrent must be >= 1" in err and f"--voices-dir {tmp_path / 'none'} is not a folder" in err
+    (tmp_path / "voices").mkdir()
+    assert main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "voices")]) == 2
+    assert "x.pt" in capsys.readouterr().err  # the missing checkpoint, named, before any port is opened

@@ -39,7 +39,7 @@ def test_stage2_reports_script_language_mismatches(tmp_path, espeak_wav, caplog)
     SupervisionSet.from_segments(sups).to_file(manifests / "c_supervisions_all.jsonl.gz")
     out = tmp_path / "tokenized"
     main(["--manifests-dir", str(manifests), "--output-dir", str(out), "--prefix", "c",
-          "--text-tokenizer", "vallex", "--lang", "en"])
+          "--text-tokenizer", "vallex", "--language", "en"])
     report = json.loads((out / "text_tokens_report.json").read_text(encoding="utf-8"))
     mm = report["script_mismatches"]
     assert mm["utterances"] == 2 and mm["by_kind"] == {"han in en": 1, "latin in zh": 1}

@@ -90,7 +90,7 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
 
     # changed parameters: redone (vallex ids, per-token languages, fixed table, nj 1 == nj 2 results)
     caplog.clear()
-    assert _run(corpus, "--text-tokenizer", "vallex", "--lang", "auto") == 0
+    assert _run(corpus, "--text-tokenizer", "vallex", "--language", "auto") == 0
     assert "changed" in caplog.text
     train_v = _read(out / "toy_supervisions_train.jsonl.gz")
     assert [s["id"] for s in train_v] == ["a", "b", "e"]
@@ -101,14 +101,14 @@ def test_stage2_writes_outputs_skips_and_redoes(corpus, caplog):
     # another corpus replaced the shared symbol table: this corpus is redone, not skipped
     (out / "unique_text_tokens.k2symbols").write_text("<pad> 0\n")
     caplog.clear()
-    assert _run(corpus, "--text-tokenizer", "vallex", "--lang", "auto") == 0
+    assert _run(corpus, "--text-tokenizer", "vallex", "--language", "auto") == 0
     assert "changed" in caplog.text
     assert SymbolTable.from_file(out / "unique_text_tokens.k2symbols") == vallex_symbol_table()
 
     # changed input manifest: redone as well
     sups = list(SupervisionSet.from_file(corpus / "manifests" / "toy_supervisions_dev.jsonl.gz"))
     SupervisionSet.from_segments(sups[:1]).to_file(corpus / "manifests" / "toy_supervisions_dev.jsonl.gz")
-    assert _run(corpus, "--text-tokenizer", "vallex", "--lang", "auto") == 0
+    assert _run(corpus, "--text-tokenizer", "vallex", "--language", "auto") == 0
     assert [s["id"] for s in _read(out / "toy_supervisions_dev.jsonl.gz")] == ["a"]
 
 
@@ -116,7 +116,7 @@ def test_stage2_vallex_fallback_reports_substitutions(corpus):
     sups = [SupervisionSegment(id="g", recording_id="g", start=0, duration=1, text="Grüß Gott, wie geht es Ihnen?")]
     SupervisionSet.from_segments(sups).to_file(corpus / "manifests" / "de_supervisions_train.jsonl.gz")
     assert main(["--manifests-dir", str(corpus / "manifests"), "--output-dir", str(corpus / "tokenized"),
-                 "--prefix", "de", "--text-tokenizer", "vallex", "--lang", "de"]) == 0
+                 "--prefix", "de", "--text-tokenizer", "vallex", "--language", "de"]) == 0
     report = json.loads((corpus / "tokenized" / "text_tokens_report.json").read_text(encoding="utf-8"))
     st = report["tokenizers"]["vallex"]
     assert st["substituted"]["ɡ→g"] == 3 and st["dropped"]["ː"] >= 3 and st["languages"] == {"de": 1}
@@ -129,9 +129,18 @@ def test_stage2_bad_input_names_the_fix(corpus, tmp_path):
     with pytest.raises(SystemExit, match="no nope_supervisions_<part>.jsonl.gz"):
         main(["--manifests-dir", str(corpus / "manifests"), "--prefix", "nope"])
     with pytest.raises(SystemExit, match="espeak-ng has no voice 'xx-yy'"):
-        _run(corpus, "--lang", "xx-yy", "--output-dir", str(tmp_path / "o"))
+        _run(corpus, "--language", "xx-yy", "--output-dir", str(tmp_path / "o"))
     with pytest.raises(SystemExit):
         _run(corpus, "--text-tokenizer", "bpe")
+
+
+def test_old_lang_spelling_is_refused_naming_language(tmp_path, capsys):
+    """--language is the one spelling (prepare.sh, infer, serve, make_voice); --lang fails in one line."""
+    with pytest.raises(SystemExit) as e:
+        main(["--manifests-dir", str(tmp_path), "--output-dir", str(tmp_path / "o"), "--prefix", "x", "--lang", "de"])
+    err = capsys.readouterr().err.splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "error: --lang was renamed: use --language (" in err[0]
+    assert not (tmp_path / "o").exists()
 
 
 def test_stage2_rerun_after_a_kill_equals_a_clean_run(corpus, tmp_path):

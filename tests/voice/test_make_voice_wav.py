@@ -45,7 +45,7 @@ def test_long_recording_without_text_is_cut_in_pauses_and_transcribed(samples_di
         if 0 < edge < len(wav):
             assert _level_db(wav, edge - sr // 100, edge + sr // 100) < speech - 30, edge / sr
     words = voice.text.split()
-    assert voice.source["asr"] == "pocketsphinx-en-us" and len(words) >= 5
+    assert voice.source["asr"] == "pocketsphinx-en-us-accurate" and len(words) >= 5
     assert np.mean([w in reference for w in words]) >= 0.5, voice.text  # mostly words the reader said
     assert voice.tokenizer == "vallex" and len(voice.text_token_langs) == len(voice.text_tokens)
 

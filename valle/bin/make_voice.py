@@ -28,6 +28,10 @@ from valle.utils.logging_setup import setup_logging
 log = logging.getLogger("valle.make_voice")
 
 
+class NothingToVoice(ValueError):
+    """The data hold no utterance a voice can be made of (``--skip-unusable``: a skip, not an error)."""
+
+
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m valle.bin.make_voice", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -59,13 +63,15 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--quality", default="dnsmos", choices=["dnsmos", "none"], help="clip quality score")
     g.add_argument("--similarity", default="resemblyzer",
                    help="speaker model for the similarity to the speaker's other utterances (none = off)")
-    g.add_argument("--asr", default="pocketsphinx", help="recogniser for --wav without --text")
+    g.add_argument("--asr", default="pocketsphinx:accurate",
+                   help="recogniser for --wav without --text (the full search: a prompt text must be right)")
     g = p.add_argument_group("output")
     g.add_argument("--voices-dir", type=Path, default=None, help="folder of voices (<name>.voice.npz)")
     g.add_argument("--name", default=None, help="voice name (default: the speaker id); letters, digits, _ . -")
     g.add_argument("--output", type=Path, default=None, help="write the voice to this file instead of --voices-dir")
     g.add_argument("--skip-unusable", action="store_true",
-                   help="exit 0 with a 'skipped: why' line when the codec's weights are missing (run.sh stage 3)")
+                   help="exit 0 with a 'skipped: why' line when the codec's weights are missing or the cuts hold no "
+                        "usable utterance (run.sh stage 3)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
@@ -196,13 +202,14 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
     files = [Path(c) if c.endswith(".gz") or "/" in c else args.data_dir / f"cuts_{c}.jsonl.gz" for c in args.cuts]
     existing = [f for f in files if f.is_file()]
     if not existing:
-        raise ValueError(f"none of the --cuts files exists ({', '.join(map(str, files))}): pass prepared cuts "
+        raise NothingToVoice(f"none of the --cuts files exists ({', '.join(map(str, files))}): pass prepared cuts "
                          "(prepare.sh stage 4 writes <data-dir>/cuts_{train,dev,test}.jsonl.gz)")
     by_speaker = usable_cuts(existing)
     if args.all_speakers:  # the speakers of the first --cuts file there is (run.sh: dev, else train)
         speakers = list(usable_cuts(existing[:1]))
         if not speakers:
-            raise ValueError(f"--cuts {existing[0]} has no utterance with a transcript, text tokens and audio")
+            raise NothingToVoice(f"--cuts {existing[0]} has no utterance with a transcript, stage-2 text tokens and "
+                                 "audio (prepare.sh stages 2-4 make them)")
     else:
         if args.speaker is None:
             raise ValueError("--data-dir needs --speaker ID or --all-speakers (or --wav for a recording)")
@@ -271,6 +278,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.data_dir is None:
             raise ValueError("--speaker/--all-speakers pick from prepared data: pass --data-dir data/tokenized")
         return _corpus_speakers(args, target, codec, scorer)
+    except NothingToVoice as e:
+        if not args.skip_unusable:
+            raise SystemExit(f"error: {e}")
+        print(f"skipped: no voice made: {e}", file=sys.stderr, flush=True)
+        return 0
     except (VoiceError, CodecError, ValueError, OSError) as e:
         raise SystemExit(f"error: {e}")
 

@@ -21,6 +21,7 @@ from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, 
 from valle.data.corpora.layouts import outputs_inside, walk_corpus
 from valle.data.corpora.libritts import parse_parts
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
+from valle.data.duration_limits import add_duration_limit_options
 from valle.utils.cli import str2bool
 from valle.utils.logging_setup import setup_logging
 
@@ -45,8 +46,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--speaker", default="", help="custom: speaker name for every utterance (single-speaker folders)")
     p.add_argument("--trim-silence", type=str2bool, default=False, help="custom: supervisions cover only the "
                    "speech span (energy-based leading/trailing silence detection)")
-    p.add_argument("--min-duration", type=float, default=0.5, help="reject utterances shorter than this (s)")
-    p.add_argument("--max-duration", type=float, default=20.0, help="reject utterances longer than this (s)")
+    add_duration_limit_options(p, "reject")
     p.add_argument("--language", default="", help="custom: supervision.language for every utterance (optional)")
     p.add_argument("--nj", type=int, default=1, help="parallel jobs for reading audio")
     p.add_argument("--segment-min", type=float, default=2.0, help="long layout: shortest segment (s); shorter "
@@ -168,8 +168,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.nj < 1:
         raise SystemExit(f"error: --nj must be at least 1, got {args.nj}")
     if args.min_duration < 0 or args.max_duration <= args.min_duration:
-        raise SystemExit(f"error: need 0 <= --min-duration < --max-duration, got {args.min_duration} and "
-                         f"{args.max_duration}")
+        raise SystemExit(f"error: need 0 <= --filter-min-duration < --filter-max-duration, got {args.min_duration} "
+                         f"and {args.max_duration}")
     if not 0 < args.segment_min < args.segment_max or args.segment_max < 1.0:
         raise SystemExit(f"error: need 0 < --segment-min < --segment-max (at least 1 s), got {args.segment_min} and "
                          f"{args.segment_max}")

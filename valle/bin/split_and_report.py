@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
+from valle.data.duration_limits import add_duration_limit_options
 from valle.data.report import write_report
 from valle.data.splits import SPLITS, duration_filter, merge_shards, parse_size, read_infos, split_by_parts, split_custom, write_splits
 from valle.utils.cli import str2bool
@@ -35,8 +36,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifests-dir", default="data/manifests", help="where stage 1 wrote rejects.tsv")
     p.add_argument("--prefix", default="custom", help="cut file prefix: <prefix>_cuts_<part>.jsonl.gz")
     p.add_argument("--corpus", choices=("libritts", "custom"), default="custom", help="split by parts (libritts) or at random (custom)")
-    p.add_argument("--min-duration", type=float, default=0.5, help="drop (and list) cuts shorter than this (s)")
-    p.add_argument("--max-duration", type=float, default=20.0, help="drop (and list) cuts longer than this (s)")
+    add_duration_limit_options(p, "drop (and list)")
     p.add_argument("--dev-size", default="0.05", help="custom: dev utterances, a count (20) or a fraction (0.05)")
     p.add_argument("--test-size", default="0.05", help="custom: test utterances, a count or a fraction")
     p.add_argument("--seed", type=int, default=42, help="custom: seed of the dev/test draw")

@@ -1,7 +1,7 @@
 """Stage 2 of prepare.sh: phoneme / symbol tokens for every supervision of a corpus.
 
     python -m valle.bin.tokenize_text --manifests-dir data/manifests --output-dir data/tokenized \
-        --prefix libritts --text-tokenizer espeak --lang en-us --nj 4
+        --prefix libritts --text-tokenizer espeak --language en-us --nj 4
 
 Reads ``<prefix>_supervisions_<part>.jsonl.gz``, writes the tokenized supervisions, the symbol
 table ``unique_text_tokens.k2symbols``, ``text_tokens_report.json`` and ``text_rejects.tsv``.
@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from valle.text.tokenizer import TOKENIZERS
+from valle.utils.cli import refuse_renamed_options
 from valle.utils.logging_setup import setup_logging
 
 
@@ -28,9 +29,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", required=True, help="corpus name in the manifest file names (libritts, custom, ...)")
     p.add_argument("--text-tokenizer", default="espeak", choices=TOKENIZERS,
                    help="espeak: espeak-ng phones (zh/ja routed to pinyin/openjtalk); vallex: the published VALL-E X ids")
-    p.add_argument("--lang", default="en-us",
+    p.add_argument("--language", dest="lang", default="en-us",
                    help="language of every utterance: an espeak voice (en-us, de, fr-fr, ...), zh or ja; "
                         "'auto' uses each supervision's language field")
+    refuse_renamed_options(p, {"--lang": "use --language (the one spelling of the language option in every command)"})
     p.add_argument("--nj", type=int, default=1, help="worker processes")
     p.add_argument("--force", action="store_true", help="tokenize again even if the outputs are up to date")
     return p

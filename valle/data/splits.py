@@ -115,9 +115,9 @@ def duration_filter(infos: List[CutInfo], min_duration: float, max_duration: flo
     kept, removed = [], []
     for c in infos:
         if c.duration < min_duration:
-            removed.append((c, f"too_short: {c.duration:.3f} s < --min-duration {min_duration}"))
+            removed.append((c, f"too_short: {c.duration:.3f} s < --filter-min-duration {min_duration}"))
         elif c.duration > max_duration:
-            removed.append((c, f"too_long: {c.duration:.3f} s > --max-duration {max_duration} (raise it to keep)"))
+            removed.append((c, f"too_long: {c.duration:.3f} s > --filter-max-duration {max_duration} (raise it to keep)"))
         else:
             kept.append(c)
     return kept, removed

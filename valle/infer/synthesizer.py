@@ -11,6 +11,7 @@ the audio is joined, so the output has exactly the codec's samples per frame for
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -185,7 +186,8 @@ class Synthesizer:
         inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
         dev = self.device
         low = self.dtype in ("bfloat16", "float16")
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=getattr(torch, self.dtype), enabled=low):
+        autocast = torch.autocast(dev.type, dtype=getattr(torch, self.dtype)) if low else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
             out = self.model.inference(
                 *inputs.args(),
                 top_k=options.top_k,

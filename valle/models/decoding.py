@@ -113,7 +113,7 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     if step_mode not in STEP_MODES:
         raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
     if cache is not None and step_mode != "modules" and fused_step_supported(model):
-        capacity = S + A + int(max_frames.max()) + 1
+        capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks
         stepper = FusedARStep(model, cache, key_valid, capacity)
         if step_mode == "static":
             stepper = StaticStep(stepper)

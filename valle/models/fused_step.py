@@ -53,8 +53,9 @@ def _apply(lin, x: Tensor) -> Tensor:
 
 
 def fused_step_supported(model) -> bool:
-    """The fused step covers the pre-norm AR decoder (every preset; post-norm models use the modules)."""
-    return bool(model.config.norm_first)
+    """The fused step covers the pre-norm AR decoder in eval mode (every preset; post-norm models,
+    and a model left in training mode, whose dropout the fused step would skip, use the modules)."""
+    return bool(model.config.norm_first) and not model.ar_decoder.training
 
 
 class FusedARStep:

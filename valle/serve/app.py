@@ -171,8 +171,15 @@ def create_app(service: SpeechService):
         return {"results": service.results.list(), "metrics_unavailable": service.results.metrics_unavailable}
 
     async def read(request: Request) -> SpeechRequest:
-        body = await request.body()
-        return parse_request(body, service.limits)
+        """The body, read only up to the size limit (a huge upload is refused, not buffered)."""
+        limit = service.limits.max_body_bytes
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > limit:
+                raise ApiError(413, f"request body is over the {limit}-byte limit: upload a prompt of at most "
+                                    f"{service.limits.max_prompt_seconds:g} s and send long texts in parts")
+        return parse_request(bytes(body), service.limits)
 
     @app.post("/synthesize")
     async def synthesize(request: Request):

@@ -125,7 +125,7 @@ class EspeakTokenizer(TextTokenizer):
                     ) from e
                 raise ValueError(
                     f"espeak-ng has no voice {lang!r} ({e}); list voices with `espeak-ng --voices` "
-                    "and pass one with --lang (zh and ja use the pinyin / openjtalk tokenizers)"
+                    "and pass one with --language (zh and ja use the pinyin / openjtalk tokenizers)"
                 ) from e
         return self._backends[lang]
 

@@ -104,7 +104,7 @@ def split_language_tags(text: str, default_lang: Optional[str] = None) -> List[T
         if default_lang is None:
             raise ValueError(
                 f"text {chunk.strip()!r} is outside any language tag in {text!r}; wrap it in [EN]..[EN] "
-                "(or [ZH], [JA]) or give a default language (--lang / --language)"
+                "(or [ZH], [JA]) or give a default language (--language)"
             )
         segments.append((normalize_language(default_lang), chunk))
 

@@ -28,7 +28,7 @@ def script_mismatch(tokenizer: str, text: str) -> str:
     """Why ``text`` cannot be read by ``tokenizer`` (pinyin without a single Chinese character), else ""."""
     if tokenizer == "pinyin" and text.strip() and not HANZI_RE.search(text):
         return ("has no Chinese character: the pinyin tokenizer would spell it letter by letter; for English "
-                "use --text-tokenizer espeak --lang en-us")
+                "use --text-tokenizer espeak --language en-us")
     return ""
 
 

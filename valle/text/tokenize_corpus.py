@@ -94,7 +94,7 @@ def _tokenize_slice(job: Tuple[str, Optional[str], List[str], List[str]]) -> Lis
     except ValueError:
         pass
     # One text spoiled the batch (say, an unmatched [EN] tag): tokenize one by one, so that only
-    # the bad texts become rejects. If every text fails (a wrong --lang), that is the error.
+    # the bad texts become rejects. If every text fails (a wrong --language), that is the error.
     out, errors = [], 0
     for text, lang in zip(texts, langs):
         try:
@@ -241,7 +241,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
                     rec_paths = _recording_paths(manifests_dir, prefix, part)
                 why = mismatch or (f"failed: {res['error']}" if res.get("error") else "produced no phoneme tokens")
                 detail = (f"{prefix}/{part} supervision {s.id}: {res['tokenizer']} ({res['lang']}) {why} "
-                          f"for text {text!r}; fix or remove the transcript, or check --lang")
+                          f"for text {text!r}; fix or remove the transcript, or check --language")
                 lines.append("\t".join([_tsv_field(rec_paths.get(s.recording_id, s.id)), reason, _tsv_field(detail)]))
                 continue
             note_mismatches(mismatches, part, s.id, text, lang)  # kept, but read by the wrong rules
@@ -263,7 +263,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
     if total_kept == 0:
         raise RuntimeError(
             f"stage 2: none of the {total} supervisions of {prefix} produced text tokens with {tokenizer} "
-            f"(lang {params['lang']}); check the transcripts and --lang"
+            f"(lang {params['lang']}); check the transcripts and --language"
         )
     table = (get_text_tokenizer("vallex").symbol_table() if tokenizer == "vallex"
              else SymbolTable.for_corpus(all_tokens))

@@ -17,3 +17,21 @@ def str2bool(value) -> bool:
     if word in FALSE_WORDS:
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+class _RenamedOption(argparse.Action):
+    """An old option spelling: using it fails with one line naming the new one (exit 2, as argparse)."""
+
+    def __init__(self, option_strings, dest, instead: str = "", **kwargs):
+        self.instead = instead
+        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(2, f"{parser.prog}: error: {option_string} was renamed: {self.instead}\n")
+
+
+def refuse_renamed_options(parser, renamed: dict) -> None:
+    """``renamed`` maps an old option (``--max-duration``) to what to use instead; each old spelling on
+    ``parser`` then fails with that line (kept for one release after a rename)."""
+    for old, instead in renamed.items():
+        parser.add_argument(old, action=_RenamedOption, instead=instead, dest=f"renamed_{old.lstrip('-')}")

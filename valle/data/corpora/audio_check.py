@@ -111,14 +111,14 @@ def speech_span(samples: np.ndarray, sr: int) -> Tuple[float, float]:
     return float(round(start, 4)), float(round(end, 4))
 
 
-# A file longer than --max-duration by more than this is rejected from its header alone, even
+# A file longer than --filter-max-duration by more than this is rejected from its header alone, even
 # with --trim-silence: an hour-long recording dropped into the folder must not be decoded whole.
 HEADER_REJECT_MARGIN_S = 60.0
 
 
 def too_long_detail(duration: float, max_duration: float) -> str:
-    return (f"{duration:.3f} s > --max-duration {max_duration} s; raise it with "
-            f"--max-duration {int(duration) + 1} or split the file")
+    return (f"{duration:.3f} s > --filter-max-duration {max_duration} s; raise it with "
+            f"--filter-max-duration {int(duration) + 1} or split the file")
 
 
 def refuse_unreadable_kind(path: Path) -> None:

@@ -68,7 +68,7 @@ def build_manifests(
             continue
         span = info.speech_end - info.speech_start
         if span < min_duration:
-            rejects.append(Reject(path, "too_short", f"{span:.3f} s < --min-duration {min_duration} s"))
+            rejects.append(Reject(path, "too_short", f"{span:.3f} s < --filter-min-duration {min_duration} s"))
             continue
         if span > max_duration:
             rejects.append(Reject(path, "too_long", too_long_detail(span, max_duration)))
@@ -146,8 +146,8 @@ def prepare_custom(
         from valle.data.long.process import Options
 
         recordings, supervisions, rejects = prepare_long(
-            corpus_dir, output_dir, speaker, exclude, long_options or Options(), num_jobs=num_jobs, prefix=prefix,
-            language=language, loudness=loudness, segments_tsv=segments_tsv)
+            corpus_dir, output_dir, speaker, exclude, long_options or Options(), num_jobs=num_jobs, language=language,
+            loudness=loudness, segments_tsv=segments_tsv)
     else:
         for stale in ("long_summary.json", "long_segments.tsv"):  # from an earlier long-layout run
             (output_dir / stale).unlink(missing_ok=True)

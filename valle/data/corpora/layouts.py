@@ -98,7 +98,7 @@ def read_transcript(path: Path) -> str:
 
 def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = (), long_after: float = 20.0) -> str:
     """Name the layout of ``corpus_dir`` or raise ValueError explaining the options; ``long`` when
-    most audio files are longer than ``long_after`` seconds (stage 1 passes --max-duration) and
+    most audio files are longer than ``long_after`` seconds (stage 1 passes --filter-max-duration) and
     than LONG_RECORDING_S."""
     from valle.data.long.scan import looks_long
 

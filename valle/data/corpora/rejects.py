@@ -21,8 +21,8 @@ REJECT_REASONS: Dict[str, str] = {
     "unreadable_audio": "the file cannot be opened or decoded; re-export it (e.g. `sox in out.wav`)",
     "corrupt_audio": "the file is truncated or damaged; re-export or re-copy it",
     "zero_duration": "the file holds no samples (or only silence after --trim-silence)",
-    "too_short": "shorter than --min-duration; lower --min-duration to keep it",
-    "too_long": "longer than --max-duration; raise --max-duration (e.g. --max-duration 30) or split the file",
+    "too_short": "shorter than --filter-min-duration; lower --filter-min-duration to keep it",
+    "too_long": "longer than --filter-max-duration; raise --filter-max-duration (e.g. --filter-max-duration 30) or split the file",
     "missing_transcript": "no transcript for this audio; add a same-stem .txt/.lab (pairs), a metadata.csv row "
     "(ljspeech) or a .normalized.txt/.original.txt (libritts)",
     "empty_transcript": "the transcript is empty; write the spoken text into it",

@@ -150,7 +150,7 @@ def summarize(results: List[SourceResult]) -> Dict:
 
 
 def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exclude, opts: Options,
-                 num_jobs: int = 1, prefix: str = "custom", language: Optional[str] = None,
+                 num_jobs: int = 1, language: Optional[str] = None,
                  loudness: Optional[float] = None, segments_tsv: Optional[Path] = None):
     """Everything stage 1 writes for the long layout; returns (recordings, supervisions, rejects)."""
     sources_list, rejects = scan_long(Path(corpus_dir), speaker, exclude)
@@ -186,6 +186,11 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     print(f"long layout: {summary['hours_in'] * 60:.1f} min in, {summary['hours_kept'] * 60:.1f} min kept in "
           f"{summary['kept']} of {summary['segments']} segments; aligned or transcribed {summary['decoded']} "
           f"segment(s) this run (the rest from {cache_dir})", flush=True)
+    n_asr = sum(s.origin == "asr" and not s.reason for r in results for s in r.segments)
+    if n_asr:
+        print(f"WARNING: {n_asr} kept segment(s) have text from pocketsphinx (offline English ASR, often wrong: "
+              f"~25% WER on clean read speech, its confidence does not catch misrecognised words); correct the "
+              f"text column of a copy of {Path(output_dir) / SEGMENTS_TSV} and rerun with --segments-tsv", flush=True)
     return recordings, supervisions, rejects
 
 

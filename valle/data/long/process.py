@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -265,6 +265,3 @@ def judge(seg: Segment, opts: Options) -> None:
         seg.reason, seg.detail = "low_confidence", (f"{what} confidence {seg.confidence:.2f} < --min-confidence "
                                                     f"{opts.min_confidence}; best guess: {seg.text}")
 
-
-def result_to_json(r: SourceResult) -> Dict:
-    return asdict(r)
