@@ -242,26 +242,28 @@ def test_torchrun_ranks_write_disjoint_shards(tmp_path, espeak_corpus, reference
 
 def test_bad_inputs_are_named(tmp_path, espeak_corpus, capsys):
     manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus[:1])
-    assert run_stage(manifests, tokenized, "--parts", "dev") == 1
-    assert "corpus_recordings_dev.jsonl.gz does not exist: run stage 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="^error: .*corpus_recordings_dev.jsonl.gz does not exist: run stage 1"):
+        run_stage(manifests, tokenized, "--parts", "dev")
     from lhotse import SupervisionSet
 
     sup_path = tokenized / "corpus_supervisions_train.jsonl.gz"
     sups = SupervisionSet.from_segments([s.with_custom("text_tokens", []) for s in load_manifest(sup_path)])
     sups.to_file(sup_path)
-    assert run_stage(manifests, tokenized) == 1
-    err = capsys.readouterr().err
-    assert "corpus_supervisions_train.jsonl.gz" in err and "run stage 2" in err
+    with pytest.raises(SystemExit) as e:
+        run_stage(manifests, tokenized)
+    err = str(e.value.code)
+    assert err.startswith("error: ") and "corpus_supervisions_train.jsonl.gz" in err and "run stage 2" in err
     with pytest.raises(SystemExit):
         run_stage(manifests, tokenized, "--device", "cuda", "--cpu-encoder", "encodec")
     assert "--cpu-encoder encodec applies to --device cpu only" in capsys.readouterr().err
 
 
-def test_unreadable_audio_names_the_cut_and_file(tmp_path, espeak_corpus, capsys):
+def test_unreadable_audio_names_the_cut_and_file(tmp_path, espeak_corpus):
     manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus[:2])
     broken = sorted((tmp_path / "audio").iterdir())[1]
     broken.write_bytes(b"RIFF garbage, not audio")  # changed after stage 1 accepted it
-    assert run_stage(manifests, tokenized) == 1
-    err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        run_stage(manifests, tokenized)
+    err = str(e.value.code)
     assert "cut utt01: cannot load" in err and str(broken) in err and "rerun stages 1-2" in err
     assert not (tokenized / "corpus_cuts_train.jsonl.gz").exists()

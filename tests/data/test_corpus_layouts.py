@@ -79,9 +79,10 @@ def test_undetectable_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="--layout"):
         detect_layout(tmp_path / "empty")
-    rc = prepare_main(["--stage", "0", "--corpus-dir", str(tmp_path / "empty")])
-    assert rc == 1
-    assert prepare_main(["--stage", "1", "--corpus-dir", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "m")]) == 1
+    with pytest.raises(SystemExit, match="^error: stage 0: .*--layout"):
+        prepare_main(["--stage", "0", "--corpus-dir", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit, match="^error: stage 1: --corpus-dir .*nope is not a directory"):
+        prepare_main(["--stage", "1", "--corpus-dir", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "m")])
 
 
 def test_stereo_44k_mp3_keeps_source_rate_and_channels(mixed_corpus, tmp_path):
@@ -159,13 +160,14 @@ def test_libritts_parts(libritts_tree, tmp_path, make_speech):
         prepare_libritts_parts(libritts_tree, tmp_path / "m2", parts="train-clean-5")
 
 
-def test_libritts_download_fails_fast_offline(tmp_path, capsys):
+def test_libritts_download_fails_fast_offline(tmp_path):
     import time
 
     t0 = time.time()
-    rc = prepare_main(["--stage", "0", "--corpus", "libritts", "--dl-dir", str(tmp_path), "--parts", "dev-clean"])
-    err = capsys.readouterr().err
-    assert rc == 1
+    with pytest.raises(SystemExit) as e:
+        prepare_main(["--stage", "0", "--corpus", "libritts", "--dl-dir", str(tmp_path), "--parts", "dev-clean"])
+    err = str(e.value.code)
+    assert err.startswith("error: stage 0: ")
     assert time.time() - t0 < 15
     assert "cannot reach" in err and "--stage 1" in err and "openslr.org/60" in err
 
@@ -175,5 +177,5 @@ def test_libritts_stage0_with_corpus_on_disk(libritts_tree, capsys):
     assert prepare_main(base + ["--dl-dir", str(libritts_tree.parent)]) == 0
     assert "already present" in capsys.readouterr().out
     assert prepare_main(base + ["--corpus-dir", str(libritts_tree)]) == 0
-    assert prepare_main(["--stage", "0", "--corpus", "libritts", "--parts", "test-clean", "--corpus-dir", str(libritts_tree)]) == 1
-    assert "lacks LibriTTS part(s) test-clean" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"^error: stage 0: .*lacks LibriTTS part\(s\) test-clean"):
+        prepare_main(["--stage", "0", "--corpus", "libritts", "--parts", "test-clean", "--corpus-dir", str(libritts_tree)])

@@ -108,14 +108,14 @@ def test_parallel_jobs_give_the_same_manifests(every_reason, tmp_path):
     assert (tmp_path / "a" / "rejects.tsv").read_text() == (tmp_path / "b" / "rejects.tsv").read_text()
 
 
-def test_nothing_usable_fails_with_a_clear_message(tmp_path, capsys):
+def test_nothing_usable_fails_with_a_clear_message(tmp_path):
     d = tmp_path / "bad" / "spk"
     d.mkdir(parents=True)
     (d / "junk.wav").write_bytes(b"RIFF1234WAVEfmt nonsense")
     write(d / "junk.txt", "noise")
-    rc = prepare_main(["--stage", "1", "--corpus-dir", str(tmp_path / "bad"), "--output-dir", str(tmp_path / "m")])
-    assert rc == 1
-    err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        prepare_main(["--stage", "1", "--corpus-dir", str(tmp_path / "bad"), "--output-dir", str(tmp_path / "m")])
+    err = str(e.value.code)
     assert "no usable utterance" in err and "rejects.tsv" in err
     assert [r.reason for r in read_rejects(tmp_path / "m" / "rejects.tsv")] == ["unreadable_audio"]
     assert not (tmp_path / "m" / "custom_supervisions_all.jsonl.gz").exists()

@@ -81,7 +81,8 @@ def test_bad_sizes(bad, cut_corpus):
     with pytest.raises(ValueError):
         parse_size(bad)
     _, tok = cut_corpus
-    assert run_split(tok, "--dev-size", bad) == 1
+    with pytest.raises(SystemExit, match=f"^error: .*{bad}"):
+        run_split(tok, "--dev-size", bad)
 
 
 def test_duration_filter_lists_removed_cuts_and_report(cut_corpus):
@@ -116,7 +117,7 @@ def test_duration_filter_lists_removed_cuts_and_report(cut_corpus):
     assert (rep / "filtered.tsv").read_text().splitlines()[1:] == []
 
 
-def test_libritts_parts_and_shard_merge(cut_corpus, capsys):
+def test_libritts_parts_and_shard_merge(cut_corpus, caplog):
     cuts, tok = cut_corpus
     cl = list(cuts)
     CutSet.from_cuts(cl[:8]).to_file(tok / "libritts_cuts_train-clean-100.jsonl.gz")
@@ -128,28 +129,28 @@ def test_libritts_parts_and_shard_merge(cut_corpus, capsys):
     assert ids(tok / "cuts_dev.jsonl.gz") == sorted(c.id for c in cl[8:])
     assert ids(tok / "cuts_test.jsonl.gz") == []
     assert ids(tok / "libritts_cuts_dev-clean.jsonl.gz") == sorted(c.id for c in cl[8:])
-    assert "test-clean, which was not prepared" in capsys.readouterr().out
+    assert "test-clean, which was not prepared" in caplog.text
     # changed split options redo the work: dev-clean becomes the test split
     assert run_split(tok, "--corpus", "libritts", "--prefix", "libritts", "--dev-parts", "", "--test-parts", "dev-clean") == 0
     assert ids(tok / "cuts_test.jsonl.gz") == sorted(c.id for c in cl[8:]) and ids(tok / "cuts_dev.jsonl.gz") == []
 
 
-def test_missing_shard_is_named(cut_corpus, capsys):
+def test_missing_shard_is_named(cut_corpus):
     cuts, tok = cut_corpus
     cuts.to_file(tok / "custom_cuts_all.0-of-3.jsonl.gz")
     cuts.to_file(tok / "custom_cuts_all.2-of-3.jsonl.gz")
-    assert run_split(tok) == 1
-    assert "custom_cuts_all.1-of-3.jsonl.gz" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"^error: .*custom_cuts_all\.1-of-3\.jsonl\.gz"):
+        run_split(tok)
 
 
-def test_rerun_skips_and_outputs_are_byte_identical(cut_corpus, capsys):
+def test_rerun_skips_and_outputs_are_byte_identical(cut_corpus, caplog):
     cuts, tok = cut_corpus
     cuts.to_file(tok / "custom_cuts_all.jsonl.gz")
     assert run_split(tok) == 0
     first = {s: (tok / f"cuts_{s}.jsonl.gz").read_bytes() for s in ("train", "dev", "test")}
-    capsys.readouterr()
+    caplog.clear()
     assert run_split(tok) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "up to date" in caplog.text
     (tok / ".stage4_custom.params.json").unlink()
     for s in first:
         (tok / f"cuts_{s}.jsonl.gz").unlink()

@@ -227,7 +227,7 @@ def test_stage2_language_without_espeak_voice_is_a_clear_error(prepared, tmp_pat
     assert not out.exists() or not list(out.glob("*.jsonl.gz"))
 
 
-def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tmp_path, capsys):
+def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tmp_path):
     import torch
 
     from robust_helpers import copy_tree
@@ -235,25 +235,25 @@ def test_stage3_missing_or_truncated_codec_weights_are_clear_errors(prepared, tm
 
     tokenized = copy_tree(prepared.tokenized, tmp_path / "tokenized")
 
-    def stage3(weights):
-        return audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
-                           "--prefix", "custom", "--codec", f"encodec:{weights}", "--parts", "all"])
+    def stage3(weights) -> str:
+        with pytest.raises(SystemExit) as e:
+            audio_main(["--manifests-dir", str(prepared.manifests), "--tokenized-dir", str(tokenized),
+                       "--prefix", "custom", "--codec", f"encodec:{weights}", "--parts", "all"])
+        return str(e.value.code)
 
     missing = tmp_path / "no such encodec.th"
-    assert stage3(missing) == 1
-    err = capsys.readouterr().err
+    err = stage3(missing)
     assert f"--codec encodec:{missing}: no such file" in err and "random" in err
     truncated = tmp_path / "cut encodec.th"
     torch.save({"encoder.model.0.conv.conv.bias": torch.zeros(32)}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:-100])
-    assert stage3(truncated) == 1
-    err = capsys.readouterr().err
+    err = stage3(truncated)
     assert f"--codec encodec:{truncated}: cannot be read as a torch state dict" in err
     assert (tokenized / "custom_cuts_all.jsonl.gz").read_bytes() == \
         (prepared.tokenized / "custom_cuts_all.jsonl.gz").read_bytes(), "the earlier outputs are untouched"
 
 
-def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, capsys):
+def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path):
     """Recordings point at source files; a corpus moved between stages must not give a traceback."""
     from robust_helpers import copy_tree
     from valle.bin.tokenize_audio import main as audio_main
@@ -268,10 +268,11 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path, ca
     tokenized.mkdir()
     for name in ("custom_supervisions_all.jsonl.gz", "unique_text_tokens.k2symbols"):
         (tokenized / name).write_bytes((prepared.tokenized / name).read_bytes())
-    rc = audio_main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
-                     "--codec", "encodec:random", "--no-progress"])
-    err = capsys.readouterr().err
-    assert rc == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        audio_main(["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "custom",
+                    "--codec", "encodec:random", "--no-progress"])
+    err = str(e.value.code)
+    assert err.startswith("error: ") and "Traceback" not in err
     assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err
     assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
     assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()

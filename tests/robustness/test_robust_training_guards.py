@@ -110,7 +110,7 @@ def test_disk_full_during_a_checkpoint_write_says_so_and_keeps_the_previous_one(
     # a file-size limit below one checkpoint: the kernel fails the write (EFBIG, as ENOSPC on a full disk)
     proc = run_module("valle.bin.train", train_args(train_dir, exp, "--num-epochs", "2", "--save-every-n", "0"),
                       max_file_bytes=size // 2)
-    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     # the first write of epoch 2 that fails: best-valid-loss.pt (the epoch-end validation) or epoch-2.pt
     assert "disk full" in last and ("epoch-2.pt" in last or "best-valid-loss.pt" in last), last

@@ -15,6 +15,7 @@ from typing import List, Optional
 from valle.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from valle.train.provenance import HALVES, read_meta
 from valle.utils.atomic import check_output_path
+from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,7 @@ def average_checkpoints(paths: List[Path]) -> dict:
 
 def main(argv: Optional[List[str]] = None) -> Path:
     args = get_parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     if args.num < 1:
         raise SystemExit(f"error: --num must be >= 1 (how many checkpoints to average), got {args.num}")
     out_path = args.output or Path(args.exp_dir) / f"averaged-{args.kind}-last{args.num}.pt"

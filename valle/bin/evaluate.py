@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from valle.codec.options import add_codec_option
+from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.eval")
 
@@ -160,8 +161,7 @@ def _wav_sources(args, items, out_dir: Path) -> Dict[str, tuple]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
+    setup_logging(args.log_level)
     from valle.eval.backend_errors import BackendUnavailable
     from valle.eval.report import summarize, write_outputs
     from valle.eval.scoring import Scorer

@@ -28,6 +28,7 @@ from valle.codec.options import add_codec_option
 from valle.models.quantize import QUANTIZE_CHOICES
 from valle.utils.precision import DTYPE_CHOICES
 from valle.utils.cli import str2bool
+from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.infer")
 
@@ -212,7 +213,7 @@ def write_outputs(synth, result, options, output: Path, output_rate: int = 0, **
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     from valle.codec.encodec_model import CodecWeightsError
     from valle.infer.model_loading import UntrainedHalfError
     from valle.infer.synthesizer import SamplingOptions, Synthesizer

@@ -23,6 +23,7 @@ from typing import List, Optional
 import numpy as np
 
 from valle.codec.options import add_codec_option
+from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.make_voice")
 
@@ -238,7 +239,7 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     from valle.codec import CodecError
     from valle.codec.encodec_model import CodecWeightsError
     from valle.voice import VoiceError, voice_name_for

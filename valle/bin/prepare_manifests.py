@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,9 @@ from valle.data.corpora.libritts import parse_parts
 from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 from valle.data.duration_limits import add_duration_limit_options
 from valle.utils.cli import str2bool
+from valle.utils.logging_setup import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -83,7 +85,7 @@ def stage0(args) -> None:
             if missing:
                 raise ValueError(f"--corpus-dir {args.corpus_dir} lacks LibriTTS part(s) {' '.join(missing)}; "
                                  "fix --parts, or drop --corpus-dir to download into --dl-dir")
-            print(f"LibriTTS parts {' '.join(parts)} present in {args.corpus_dir}", flush=True)
+            log.info("LibriTTS parts %s present in %s", " ".join(parts), args.corpus_dir)
             return
         download_libritts_parts(args.dl_dir, parts)
         return
@@ -93,8 +95,8 @@ def stage0(args) -> None:
     if not corpus_dir.is_dir():
         raise ValueError(f"--corpus-dir {corpus_dir} is not a directory: point it at your recordings")
     layout = detect_layout(corpus_dir, long_after=args.max_duration) if args.layout == "auto" else args.layout
-    print(f"custom corpus {corpus_dir.resolve()}: layout {layout}"
-          + (" (detected)" if args.layout == "auto" else " (--layout)"), flush=True)
+    log.info("custom corpus %s: layout %s%s", corpus_dir.resolve(), layout,
+             " (detected)" if args.layout == "auto" else " (--layout)")
 
 
 def check_writable(directory: Path, option: str) -> None:
@@ -137,8 +139,8 @@ def stage1(args) -> None:
                                        for part in parts for kind in ("recordings", "supervisions")]
     stamp = out / f".stage1_{prefix}.params.json"
     if is_up_to_date(stamp, params, outputs):
-        print(f"stage 1: manifests in {out} are up to date for these parameters and inputs; skipping "
-              f"(delete {stamp} to force)", flush=True)
+        log.info("stage 1: manifests in %s are up to date for these parameters and inputs; skipping "
+                 "(delete %s to force)", out, stamp)
         return
     remove_stamp(stamp)
     for stale in out.glob(".tmp-*"):  # left by a killed earlier run
@@ -157,32 +159,32 @@ def stage1(args) -> None:
                        loudness=parse_loudness(args.loudness),
                        segments_tsv=Path(args.segments_tsv) if args.segments_tsv else None)
     write_stamp(stamp, params)
-    print(f"stage 1: wrote {', '.join(str(o) for o in outputs)}", flush=True)
+    log.info("stage 1: wrote %s", ", ".join(str(o) for o in outputs))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("VALLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
+    setup_logging()
     if args.nj < 1:
-        raise SystemExit("--nj must be at least 1")
+        raise SystemExit(f"error: --nj must be at least 1, got {args.nj}")
     if args.min_duration < 0 or args.max_duration <= args.min_duration:
-        raise SystemExit(f"need 0 <= --filter-min-duration < --filter-max-duration, got {args.min_duration} and {args.max_duration}")
+        raise SystemExit(f"error: need 0 <= --filter-min-duration < --filter-max-duration, got {args.min_duration} "
+                         f"and {args.max_duration}")
     if not 0 < args.segment_min < args.segment_max or args.segment_max < 1.0:
-        raise SystemExit(f"need 0 < --segment-min < --segment-max (at least 1 s), got {args.segment_min} and "
+        raise SystemExit(f"error: need 0 < --segment-min < --segment-max (at least 1 s), got {args.segment_min} and "
                          f"{args.segment_max}")
     if args.segments_tsv and not Path(args.segments_tsv).is_file():
-        raise SystemExit(f"--segments-tsv {args.segments_tsv} is not a file: pass the long_segments.tsv you corrected")
+        raise SystemExit(f"error: --segments-tsv {args.segments_tsv} is not a file: pass the long_segments.tsv "
+                         "you corrected")
     try:
         (stage0 if args.stage == 0 else stage1)(args)
     except (ValueError, ConnectionError) as e:
-        print(f"prepare_manifests stage {args.stage}: ERROR: {e}", file=sys.stderr, flush=True)
-        return 1
+        raise SystemExit(f"error: stage {args.stage}: {e}") from None
     except OSError as e:  # disk full, permissions: name the file; atomic writes left nothing half-done
         where = f" ({e.filename})" if e.filename else ""
-        print(f"prepare_manifests stage {args.stage}: ERROR: {e.strerror or e}{where}; check free disk space "
-              f"and permissions of --output-dir {args.output_dir}, then rerun (nothing half-written was kept)",
-              file=sys.stderr, flush=True)
-        return 1
+        raise SystemExit(f"error: stage {args.stage}: {e.strerror or e}{where}; check free disk space and "
+                         f"permissions of --output-dir {args.output_dir}, then rerun (nothing half-written was kept)"
+                         ) from None
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.codec.options import add_codec_option
+from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.serve")
 
@@ -112,17 +113,14 @@ def build_server(args):
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     problems = check_args(args)
-    for msg in problems:
-        print(f"error: {msg}", file=sys.stderr)
     if problems:
-        return 2
+        raise SystemExit("error: " + "; ".join(problems))
     try:
         server = build_server(args)
     except (OSError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise SystemExit(f"error: {e}") from None
     server.run()
     return 0
 

@@ -11,6 +11,7 @@ silently. Skipped when a parameter stamp says the same inputs were split with th
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -20,6 +21,9 @@ from valle.data.duration_limits import add_duration_limit_options
 from valle.data.report import write_report
 from valle.data.splits import SPLITS, duration_filter, merge_shards, parse_size, read_infos, split_by_parts, split_custom, write_splits
 from valle.utils.cli import str2bool
+from valle.utils.logging_setup import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -62,8 +66,8 @@ def run(args) -> None:
     outputs = [tok / f"cuts_{s}.jsonl.gz" for s in SPLITS] + [report_dir / n for n in ("report.txt", "report.json", "durations.png")]
     stamp = tok / f".stage4_{args.prefix}.params.json"
     if is_up_to_date(stamp, params, outputs):
-        print(f"stage 4: splits and report in {tok} are up to date for these parameters and inputs; skipping "
-              f"(delete {stamp} to force)", flush=True)
+        log.info("stage 4: splits and report in %s are up to date for these parameters and inputs; skipping "
+                 "(delete %s to force)", tok, stamp)
         return
     remove_stamp(stamp)
     for stale in list(tok.glob(".tmp-*")) + list(report_dir.glob(".tmp-*")):  # left by a killed earlier run
@@ -79,24 +83,24 @@ def run(args) -> None:
         ids = split_custom(kept, args.dev_size, args.test_size, args.seed, args.split_by_speaker)
         assign = {cid: split for split, members in ids.items() for cid in members}
     for n in notes:
-        print(f"note: {n}", flush=True)
+        log.info("note: %s", n)
     counts = write_splits(files, assign, tok)
     by_split = {s: [c for c in kept if assign.get(c.id) == s] for s in SPLITS}
     write_report(report_dir, by_split, filtered, Path(args.manifests_dir), tok, notes)
     write_stamp(stamp, params)
-    print("stage 4: " + ", ".join(f"{s} {counts[s]} cuts" for s in SPLITS)
-          + f"; {len(filtered)} removed by the duration filter; report in {report_dir / 'report.txt'}", flush=True)
+    log.info("stage 4: %s; %d removed by the duration filter; report in %s",
+             ", ".join(f"{s} {counts[s]} cuts" for s in SPLITS), len(filtered), report_dir / "report.txt")
     if counts["train"] == 0:
-        print("warning: the train split is empty (see the report)", file=sys.stderr, flush=True)
+        log.warning("the train split is empty (see the report)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
+    setup_logging()
     try:
         run(args)
     except ValueError as e:
-        print(f"split_and_report: ERROR: {e}", file=sys.stderr, flush=True)
-        return 1
+        raise SystemExit(f"error: {e}") from None
     return 0
 
 

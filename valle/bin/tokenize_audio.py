@@ -9,7 +9,6 @@ Under ``torchrun`` each rank (RANK/WORLD_SIZE) encodes its shard on ``cuda:LOCAL
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,6 +16,7 @@ from typing import List, Optional
 from valle.data.audio_tokenize import CPU_ENCODERS, TokenizeOptions, distributed_rank, tokenize_audio
 from valle.codec import CodecError, split_spec
 from valle.codec.options import add_codec_option
+from valle.utils.logging_setup import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [stage 3] %(message)s")
+    setup_logging()
     if args.nj < 1:
         get_parser().error(f"--nj must be >= 1, got {args.nj}")
     if args.chunk_size < 1:
@@ -86,9 +86,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         tokenize_audio(opts)
     except (CodecError, OSError, ValueError) as e:
-        logging.getLogger(__name__).error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise SystemExit(f"error: {e}") from None
     return 0
 
 

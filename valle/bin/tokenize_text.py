@@ -10,11 +10,11 @@ Rerunning with the same parameters and inputs does nothing (and says so). See do
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from valle.text.tokenizer import TOKENIZERS
 from valle.utils.cli import refuse_renamed_options
+from valle.utils.logging_setup import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -41,17 +41,15 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     if args.nj < 1:
-        raise SystemExit(f"--nj must be >= 1, got {args.nj}")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    logging.getLogger("valle").setLevel(logging.INFO)
+        raise SystemExit(f"error: --nj must be >= 1, got {args.nj}")
+    setup_logging()
     from valle.text.tokenize_corpus import tokenize_corpus
 
     try:
         tokenize_corpus(args.manifests_dir, args.output_dir, args.prefix, tokenizer=args.text_tokenizer,
                         lang=args.lang, nj=args.nj, force=args.force)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
-        raise SystemExit(f"tokenize_text: {e}") from e
+        raise SystemExit(f"error: {e}") from e
     return 0
 
 

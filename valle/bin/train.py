@@ -5,11 +5,10 @@ see docs/training.md. Bad input stops before training with a message naming the 
 """
 from __future__ import annotations
 
-import logging
-import sys
 from typing import List, Optional
 
 from valle.train.options import get_parser as _get_parser, parse_args
+from valle.utils.logging_setup import setup_logging
 
 
 def get_parser():
@@ -19,8 +18,7 @@ def get_parser():
 def main(argv: Optional[List[str]] = None):
     parser = get_parser()
     args = parse_args(argv, parser)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     from valle.train.checkpoint import CheckpointError
     from valle.train.trainer import TrainingStopped, run
 
@@ -29,8 +27,7 @@ def main(argv: Optional[List[str]] = None):
     except (FileNotFoundError, ValueError, CheckpointError, TrainingStopped) as e:
         if argv is not None:  # tests and library callers get the exception itself
             raise
-        logging.getLogger("valle.bin.train").error("%s", e)
-        sys.exit(2)
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,9 @@ import soundfile as sf
 
 from valle.demo.grammar import jsgf, split_sentences
 from valle.utils.atomic import atomic_path, atomic_write_text
+from valle.utils.logging_setup import setup_logging
+
+log = logging.getLogger(__name__)
 
 SENTENCES_FILE = Path(__file__).with_name("sentences.txt")
 
@@ -104,6 +108,7 @@ def _speak(exe: str, voice: str, wpm: int, pitch: int, text: str, wav: Path, tri
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
+    setup_logging()
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise SystemExit("error: espeak-ng is not installed: run `make setup` (apt-get install espeak-ng)")
@@ -144,7 +149,7 @@ def speak_sentences(exe: str, out: Path, voices, sentences: List[str], trim: boo
         except json.JSONDecodeError:
             old = None
         if old != json.loads(json.dumps(stamp)):
-            print(f"[make_corpus] {out} was made with other settings: rebuilding it")
+            log.info("%s was made with other settings: rebuilding it", out)
             for spk, *_ in VOICES + GRAMMAR_VOICES:
                 shutil.rmtree(out / spk, ignore_errors=True)
             stamp_file.unlink()
@@ -165,8 +170,8 @@ def speak_sentences(exe: str, out: Path, voices, sentences: List[str], trim: boo
     if not stamp_file.is_file() or stamp_file.read_text() != text:  # untouched on reruns
         atomic_write_text(stamp_file, text)
     total = len(voices) * len(sentences)
-    print(f"[make_corpus] {out}: {total} utterances ({len(voices)} voices x {len(sentences)} sentences), "
-          f"{len(jobs)} synthesized now, {total - len(jobs)} already there")
+    log.info("%s: %d utterances (%d voices x %d sentences), %d synthesized now, %d already there",
+             out, total, len(voices), len(sentences), len(jobs), total - len(jobs))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from typing import List, Optional
 
 from lhotse import load_manifest
 
+from valle.utils.logging_setup import setup_logging
+
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m valle.train.sample_prompts", description=__doc__.splitlines()[0],
@@ -27,13 +29,14 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> List[List[str]]:
     args = get_parser().parse_args(argv)
+    setup_logging()
     cuts = []
     for path in args.cuts:
         if Path(path).is_file():
             cuts += [c for c in load_manifest(path) if c.supervisions and c.supervisions[0].text
                      and c.has_recording and c.recording.sources[0].type == "file"]
     if len(cuts) < 2:
-        sys.exit(f"--cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
+        sys.exit(f"error: --cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
     lines = []
     for i in range(min(args.num, len(cuts))):
         prompt, target = cuts[i], cuts[(i + 1) % len(cuts)]

@@ -34,12 +34,16 @@ def _probe(job: Tuple[str, bool, float]) -> Union[AudioInfo, Tuple[str, str]]:
 
 def probe_all(paths: List[Path], trim_silence: bool, num_jobs: int,
               max_duration: float = float("inf")) -> List[Union[AudioInfo, Tuple[str, str]]]:
-    """Decode every file (in ``num_jobs`` processes); one AudioInfo or (reason, detail) each."""
+    """Decode every file (in ``num_jobs`` processes); one AudioInfo or (reason, detail) each.
+    A progress bar on a terminal's stderr (none in logs and pipes: tqdm's ``disable=None``)."""
+    from tqdm import tqdm
+
     jobs = [(str(p), trim_silence, max_duration) for p in paths]
+    bar = dict(total=len(jobs), desc="stage 1: probing audio", unit="file", disable=None, mininterval=1.0)
     if num_jobs <= 1 or len(jobs) < 8:
-        return [_probe(j) for j in jobs]
+        return [_probe(j) for j in tqdm(jobs, **bar)]
     with ProcessPoolExecutor(num_jobs) as ex:
-        return list(ex.map(_probe, jobs, chunksize=max(1, len(jobs) // (4 * num_jobs))))
+        return list(tqdm(ex.map(_probe, jobs, chunksize=max(1, len(jobs) // (4 * num_jobs))), **bar))
 
 
 def trim_silence_used(info: AudioInfo) -> bool:
