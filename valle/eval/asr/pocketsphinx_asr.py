@@ -1,7 +1,7 @@
 """pocketsphinx 5 with its bundled US-English acoustic model, dictionary and 3-gram LM.
 
 Offline and fast, but far weaker than the paper's HuBERT-Large CTC recogniser: its WER on clean
-read speech is ~25-30%, so it tells intelligible from garbled speech and ranks systems, but is
+read speech is ~17-25% (fast / accurate search on the LibriSpeech sample), so it tells intelligible from garbled speech and ranks systems, but is
 not comparable to published numbers (docs/evaluation.md).  A JSGF ``grammar`` constrains the
 search to the sentences a grammar allows (closed-vocabulary probes such as GRID-style sentences),
 where its WER falls to a few per cent.
