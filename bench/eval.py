@@ -112,8 +112,8 @@ def bench_backends(audio, num: int, accurate_num: int) -> dict:
     out = {}
     for mode, n in (("fast", num), ("accurate", accurate_num)):
         if n:
-            asr, load = loaded(lambda: load_asr(f"pocketsphinx:{mode}"))
-            out[f"pocketsphinx ({mode})"] = {"load_s": load, **measure(lambda a: asr.transcribe(*a), batch[:n])}
+            asr, load = loaded(lambda m=mode: load_asr(f"pocketsphinx:{m}"))
+            out[f"pocketsphinx ({mode})"] = {"load_s": load, **measure(lambda a, r=asr: r.transcribe(*a), batch[:n])}
     spk, load = loaded(lambda: load_speaker("resemblyzer"))
     spk.embed(*audio[0])  # the first call imports librosa and compiles its numba kernels
     out["resemblyzer (one embedding)"] = {"load_s": load, **measure(lambda a: spk.embed(*a), batch)}
