@@ -112,8 +112,8 @@ def bench_backends(audio, num: int, accurate_num: int) -> dict:
     out = {}
     for mode, n in (("fast", num), ("accurate", accurate_num)):
         if n:
-            asr, load = loaded(lambda: load_asr(f"pocketsphinx:{mode}"))
-            out[f"pocketsphinx ({mode})"] = {"load_s": load, **measure(lambda a: asr.transcribe(*a), batch[:n])}
+            asr, load = loaded(lambda m=mode: load_asr(f"pocketsphinx:{m}"))
+            out[f"pocketsphinx ({mode})"] = {"load_s": load, **measure(lambda a, r=asr: r.transcribe(*a), batch[:n])}
     spk, load = loaded(lambda: load_speaker("resemblyzer"))
     spk.embed(*audio[0])  # the first call imports librosa and compiles its numba kernels
     out["resemblyzer (one embedding)"] = {"load_s": load, **measure(lambda a: spk.embed(*a), batch)}
@@ -197,9 +197,11 @@ def main(argv=None) -> int:
                            "dnsmos_windows": windows_per_clip(seconds),
                            "mean_seconds": round(sum(seconds) / len(seconds), 2)}
         report["backends"] = bench_backends(audio, args.backend_num, args.accurate_num)
+        print(json.dumps(report), file=sys.stderr, flush=True)  # progress: a killed run keeps its figures
         for value in args.dnsmos_max_windows.split(","):
             windows = None if value.strip() == "all" else int(value)
             report[f"scorer_dnsmos_windows_{value.strip()}"] = bench_scorer(clips, tmp, args.num, args.jobs, windows)
+            print(json.dumps(report), file=sys.stderr, flush=True)
         if args.baseline_clips:
             report["baseline"] = bench_speechmos(audio, args.baseline_clips)
     report["machine"]["load_average_end"] = os.getloadavg()

@@ -59,7 +59,8 @@ class DNSMOS:
         import onnxruntime as ort
 
         if max_windows is not None and max_windows < 1:
-            raise ValueError(f"DNSMOS max_windows {max_windows}: give 1 or more (or none for the official protocol)")
+            raise ValueError(f"DNSMOS --dnsmos-max-windows / max_windows {max_windows}: give 1 or more "
+                             "(or leave it out for the official protocol)")
         self.max_windows = max_windows
         if max_windows:
             self.name = f"{self.name}, at most {max_windows} window{'s' if max_windows > 1 else ''} per clip"

@@ -1,7 +1,7 @@
 """pocketsphinx 5 with its bundled US-English acoustic model, dictionary and 3-gram LM.
 
 Offline and fast, but far weaker than the paper's HuBERT-Large CTC recogniser: its WER on clean
-read speech is ~25-30%, so it tells intelligible from garbled speech and ranks systems, but is
+read speech is ~17-25% (fast / accurate search on the LibriSpeech sample), so it tells intelligible from garbled speech and ranks systems, but is
 not comparable to published numbers (docs/evaluation.md).  A JSGF ``grammar`` constrains the
 search to the sentences a grammar allows (closed-vocabulary probes such as GRID-style sentences),
 where its WER falls to a few per cent.
@@ -57,6 +57,10 @@ class PocketsphinxASR:
         audio = resample(to_mono(wav), sample_rate, SAMPLE_RATE)
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
         d = self._decoder
+        # the front end's noise and cepstral-mean estimates carry over from the previous utterance:
+        # without this reset the LibriSpeech sample scored WER 0.167 decoded first and 0.306 after
+        # six espeak-ng clips, so a transcript (and --jobs N results) depended on the order
+        d.reinit_feat()
         d.start_utt()
         d.process_raw(pcm.tobytes(), full_utt=True)
         d.end_utt()
