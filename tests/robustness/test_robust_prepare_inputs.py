@@ -208,9 +208,10 @@ def test_non_utf8_ljspeech_metadata_is_a_clear_error(tmp_path, capsys):
     corpus = tmp_path / "lj"
     espeak("Hello there.", corpus / "wavs" / "LJ001-0001.wav")
     (corpus / "metadata.csv").write_bytes("LJ001-0001|Caf\xe9 au lait.|Caf\xe9 au lait.\n".encode("latin-1"))
-    rc = prepare_main(["--stage", "1", "--corpus-dir", str(corpus), "--output-dir", str(tmp_path / "m")])
-    err = capsys.readouterr().err
-    assert rc == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:  # the one error ending: "error: ..." and exit status 1
+        prepare_main(["--stage", "1", "--corpus-dir", str(corpus), "--output-dir", str(tmp_path / "m")])
+    err = str(e.value.code)
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in capsys.readouterr().err
     assert str(corpus / "metadata.csv") in err and "not UTF-8" in err and "iconv" in err
     assert not (tmp_path / "m" / "custom_supervisions_all.jsonl.gz").exists()
 

@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import numpy as np
+import pytest
 import soundfile as sf
 from tiny_server import TRAINING_MAX_SECONDS, VOICE_TEXT
 
@@ -172,10 +173,12 @@ def _slot_frees(served) -> bool:
 def test_main_refuses_bad_options_with_one_line_each(tmp_path, capsys):
     from valle.bin.serve import main
 
-    assert main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "none"),
-                 "--max-concurrent", "0"]) == 2
-    err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # the one error ending: one "error: ..." line, exit status 1
+        main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "none"), "--max-concurrent", "0"])
+    err = str(e.value.code)
+    assert err.startswith("error: ") and "\n" not in err
     assert "--max-concurrent must be >= 1" in err and f"--voices-dir {tmp_path / 'none'} is not a folder" in err
     (tmp_path / "voices").mkdir()
-    assert main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "voices")]) == 2
-    assert "x.pt" in capsys.readouterr().err  # the missing checkpoint, named, before any port is opened
+    with pytest.raises(SystemExit) as e:
+        main(["--checkpoint", str(tmp_path / "x.pt"), "--voices-dir", str(tmp_path / "voices")])
+    assert "x.pt" in str(e.value.code)  # the missing checkpoint, named, before any port is opened
