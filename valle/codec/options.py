@@ -6,26 +6,22 @@ Earlier releases had three weights options (``--codec-weights`` for stage 3 and 
 """
 from __future__ import annotations
 
-import argparse
 from typing import Optional
+
+from valle.utils.cli import refuse_old_options
 
 CODEC_HELP = ("codec: encodec (published weights: torch hub cache or download), encodec:PATH (a local "
               "state dict), encodec:random (seeded untrained weights, NOT speech; tests/plumbing), or "
               "codec2 (codec2 3200, no weights, robotic 8 kHz speech)")
 RENAMED = ("--codec-weights", "--valid-codec-weights")
-
-
-class _Renamed(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} was replaced by one codec choice, --codec SPEC, made at prepare.sh --codec "
-                     f"(encodec, encodec:PATH for a weights file, encodec:random, or codec2) and recorded with the "
-                     f"data; training and synthesis use the recorded codec")
+REPLACED_BY_CODEC = ("was replaced by one codec choice, --codec SPEC, made at prepare.sh --codec (encodec, "
+                     "encodec:PATH for a weights file, encodec:random, or codec2) and recorded with the data; "
+                     "training and synthesis use the recorded codec")
 
 
 def refuse_renamed_codec_options(parser) -> None:
     """The old codec-weights spellings on ``parser``: each fails with a line naming ``--codec``."""
-    for old in RENAMED:
-        parser.add_argument(old, action=_Renamed, help=argparse.SUPPRESS)
+    refuse_old_options(parser, {old: REPLACED_BY_CODEC for old in RENAMED})
 
 
 def add_codec_option(parser, default: Optional[str] = None, help_suffix: str = "") -> None:

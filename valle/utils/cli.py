@@ -22,16 +22,22 @@ def str2bool(value) -> bool:
 class _RenamedOption(argparse.Action):
     """An old option spelling: using it fails with one line naming the new one (exit 2, as argparse)."""
 
-    def __init__(self, option_strings, dest, instead: str = "", **kwargs):
-        self.instead = instead
+    def __init__(self, option_strings, dest, why: str = "", **kwargs):
+        self.why = why
         super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(2, f"{parser.prog}: error: {option_string} was renamed: {self.instead}\n")
+        parser.exit(2, f"{parser.prog}: error: {option_string} {self.why}\n")
 
 
 def refuse_renamed_options(parser, renamed: dict) -> None:
     """``renamed`` maps an old option (``--max-duration``) to what to use instead; each old spelling on
-    ``parser`` then fails with that line (kept for one release after a rename)."""
-    for old, instead in renamed.items():
-        parser.add_argument(old, action=_RenamedOption, instead=instead, dest=f"renamed_{old.lstrip('-')}")
+    ``parser`` then fails with the line "<old> was renamed: <instead>" (kept for one release after a
+    rename)."""
+    refuse_old_options(parser, {old: f"was renamed: {instead}" for old, instead in renamed.items()})
+
+
+def refuse_old_options(parser, why: dict) -> None:
+    """``why`` maps an old option to the rest of its one error line ("<old> <why>")."""
+    for old, reason in why.items():
+        parser.add_argument(old, action=_RenamedOption, why=reason, dest=f"renamed_{old.lstrip('-')}")
