@@ -151,12 +151,13 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
             idx = torch.tensor(keep, device=device)
             alive_l = [alive_l[r] for r in keep]
             tok = tok[idx]
-            seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
             a_lens = a_lens[idx]
-            if cache is not None:
-                cache.select(idx)
-            if stepper is not None:
+            if stepper is not None:  # the stepper holds everything the next step reads
                 stepper.select(idx)
+            else:
+                seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
+                if cache is not None:
+                    cache.select(idx)
         new_pos = (a_lens + step - 1)[:, None]
         if stepper is not None:
             logits = stepper.step(tok, new_pos[:, 0])
