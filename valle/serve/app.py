@@ -77,8 +77,7 @@ class SpeechService:
                 return prompt_from_upload(self.synth, p.get("audio_base64"), p.get("text"), p.get("language"),
                                           self.limits.max_prompt_seconds,
                                           int(self.limits.max_prompt_seconds * 48000 * 2 * 2) + 1024)
-            names = self.voices.names()
-            name = req.voice or (names[0] if names else None)
+            name = req.voice or next(iter(self.voices.names()), None)  # the folder is listed only without one
             if name is None:
                 raise ApiError(400, "this server has no voices: upload a prompt (prompt.audio_base64 and prompt.text)",
                                "voice")
