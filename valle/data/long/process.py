@@ -219,8 +219,13 @@ def process_source(src: LongSource, opts: Options, cache_dir: Path,
     sr = meta["sampling_rate"]
     stats = {"decoded": 0}
 
+    last: Dict = {}  # the last span read: transcribing, then scoring, then a correction read one span in turn
+
     def audio_fn(span: Span) -> np.ndarray:
-        return read_16k(src.audio, span.start, span.end, sr)
+        key = (span.start, span.end)
+        if last.get("key") != key:
+            last["key"], last["audio"] = key, read_16k(src.audio, span.start, span.end, sr)
+        return last["audio"]
 
     left_over = ""
     if src.text is not None:
