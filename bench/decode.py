@@ -1,4 +1,4 @@
-"""AR decoding speed, printed as one JSON object: the fused step against the module path, int8 against
+"""AR decoding speed, printed as one JSON object: every step mode against the module path, int8 against
 fp32 at paper size, and 8 sentences in one batch against one by one.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/decode.py [--quick] [--threads 1]
@@ -11,8 +11,12 @@ Weights are random; EOS is forbidden (a forward hook on the output layer) so eve
 requested frames.
 
 - ``d256_l4``: the ``small`` size (d256 / 4 heads / 4 layers), 150 frames after a 225-frame
-  prompt and 60 text tokens, greedy: ``fused`` (FusedARStep, the default) vs ``modules``
-  (``step_mode="modules"``, the decoder modules with the KV cache); their codes must be equal.
+  prompt and 60 text tokens, greedy, in every step mode the device runs (``fused``, the default;
+  ``modules``, the decoder modules with the KV cache; ``static``; ``cuda_graph`` on CUDA only):
+  their codes must be equal.
+- ``d256_step_profile``: where one fused step's time goes: prefill (+1 frame) apart from the
+  steps, the torch operations one step calls (torch.profiler), and two floors measured in the same
+  run: the step's 17 weight products alone, and one read of their fp32 weights (``sum``).
 - ``paper`` (not with ``--quick``): the ``vallex`` preset (370 M parameters), 40 frames after a
   225-frame prompt, prefill included: fp32 vs ``--quantize int8``; and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
@@ -34,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from valle.models import VALLE, get_preset  # noqa: E402
-from valle.models.decoding import ar_decode  # noqa: E402
+from valle.models.decoding import STEP_MODES, ar_decode  # noqa: E402
 from valle.models.quantize import quantize_for_synthesis  # noqa: E402
 from valle.utils.precision import cpu_info  # noqa: E402
 
@@ -129,7 +133,7 @@ def batch_vs_one_by_one(model, repeats):
 
 def int8_agreement():
     sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from conftest import case_inputs
+    from reference_case import case_inputs
 
     from valle.models.checkpoint_import import load_model
 
@@ -149,6 +153,46 @@ def int8_agreement():
             "all_codebooks_agreement": round(float((a[:k] == b[:k]).float().mean()), 4)}
 
 
+def step_profile(model, x, frames=150, repeats=3) -> dict:
+    """Prefill and per-step CPU time of the fused step, the operations of one step, and the floors."""
+    timed_decode(model, x, [frames])  # warm-up
+    best = {}
+    for n in (1, frames):
+        best[n] = min(timed_decode(model, x, [n])[2] for _ in range(repeats))
+    step_ms = (best[frames] - best[1]) / (frames - 1) * 1e3
+    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        timed_decode(model, x, [11])
+    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof1:
+        timed_decode(model, x, [1])
+    ops = {e.key: e.count for e in prof.key_averages()}
+    for e in prof1.key_averages():  # what 10 more frames add, per frame
+        ops[e.key] = ops.get(e.key, 0) - e.count
+    per_step = {k: round(v / 10, 1) for k, v in sorted(ops.items(), key=lambda kv: -kv[1]) if v > 0 and k.startswith("aten::")}
+    dec = model.ar_decoder
+    weights = [w.t().contiguous() for layer in dec.layers for w in (layer.self_attn.in_proj_weight,
+               layer.self_attn.out_proj.weight, layer.linear1.weight, layer.linear2.weight)]
+    weights.append(model.ar_predict_layer.weight.t().contiguous())
+    rows = {w.shape[0]: torch.randn(1, w.shape[0]) for w in weights}
+
+    def cpu_ms(fn, n=200):
+        fn()
+        c0 = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - c0) / n * 1e3
+
+    with torch.no_grad():
+        products = cpu_ms(lambda: [rows[w.shape[0]] @ w for w in weights])
+        read = cpu_ms(lambda: [w.sum() for w in weights])
+    mb = sum(w.numel() * w.element_size() for w in weights) / 1e6
+    return {"prefill_plus_1_frame_cpu_ms": round(best[1] * 1e3, 1), "step_cpu_ms": round(step_ms, 3),
+            "steps_only_frames_per_cpu_s": round(1e3 / step_ms, 1),
+            "torch_ops_per_step": round(sum(per_step.values()), 1), "ops_per_step": per_step,
+            "weights_mb": round(mb, 1), "floor_products_only_cpu_ms": round(products, 3),
+            "floor_weight_read_cpu_ms": round(read, 3),
+            "ceiling_frames_per_cpu_s_from_weight_read": round(1e3 / read, 1)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="d256 figures only (no paper-size model)")
@@ -161,12 +205,13 @@ def main(argv=None) -> int:
 
     small = build("small", d_model=256, nhead=4, num_layers=4)
     x = inputs(small, [60], [225])
-    d256, codes = compare({"fused": single(small, x, 150), "modules": single(small, x, 150, step_mode="modules")},
-                          args.repeats)
-    d256["codes_equal"] = torch.equal(codes["fused"][0], codes["modules"][0])
+    modes = [m for m in STEP_MODES if m != "cuda_graph"]  # a CUDA graph needs a CUDA device
+    d256, codes = compare({m: single(small, x, 150, step_mode=m) for m in modes}, args.repeats)
+    d256["codes_equal"] = all(torch.equal(codes[m][0], codes["modules"][0]) for m in modes)
     d256["speedup"] = round(d256["fused"]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)
     d256["speedup_cpu"] = round(d256["fused"]["frames_per_cpu_s"] / d256["modules"]["frames_per_cpu_s"], 2)
     res["d256_l4_prompt225_new150"] = d256
+    res["d256_step_profile"] = step_profile(small, x)
     res["batch8_d256_l4"] = batch_vs_one_by_one(small, args.repeats)
     res["int8_agreement"] = int8_agreement()
     if not args.quick:

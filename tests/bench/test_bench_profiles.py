@@ -1,0 +1,58 @@
+"""The profiling parts of bench/decode.py and bench/encodec_profile.py run on tiny inputs, so they cannot rot."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+def test_decode_step_profile_counts_the_fused_step():
+    decode = load("decode")
+    layers = 2
+    model = decode.build("small", d_model=64, nhead=2, num_layers=layers, dim_feedforward=128)
+    x = decode.inputs(model, [7], [12])
+    threads = torch.get_num_threads()
+    try:
+        prof = decode.step_profile(model, x, frames=40, repeats=2)
+    finally:
+        torch.set_num_threads(threads)
+    ops = prof["ops_per_step"]
+    # per layer: packed QKV, output, two FFN products, one attention; the head is called as a module
+    assert ops["aten::addmm"] == 4 * layers
+    assert ops["aten::scaled_dot_product_attention"] == layers
+    assert ops["aten::argmax"] == 1  # greedy sampling
+    weights = sum(p.numel() for layer in model.ar_decoder.layers for p in (
+        layer.self_attn.in_proj_weight, layer.self_attn.out_proj.weight, layer.linear1.weight, layer.linear2.weight))
+    weights += model.ar_predict_layer.weight.numel()
+    assert prof["weights_mb"] == round(weights * 4 / 1e6, 1)
+    assert prof["step_cpu_ms"] > 0 and prof["floor_weight_read_cpu_ms"] > 0 and prof["torch_ops_per_step"] > 0
+
+
+def test_encodec_profile_names_the_encoder_operations(capsys):
+    profile = load("encodec_profile")
+    threads = torch.get_num_threads()
+    try:
+        assert profile.main(["--seconds", "3", "--group-sizes", "8"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads(capsys.readouterr().out)
+    assert res["audio_seconds"] >= 3 and res["encode_audio_s_per_cpu_s"] > 0
+    assert {"torch.conv2d", "torch.lstm", "torch.addmm"} <= set(res["ops"])
+    assert abs(sum(v["share"] for v in res["ops"].values()) - 1) < 0.1  # the named operations are nearly all of it
+    assert res["group_sizes"]["8"]["codes_equal"]  # the same groups give the same codes
