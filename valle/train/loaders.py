@@ -64,6 +64,16 @@ def check_symbols(cuts: CutSet, table, where: str) -> None:
         )
 
 
+def make_dataset(cuts: CutSet, table, cfg, args) -> SpeechCodesDataset:
+    """The dataset of one split (train or valid): prefix mode 4 and --concat-prompt draw their
+    same-speaker prompts from the split's own cuts."""
+    pooled = cfg.prefix_mode == 4 or args.concat_prompt
+    return SpeechCodesDataset(
+        table, num_languages=max(cfg.num_languages, 1), prompt_cuts=cuts if pooled else None,
+        concat_prompt=args.concat_prompt, prompt_max_frames=args.prompt_max_frames,
+        num_quantizers=cfg.num_quantizers, seed=args.seed)
+
+
 def make_sampler(cuts: CutSet, args, world_size: int, rank: int, shuffle: Optional[bool] = None) -> ResumableSampler:
     return ResumableSampler(
         cuts, max_duration=args.max_duration, num_buckets=args.num_buckets,

@@ -29,7 +29,7 @@ def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: i
     """(waveform [samples] at the codec's rate, log-magnitude spectrogram [freq, time] scaled to 0..1,
     the codec's sample rate). ``with_prompt``: the waveform starts with the prompt frames, so it says
     the cut's whole text (what ``--eval-every`` transcribes)."""
-    from valle.train.trainer import forked_rng
+    from valle.train.checkpoint import forked_rng
 
     codec = _codec(getattr(args, "codec", None))
     cut = next(iter(valid_cuts))
