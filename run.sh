@@ -87,7 +87,7 @@ log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
 if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
   log 1 "train stage $train_stage into $exp_dir"
-  opts=(--data-dir "$tokenized" --exp-dir "$exp_dir" --train-stage "$train_stage")
+  opts=(--tokenized-dir "$tokenized" --exp-dir "$exp_dir" --train-stage "$train_stage")
   if [[ -n "$model_preset" ]]; then opts+=(--model-preset "$model_preset"); fi
   if [[ -n "$num_epochs" ]]; then opts+=(--num-epochs "$num_epochs"); fi
   run 1 "$python" -m valle.bin.train "${opts[@]}" "${train_args[@]+"${train_args[@]}"}"
@@ -113,7 +113,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   log 3 "synthesize $num_samples dev utterances with $checkpoint (and its codec) into $exp_dir/samples"
   # dev utterances first; a tiny corpus may need test or train ones too. An AR never joined by a
   # trained NAR, or a codec whose weights are missing, skips the stage: infer says why, exit 0.
-  "$python" -m valle.train.sample_prompts --num "$num_samples" \
+  "$python" -m valle.train.dev_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
     while IFS= read -r -d '' name && IFS= read -r -d '' audio && IFS= read -r -d '' ptext &&
       IFS= read -r -d '' text && IFS= read -r -d '' lang; do  # NUL-separated: names may hold tabs/newlines
@@ -126,7 +126,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   # a reusable voice per dev speaker (train speakers without a dev set), for valle.bin.infer --voice NAME
   if [[ "$voices" == true ]]; then
     log 3 "save one voice per dev speaker into $exp_dir/voices"
-    run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
+    run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --tokenized-dir "$tokenized" --all-speakers \
       --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
   fi
   if compgen -G "$exp_dir/samples/*.wav" >/dev/null; then

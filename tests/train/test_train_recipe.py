@@ -26,7 +26,7 @@ def test_custom_recipe_stage1_then_stage2(samples_dir, tmp_path):
     assert "0 voice(s) written, 1 speaker(s) skipped" in r1.stdout
     r3 = _bash("egs/custom/run.sh", tmp_path, "--train-stage", "1", "--stage", "3", *common)  # a rerun says why too
     assert "skipped: nothing synthesized" in r3.stderr
-    assert "validation sample disabled" not in r1.stderr and list((exp / "tensorboard").iterdir())
+    assert "validation audio disabled" not in r1.stderr and list((exp / "tensorboard").iterdir())
     avg = torch.load(exp / "averaged.pt", weights_only=True)
     e1 = torch.load(exp / "epoch-1.pt", weights_only=True)["model"]
     w = "ar_decoder.layers.0.linear1.weight"

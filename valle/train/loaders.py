@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_paths(args) -> None:
-    d = Path(args.data_dir)
+    d = Path(args.tokenized_dir)
     if args.train_cuts is None:
         args.train_cuts = d / "cuts_train.jsonl.gz"
     if args.valid_cuts is None:
@@ -34,7 +34,7 @@ def load_cuts(path: Path, option: str, args) -> CutSet:
     if not path.is_file():
         raise FileNotFoundError(
             f"{option} {path}: manifest not found; run prepare.sh (stage 4 writes data/tokenized/cuts_*.jsonl.gz) "
-            "or pass --data-dir / " + option
+            "or pass --tokenized-dir / " + option
         )
     try:
         cuts = load_manifest(path)

@@ -17,7 +17,7 @@ import yaml
 from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
-from valle.utils.cli import str2bool
+from valle.utils.cli import add_tokenized_dir_option, str2bool
 from valle.utils.precision import DTYPE_CHOICES
 
 
@@ -30,10 +30,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="YAML file of option defaults (keys = option names with _ or -)")
 
     g = p.add_argument_group("data")
-    g.add_argument("--data-dir", type=Path, default=Path("data/tokenized"), help="what prepare.sh wrote")
-    g.add_argument("--train-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_train.jsonl.gz")
-    g.add_argument("--valid-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_dev.jsonl.gz (skipped if absent)")
-    g.add_argument("--text-symbols", type=Path, default=None, help="default: DATA_DIR/unique_text_tokens.k2symbols")
+    add_tokenized_dir_option(g, default=Path("data/tokenized"))
+    g.add_argument("--train-cuts", type=Path, default=None, help="default: TOKENIZED_DIR/cuts_train.jsonl.gz")
+    g.add_argument("--valid-cuts", type=Path, default=None,
+                   help="default: TOKENIZED_DIR/cuts_dev.jsonl.gz (skipped if absent)")
+    g.add_argument("--text-symbols", type=Path, default=None, help="default: TOKENIZED_DIR/unique_text_tokens.k2symbols")
     g.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION, help="seconds of audio per batch (per process)")
     g.add_argument("--num-buckets", type=int, default=DEFAULT_NUM_BUCKETS)
     g.add_argument("--quadratic-duration", type=float, default=None, help="lhotse: penalise long cuts as if d + d^2/Q")
@@ -113,7 +114,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-interval", type=int, default=10)
     g.add_argument("--tensorboard", type=str2bool, default=True)
     g.add_argument("--synthesize-at-valid", type=str2bool, default=True,
-                   help="TensorBoard audio sample, decoded with the codec the data were prepared with (prepare.sh --codec)")
+                   help="TensorBoard validation audio, decoded with the codec the data were prepared with (prepare.sh --codec)")
     refuse_renamed_codec_options(g)
     g.add_argument("--eval-every", type=int, default=0,
                    help="every N validations: WER and speaker similarity of a few dev sentences to TensorBoard (0 = off)")

@@ -42,7 +42,7 @@ from valle.train.loaders import (
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
-from valle.train.params import select_trainable, trainable_report
+from valle.train.trainable import select_trainable, trainable_report
 from valle.train.resume import find_resume, interrupted_hint
 from valle.train.validation import validate
 from valle.utils.precision import resolve_dtype
@@ -119,7 +119,7 @@ class Trainer:
             log.warning("no validation manifest %s: validation is skipped", args.valid_cuts)
         check_symbols(self.train_cuts, self.data_symbols, f"--train-cuts {args.train_cuts}")
         self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
-        args.codec = self.codec_facts["codec"]  # the TensorBoard sample decodes with the data's codec
+        args.codec = self.codec_facts["codec"]  # the TensorBoard validation audio decodes with the data's codec
 
     def _setup_resume(self) -> Optional[dict]:
         """The checkpoint this run continues (``valle.train.resume``), or None; ``switching``: it
@@ -446,7 +446,7 @@ class Trainer:
         else:
             self.bad_valids += 1
         if self.is_main and self.args.synthesize_at_valid:
-            self.monitor.synthesize_sample(self.model, self.text_symbols, self.valid_cuts, self.step)
+            self.monitor.synthesize_valid_cut(self.model, self.text_symbols, self.valid_cuts, self.step)
         self.valid_count = getattr(self, "valid_count", 0) + 1
         if self.is_main and self.args.eval_every and self.valid_count % self.args.eval_every == 0:
             self.monitor.evaluate_dev(self.model, self.text_symbols, self.valid_cuts, self.step)
