@@ -37,6 +37,11 @@ def refuse_renamed_options(parser, renamed: dict) -> None:
     refuse_old_options(parser, {old: f"was renamed: {instead}" for old, instead in renamed.items()})
 
 
+def refused_options(parser) -> dict:
+    """Each refused old spelling on ``parser`` -> its one error line (for a YAML key spelled the old way)."""
+    return {opt: f"{opt} {a.why}" for a in parser._actions if isinstance(a, _RenamedOption) for opt in a.option_strings}
+
+
 def refuse_old_options(parser, why: dict) -> None:
     """``why`` maps an old option to the rest of its one error line ("<old> <why>")."""
     for old, reason in why.items():
