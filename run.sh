@@ -7,7 +7,9 @@
 #                     then python -m valle.bin.make_voice saves one voice per dev speaker into <exp-dir>/voices/
 #   4  evaluate       python -m valle.bin.evaluate: WER, speaker similarity, DNSMOS into <exp-dir>/eval/
 # Any option not listed below (e.g. --max-duration 60 --base-lr 0.03 --trainable 'ar_*') is passed
-# through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass their defaults, then "$@".
+# through to valle.bin.train unchanged; recipes (egs/*/run.sh) pass --recipe-config
+# egs/<corpus>/conf/train.yaml, their training defaults, then "$@" (precedence: recipe YAML <
+# --config FILE < command line, applied by valle.bin.train).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,8 +19,8 @@ stop_stage=3            ## last stage to run (inclusive; 4 = also evaluate)
 train_stage=0           ## 0 = AR and NAR jointly, 1 = AR only, 2 = NAR only
 data_dir=data           ## what prepare.sh wrote (uses <data-dir>/tokenized)
 exp_dir=exp/valle       ## experiment dir: checkpoints, logs, tensorboard/, samples/
-model_preset=""         ## model size: nano, small, valle or vallex (empty: valle.bin.train's default or --config's)
-num_epochs=""           ## training epochs (empty: valle.bin.train's default or --config's)
+model_preset=""         ## model size: nano, small, valle or vallex (empty: the YAML's or valle.bin.train's default)
+num_epochs=""           ## training epochs (empty: the YAML's or valle.bin.train's default)
 avg=3                   ## stage 2: number of checkpoints to average
 num_samples=3           ## stage 3: dev utterances to synthesize
 infer_device=cpu        ## stage 3: cpu or cuda
@@ -35,32 +37,11 @@ eval_speaker=resemblyzer  ## stage 4: resemblyzer (offline), wavlm-sv[:dir], eca
 usage="Usage: $0 [options] [valle.bin.train options...]   (stages 1-4: train, average, synthesize, evaluate)
 Any option not listed here goes to valle.bin.train (see: python -m valle.bin.train --help)."
 
-# Split the command line: run.sh's own options go to parse_options.sh, the rest to valle.bin.train.
-own_names=" $(sed -n 's/^\([a-z_][a-z0-9_]*\)=.*[[:space:]]##.*/\1/p' "${BASH_SOURCE[0]}" | tr '\n' ' ') "
-own_args=()
-train_args=()
-while [[ $# -gt 0 ]]; do
-  arg="$1"
-  key="${arg#--}"
-  key="${key%%=*}"
-  key="${key//-/_}"
-  if [[ "$arg" == -h || "$arg" == --help || ( "$arg" == --* && "$own_names" == *" $key "* ) ]]; then
-    own_args+=("$arg")
-    if [[ "$arg" != *=* && "$arg" != -h && "$arg" != --help && $# -ge 2 ]]; then own_args+=("$2"); shift; fi
-    shift
-  elif [[ "$arg" == --* ]]; then
-    train_args+=("$arg")
-    shift
-    # every value up to the next --option belongs to it (--trainable 'ar_*' 'nar_*')
-    while [[ $# -gt 0 && "$1" != --* ]]; do train_args+=("$1"); shift; done
-  else
-    echo "Error: unexpected argument '$arg' for run.sh: options are --name value." >&2
-    exit 1
-  fi
-done
-
+pass_unknown_options=true  # any other option goes to valle.bin.train (PASS_THROUGH_ARGS)
 # shellcheck source=local/parse_options.sh
-. "$root/local/parse_options.sh" "${own_args[@]+"${own_args[@]}"}"
+. "$root/local/parse_options.sh" "$@"
+train_args=("${PASS_THROUGH_ARGS[@]+"${PASS_THROUGH_ARGS[@]}"}")
+if [[ ${#POSITIONAL_ARGS[@]} -gt 0 ]]; then echo "Error: unexpected argument(s) after --: ${POSITIONAL_ARGS[*]}" >&2; exit 1; fi
 # shellcheck source=local/log.sh
 . "$root/local/log.sh"
 
@@ -87,7 +68,7 @@ log "-" "run.sh ${OPTION_SUMMARY[*]} ${train_args[*]+${train_args[*]}}"
 
 if [[ "$stage" -le 1 && "$stop_stage" -ge 1 ]]; then
   log 1 "train stage $train_stage into $exp_dir"
-  opts=(--data-dir "$tokenized" --exp-dir "$exp_dir" --train-stage "$train_stage")
+  opts=(--tokenized-dir "$tokenized" --exp-dir "$exp_dir" --train-stage "$train_stage")
   if [[ -n "$model_preset" ]]; then opts+=(--model-preset "$model_preset"); fi
   if [[ -n "$num_epochs" ]]; then opts+=(--num-epochs "$num_epochs"); fi
   run 1 "$python" -m valle.bin.train "${opts[@]}" "${train_args[@]+"${train_args[@]}"}"
@@ -113,7 +94,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   log 3 "synthesize $num_samples dev utterances with $checkpoint (and its codec) into $exp_dir/samples"
   # dev utterances first; a tiny corpus may need test or train ones too. An AR never joined by a
   # trained NAR, or a codec whose weights are missing, skips the stage: infer says why, exit 0.
-  "$python" -m valle.train.sample_prompts --num "$num_samples" \
+  "$python" -m valle.train.dev_prompts --num "$num_samples" \
     --cuts "$tokenized/cuts_dev.jsonl.gz" "$tokenized/cuts_test.jsonl.gz" "$tokenized/cuts_train.jsonl.gz" |
     while IFS= read -r -d '' name && IFS= read -r -d '' audio && IFS= read -r -d '' ptext &&
       IFS= read -r -d '' text && IFS= read -r -d '' lang; do  # NUL-separated: names may hold tabs/newlines
@@ -126,7 +107,7 @@ if [[ "$stage" -le 3 && "$stop_stage" -ge 3 ]]; then
   # a reusable voice per dev speaker (train speakers without a dev set), for valle.bin.infer --voice NAME
   if [[ "$voices" == true ]]; then
     log 3 "save one voice per dev speaker into $exp_dir/voices"
-    run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --data-dir "$tokenized" --all-speakers \
+    run 3 "$python" -m valle.bin.make_voice --checkpoint "$checkpoint" --tokenized-dir "$tokenized" --all-speakers \
       --cuts dev train --voices-dir "$exp_dir/voices" --device "$infer_device" --skip-unusable </dev/null
   fi
   if compgen -G "$exp_dir/samples/*.wav" >/dev/null; then

@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     for minutes in args.budget_minutes:
         t0, w0 = time.process_time(), time.time()
         if minutes * 60 > spent:
-            train.main(["--data-dir", str(data / "tokenized"), "--exp-dir", str(exp), *args.model, "--train-stage", "0",
+            train.main(["--tokenized-dir", str(data / "tokenized"), "--exp-dir", str(exp), *args.model, "--train-stage", "0",
                         "--concat-prompt", "true", "--max-cpu-seconds", str((minutes * 60) - spent),
                         "--num-epochs", "100000", "--max-duration", str(args.max_duration), "--num-workers", "0",
                         "--device", "cpu", "--tensorboard", "false", "--synthesize-at-valid", "false",

@@ -107,7 +107,7 @@ def train_throughput(steps: int, max_duration: float, num_workers: int = 2) -> d
         data = make_corpus(root, durations)
         exp = root / "exp"
         t0 = time.perf_counter()
-        main(["--data-dir", str(data), "--exp-dir", str(exp), "--model-preset", "small", "--device", "cpu",
+        main(["--tokenized-dir", str(data), "--exp-dir", str(exp), "--model-preset", "small", "--device", "cpu",
               "--max-steps", str(steps), "--max-duration", str(max_duration), "--num-workers", str(num_workers),
               "--valid-interval", "0", "--save-every-n", "0", "--tensorboard", "false", "--log-interval", "1000",
               "--num-buckets", "10", "--resume", "none"])

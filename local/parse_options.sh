@@ -25,6 +25,9 @@
 # a missing value, a non-boolean value for a true|false option, or a stray positional argument.
 # A driver may set `renamed_options` (lines "old_name=what to use instead") before sourcing this:
 # an old option name then fails with a line naming its replacement.
+# A driver that wraps a Python stage may set `pass_unknown_options=true`: an unknown `--name` and
+# every value up to the next `--option` (`--trainable 'ar_*' 'nar_*'`) then go, in order, to the
+# PASS_THROUGH_ARGS array instead of failing (run.sh hands them to valle.bin.train).
 #
 # After parsing, the array OPTION_SUMMARY holds "--name value" (value shell-quoted) for every
 # option, which drivers log once so a run's parameters are in its log.
@@ -67,9 +70,13 @@ _po_help() {
     n="${_po_names[$i]}"
     printf '  --%-22s %s [%s]\n' "${n//_/-}" "${_po_helps[$i]}" "${!n-}"
   done
+  if [[ ${#PASS_THROUGH_ARGS[@]} -gt 0 ]]; then
+    printf '\nPassed on to the stage command: %s\n' "${PASS_THROUGH_ARGS[*]}"
+  fi
 }
 
 POSITIONAL_ARGS=()
+PASS_THROUGH_ARGS=()
 while [[ $# -gt 0 ]]; do
   _po_arg="$1"
   case "$_po_arg" in
@@ -98,6 +105,12 @@ while [[ $# -gt 0 ]]; do
             exit 1
           fi
         done <<< "${renamed_options:-}"
+        if [[ "${pass_unknown_options:-false}" == true ]]; then
+          PASS_THROUGH_ARGS+=("$_po_arg")
+          shift
+          while [[ $# -gt 0 && "$1" != --* ]]; do PASS_THROUGH_ARGS+=("$1"); shift; done
+          continue
+        fi
         echo "Error: unknown option '--$_po_key' for ${_po_file##*/}." >&2
         echo "Valid options: $(_po_valid_list)" >&2
         echo "Run with --help to see each option's meaning and default." >&2

@@ -75,7 +75,7 @@ def add_tokens(data_dir: Path, tokens: list) -> None:
 
 
 def base_args(data_dir: Path, exp_dir: Path, *extra: str) -> list:
-    return ["--data-dir", str(data_dir), "--exp-dir", str(exp_dir), "--model-preset", "nano",
+    return ["--tokenized-dir", str(data_dir), "--exp-dir", str(exp_dir), "--model-preset", "nano",
             "--num-workers", "0", "--tensorboard", "false", "--log-interval", "1000",
             "--max-duration", "4", "--filter-min-duration", "0.1", "--warmup-steps", "0",
             "--device", "cpu", *extra]

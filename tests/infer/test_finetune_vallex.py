@@ -43,7 +43,7 @@ def _corpus(samples_dir: Path, out: Path) -> Path:
 
 def _train(repo: Path, data: Path, exp: Path, conf: str, init_from: Path) -> Path:
     train_main(["--config", str(repo / "egs" / "custom" / "conf" / conf), *VALLEX_SMALL,
-                "--data-dir", str(data), "--exp-dir", str(exp), "--init-from", str(init_from),
+                "--tokenized-dir", str(data), "--exp-dir", str(exp), "--init-from", str(init_from),
                 "--max-steps", "2", "--warmup-steps", "1", "--base-lr", "1e-3", "--num-workers", "0",
                 "--tensorboard", "false", "--device", "cpu", "--max-duration", "30",
                 "--valid-interval", "1000", "--synthesize-at-valid", "false", "--log-interval", "1"])

@@ -17,7 +17,7 @@ def make_train_dir(root: Path, num_train: int = 8, num_dev: int = 2) -> Path:
 
 
 def train_args(data_dir: Path, exp_dir: Path, *extra: str) -> list:
-    return ["--data-dir", str(data_dir), "--exp-dir", str(exp_dir), "--model-preset", "nano",
+    return ["--tokenized-dir", str(data_dir), "--exp-dir", str(exp_dir), "--model-preset", "nano",
             "--num-workers", "0", "--tensorboard", "false", "--log-interval", "1000", "--max-duration", "2.5",
             "--filter-min-duration", "0.1", "--warmup-steps", "0", "--device", "cpu", "--valid-interval", "1000",
             "--synthesize-at-valid", "false", *extra]

@@ -113,7 +113,7 @@ def test_codec2_prompt_below_8khz_is_refused(tmp_path):
 def test_run_sh_skips_synthesis_when_the_codec_weights_are_gone(tmp_path):
     """Issue 18: data prepared with the published Encodec weights (here: a hub cache holding a seeded
     random state dict), then the weights are gone (offline machine): training succeeds, the
-    TensorBoard sample is disabled with a warning, and synthesis is skipped with a reason, exit 0."""
+    TensorBoard validation audio is disabled with a warning, and synthesis is skipped with a reason, exit 0."""
     from valle.codec.encodec_model import CHECKPOINT_NAME, load_encodec_model
 
     hub = tmp_path / "torch" / "hub" / "checkpoints" / CHECKPOINT_NAME
@@ -132,7 +132,7 @@ def test_run_sh_skips_synthesis_when_the_codec_weights_are_gone(tmp_path):
     r = bash("egs/custom/run.sh", "--model-preset", "nano", "--max-steps", "2", "--num-workers", "0",
              "--num-samples", "1", "--avg", "1")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "validation sample disabled" in r.stderr
+    assert "validation audio disabled" in r.stderr
     assert "skipped: nothing synthesized: Encodec weights are not in the torch hub cache" in r.stderr
     assert "--codec encodec:PATH" in r.stderr
     assert not list((tmp_path / "exp" / "custom" / "samples").glob("*.wav"))

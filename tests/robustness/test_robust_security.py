@@ -133,7 +133,7 @@ def test_training_config_yaml_cannot_run_code(tmp_path, capsys):
     config = tmp_path / "evil.yaml"
     config.write_text(f"base-lr: !!python/object/apply:os.system ['touch {marker}']\n")
     with pytest.raises(SystemExit) as e:
-        train_main(["--config", str(config), "--data-dir", str(tmp_path)])
+        train_main(["--config", str(config), "--tokenized-dir", str(tmp_path)])
     assert e.value.code == 2
     assert f"--config {config}: invalid YAML" in capsys.readouterr().err
     assert not marker.exists()

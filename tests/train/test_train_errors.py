@@ -14,6 +14,18 @@ def test_missing_manifest(tmp_path):
         main(base_args(tmp_path / "nowhere", tmp_path / "exp"))
 
 
+def test_old_data_dir_spelling_is_refused_naming_tokenized_dir(capsys):
+    """valle.bin.train and make_voice called the tokenized folder --data-dir, run.sh and prepare.sh
+    call their output folder (one level up) so: the old spelling now fails naming the new one."""
+    from valle.bin import make_voice
+
+    for entry in (main, make_voice.main):
+        with pytest.raises(SystemExit) as e:
+            entry(["--data-dir", "data/tokenized"])
+        assert e.value.code == 2
+        assert "--data-dir was renamed here: pass --tokenized-dir DIR" in capsys.readouterr().err
+
+
 def test_empty_after_duration_filter(data_dir, tmp_path):
     with pytest.raises(ValueError, match=r"no cut left after the duration filter.*--filter-min-duration"):
         main(base_args(data_dir, tmp_path / "exp", "--filter-min-duration", "30", "--filter-max-duration", "40"))

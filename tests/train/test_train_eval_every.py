@@ -1,4 +1,4 @@
-"""valle.bin.train --eval-every N: dev WER (pocketsphinx) into TensorBoard beside the audio sample."""
+"""valle.bin.train --eval-every N: dev WER (pocketsphinx) into TensorBoard beside the validation audio."""
 from __future__ import annotations
 
 from synthetic_corpus import base_args, make_data_dir

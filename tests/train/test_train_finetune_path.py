@@ -20,7 +20,7 @@ from valle.bin.train import main as train_main
 
 
 def _args(data, exp, *extra):
-    return ["--data-dir", str(data / "tokenized"), "--exp-dir", str(exp), "--model-preset", "nano",
+    return ["--tokenized-dir", str(data / "tokenized"), "--exp-dir", str(exp), "--model-preset", "nano",
             "--num-workers", "0", "--tensorboard", "false", "--log-interval", "1", "--max-duration", "2.5",
             "--filter-min-duration", "0.1", "--device", "cpu", "--synthesize-at-valid", "false",
             "--valid-interval", "1000", "--save-every-n", "1000", *extra]

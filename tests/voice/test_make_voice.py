@@ -22,7 +22,7 @@ TEXT = "Seven geese flew low over the frozen lake."
 def voices(codec2_corpus, tmp_path_factory):
     tok, cuts, ckpt = codec2_corpus
     out = ckpt.parent / "voices"
-    assert make_voice.main(["--data-dir", str(tok), "--cuts", str(cuts), "--all-speakers",
+    assert make_voice.main(["--tokenized-dir", str(tok), "--cuts", str(cuts), "--all-speakers",
                             "--voices-dir", str(out), "--max-candidates", "2"]) == 0
     return out
 
@@ -49,13 +49,13 @@ def test_all_speakers_picks_the_best_clean_clip_and_skips_with_the_reason(voices
 
 def test_skipped_speaker_is_listed(codec2_corpus, tmp_path, capsys):
     tok, cuts, _ = codec2_corpus
-    assert make_voice.main(["--data-dir", str(tok), "--cuts", str(cuts), "--all-speakers", "--voices-dir",
+    assert make_voice.main(["--tokenized-dir", str(tok), "--cuts", str(cuts), "--all-speakers", "--voices-dir",
                             str(tmp_path), "--quality", "none", "--similarity", "none"]) == 0
     out = capsys.readouterr().out
     assert "skipped speaker 1002: speaker '1002' has no utterance of 3-10 s" in out
     assert "1 voice(s) written, 1 speaker(s) skipped" in out
     with pytest.raises(SystemExit, match="speaker '1002' has no utterance of 3-10 s.*--min-seconds"):
-        make_voice.main(["--data-dir", str(tok), "--cuts", str(cuts), "--speaker", "1002", "--voices-dir",
+        make_voice.main(["--tokenized-dir", str(tok), "--cuts", str(cuts), "--speaker", "1002", "--voices-dir",
                          str(tmp_path)])
 
 

@@ -1,8 +1,8 @@
 """Save a reusable voice: a speaker's clean 3-10 s clip with its codes and text tokens (docs/inference.md).
 
 From prepared data (the best whole utterance of a speaker, scored by DNSMOS and voice similarity):
-    python -m valle.bin.make_voice --data-dir data/tokenized --speaker 1089 --voices-dir exp/valle/voices
-    python -m valle.bin.make_voice --data-dir data/tokenized --all-speakers --voices-dir exp/valle/voices
+    python -m valle.bin.make_voice --tokenized-dir data/tokenized --speaker 1089 --voices-dir exp/valle/voices
+    python -m valle.bin.make_voice --tokenized-dir data/tokenized --all-speakers --voices-dir exp/valle/voices
 From a recording (transcribed with pocketsphinx when --text is not given; English):
     python -m valle.bin.make_voice --wav me.wav [--text "What I say."] --name me \
         --checkpoint exp/valle/best-valid-loss.pt --voices-dir exp/valle/voices
@@ -23,6 +23,7 @@ from typing import List, Optional
 import numpy as np
 
 from valle.codec.options import add_codec_option
+from valle.utils.cli import add_tokenized_dir_option
 from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.make_voice")
@@ -37,9 +38,9 @@ def get_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("where the clip comes from (one of)")
     g.add_argument("--speaker", default=None,
-                   help="with --data-dir: the speaker id; with --wav: the speaker name recorded in the voice")
+                   help="with --tokenized-dir: the speaker id; with --wav: the speaker name recorded in the voice")
     g.add_argument("--all-speakers", action="store_true",
-                   help="with --data-dir: one voice per speaker of the first --cuts file that exists (speakers "
+                   help="with --tokenized-dir: one voice per speaker of the first --cuts file that exists (speakers "
                         "without a fitting utterance are listed as skipped)")
     g.add_argument("--wav", type=Path, default=None, help="a recording of the speaker (any format, rate, channels)")
     g.add_argument("--text", default=None,
@@ -48,13 +49,12 @@ def get_parser() -> argparse.ArgumentParser:
                    help="an existing voice (name in --voices-dir, or a file) to make again for --checkpoint")
     g.add_argument("--list", type=Path, default=None, metavar="DIR", help="list the voices in DIR and exit")
     g = p.add_argument_group("the model the voice is for (codec, symbol table, tokenizer)")
-    g.add_argument("--data-dir", type=Path, default=None, help="prepared data (data/tokenized): its cuts, codec "
-                   "and symbol table")
+    add_tokenized_dir_option(g, help=": its cuts, codec and symbol table")
     g.add_argument("--checkpoint", type=Path, default=None, help="a checkpoint: its codec and symbol table")
     g.add_argument("--model-preset", default=None, help="for checkpoints without a stored config (published VALL-E X)")
     add_codec_option(g, help_suffix="; default: the data's or the checkpoint's codec (another codec is refused)")
     g.add_argument("--cuts", nargs="+", default=["dev", "train"],
-                   help="with --data-dir: which cuts_<split>.jsonl.gz (or files) hold the candidates")
+                   help="with --tokenized-dir: which cuts_<split>.jsonl.gz (or files) hold the candidates")
     g = p.add_argument_group("choosing the clip")
     g.add_argument("--language", default="en-us", help="with --wav: language of the recording (espeak code, zh, ja)")
     g.add_argument("--min-seconds", type=float, default=3.0, help="shortest clip after trimming silence")
@@ -95,9 +95,9 @@ def _target(args):
 
     if args.checkpoint is not None:
         return target_of_checkpoint(args.checkpoint, args.model_preset, args.codec)
-    if args.data_dir is not None:
-        return target_of_data(args.data_dir, args.codec)
-    raise ValueError("say which model the voice is for: --checkpoint CKPT or --data-dir data/tokenized")
+    if args.tokenized_dir is not None:
+        return target_of_data(args.tokenized_dir, args.codec)
+    raise ValueError("say which model the voice is for: --checkpoint CKPT or --tokenized-dir data/tokenized")
 
 
 def _out_path(args, name: str) -> Path:
@@ -199,11 +199,11 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
     from valle.voice.clip_pick import pick_from_cuts, usable_cuts
     from valle.voice.voice_file import VoiceError
 
-    files = [Path(c) if c.endswith(".gz") or "/" in c else args.data_dir / f"cuts_{c}.jsonl.gz" for c in args.cuts]
+    files = [Path(c) if c.endswith(".gz") or "/" in c else args.tokenized_dir / f"cuts_{c}.jsonl.gz" for c in args.cuts]
     existing = [f for f in files if f.is_file()]
     if not existing:
         raise NothingToVoice(f"none of the --cuts files exists ({', '.join(map(str, files))}): pass prepared cuts "
-                         "(prepare.sh stage 4 writes <data-dir>/cuts_{train,dev,test}.jsonl.gz)")
+                         "(prepare.sh stage 4 writes <tokenized-dir>/cuts_{train,dev,test}.jsonl.gz)")
     by_speaker = usable_cuts(existing)
     if args.all_speakers:  # the speakers of the first --cuts file there is (run.sh: dev, else train)
         speakers = list(usable_cuts(existing[:1]))
@@ -212,7 +212,7 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
                                  "audio (prepare.sh stages 2-4 make them)")
     else:
         if args.speaker is None:
-            raise ValueError("--data-dir needs --speaker ID or --all-speakers (or --wav for a recording)")
+            raise ValueError("--tokenized-dir needs --speaker ID or --all-speakers (or --wav for a recording)")
         if args.speaker not in by_speaker:
             known = sorted(by_speaker)
             raise ValueError(f"--speaker {args.speaker!r} has no usable utterance in {', '.join(map(str, files))} "
@@ -252,7 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  ("--speaker/--all-speakers", (args.speaker is not None or args.all_speakers)
                                   and args.wav is None)) if on]
         if len(modes) != 1:
-            raise ValueError("pass one source of the clip: --data-dir with --speaker ID or --all-speakers, "
+            raise ValueError("pass one source of the clip: --tokenized-dir with --speaker ID or --all-speakers, "
                              f"--wav FILE, or --from-voice NAME (got: {', '.join(modes) or 'none'})")
         if not 0 < args.min_seconds <= args.max_seconds:
             raise ValueError(f"need 0 < --min-seconds <= --max-seconds, got {args.min_seconds:g} and {args.max_seconds:g}")
@@ -275,8 +275,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             clip = _clip_of_voice(args)
             _save(args, clip, args.name or voice_name_for(clip.speaker), target, codec)
             return 0
-        if args.data_dir is None:
-            raise ValueError("--speaker/--all-speakers pick from prepared data: pass --data-dir data/tokenized")
+        if args.tokenized_dir is None:
+            raise ValueError("--speaker/--all-speakers pick from prepared data: pass --tokenized-dir data/tokenized")
         return _corpus_speakers(args, target, codec, scorer)
     except NothingToVoice as e:
         if not args.skip_unusable:

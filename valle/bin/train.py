@@ -1,4 +1,4 @@
-"""Train or fine-tune VALL-E / VALL-E X: ``python -m valle.bin.train --data-dir data/tokenized ...``.
+"""Train or fine-tune VALL-E / VALL-E X: ``python -m valle.bin.train --tokenized-dir data/tokenized ...``.
 
 Multi-process training goes through torchrun (``torchrun --nproc-per-node 2 -m valle.bin.train ...``);
 see docs/training.md. Bad input stops before training with a message naming the option to fix.

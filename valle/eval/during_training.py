@@ -1,11 +1,11 @@
 """``valle.bin.train --eval-every N``: WER and speaker similarity of a few fixed dev sentences.
 
 Every N-th validation, the first ``--eval-sentences`` dev cuts are synthesized the way the
-TensorBoard audio sample is (``valle.train.valid_sample``: the cut's own first 225 frames as the
+TensorBoard validation audio is (``valle.train.valid_synthesis``: the cut's own first 225 frames as the
 voice prompt, its whole text to say, so the prompt audio is kept in front of the continuation),
 transcribed with pocketsphinx and embedded with resemblyzer (both
 offline, loaded once), and ``eval/wer`` (summed edits) and ``eval/sim_reference`` go to
-TensorBoard beside the sample.  Like the sample, a failure is reported once and training goes on.
+TensorBoard beside that audio.  Like the audio, a failure is reported once and training goes on.
 """
 from __future__ import annotations
 
@@ -31,14 +31,14 @@ def evaluate_dev_sentences(model, text_symbols, valid_cuts, args, step: int, wri
     """Scores of ``args.eval_sentences`` dev cuts, also written to ``writer`` at ``step``."""
     from valle.eval.speaker import cosine
     from valle.eval.wer import sum_errors, utterance_errors
-    from valle.train.valid_sample import synthesize_valid_sample
+    from valle.train.valid_synthesis import synthesize_valid_cut
 
     asr, speaker = _scorer()
     errors, sims = [], []
     for cut in islice(iter(valid_cuts), max(1, int(args.eval_sentences))):
         sup = cut.supervisions[0]
         # the prompt is the cut's own beginning and its text the whole cut's: score prompt + continuation
-        wav, _, rate = synthesize_valid_sample(model, text_symbols, [cut], args, with_prompt=True)
+        wav, _, rate = synthesize_valid_cut(model, text_symbols, [cut], args, with_prompt=True)
         wav = wav.numpy()
         errors.append(utterance_errors(sup.text or "", asr.transcribe(wav, rate), sup.language or "en"))
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -22,7 +21,6 @@ from valle.train.schedulers import Cosine, Eden, Noam
 log = logging.getLogger(__name__)
 
 DEFAULT_PRESET = "small"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def pick_device(arg: str, local_rank: int) -> torch.device:
@@ -109,16 +107,7 @@ def build_model(cfg, state: Optional[Dict[str, torch.Tensor]], args, from_resume
             load_into(model, state, args.init_from, args.init_mismatch)
             log.info("initialised from %s", args.init_from)
     if args.activation_checkpointing:
-        hook = getattr(model, "set_activation_checkpointing", None)
-        if hook is None:
-            for m in model.modules():
-                if hasattr(m, "activation_checkpointing"):
-                    m.activation_checkpointing = True
-                    hook = True
-        else:
-            hook(True)
-        if hook is None:
-            log.warning("--activation-checkpointing: this model exposes no checkpointing switch; ignored")
+        model.set_activation_checkpointing(True)
     return model
 
 
@@ -166,15 +155,3 @@ def schedule_warnings(args) -> list:
 def build_scaler(args, device: torch.device):
     return torch.amp.GradScaler(device.type, enabled=args.dtype == "float16")
 
-
-def resume_path(args) -> Optional[Path]:
-    """The file ``--resume`` names: auto = newest readable in --exp-dir, none = fresh start."""
-    r = str(args.resume)
-    if r == "none":
-        return None
-    if r == "auto":
-        return Path("auto")
-    p = Path(r)
-    if not p.is_file():
-        raise FileNotFoundError(f"--resume {p}: file not found (use auto or none)")
-    return p

@@ -11,6 +11,7 @@ and falls back to the previous good one instead of refusing to resume.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import random
@@ -64,6 +65,19 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int):
+    """Run the body with a fixed seed and restore every RNG afterwards (validation, samples)."""
+    state = get_rng_state()
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 # -- save / load --------------------------------------------------------------------------

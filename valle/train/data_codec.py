@@ -2,7 +2,7 @@
 
 Stage 3 records the codec's facts in ``<tokenized>/codec.json`` and in every cut
 (``cut.custom["codec"]``). Training reads them so the model's vocabularies follow the codec's
-codebook size, the checkpoints record the codec, and the TensorBoard sample and synthesis decode
+codebook size, the checkpoints record the codec, and the TensorBoard validation audio and synthesis decode
 with the same codec: the codec is chosen once, at ``prepare.sh --codec``.
 """
 from __future__ import annotations

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_paths(args) -> None:
-    d = Path(args.data_dir)
+    d = Path(args.tokenized_dir)
     if args.train_cuts is None:
         args.train_cuts = d / "cuts_train.jsonl.gz"
     if args.valid_cuts is None:
@@ -34,7 +34,7 @@ def load_cuts(path: Path, option: str, args) -> CutSet:
     if not path.is_file():
         raise FileNotFoundError(
             f"{option} {path}: manifest not found; run prepare.sh (stage 4 writes data/tokenized/cuts_*.jsonl.gz) "
-            "or pass --data-dir / " + option
+            "or pass --tokenized-dir / " + option
         )
     try:
         cuts = load_manifest(path)
@@ -62,6 +62,16 @@ def check_symbols(cuts: CutSet, table, where: str) -> None:
             f"{where}: the cuts use {len(missing)} text symbol(s) missing from the symbol table: "
             f"{' '.join(missing[:40])}; rerun prepare.sh stage 2 so the table covers the data"
         )
+
+
+def make_dataset(cuts: CutSet, table, cfg, args) -> SpeechCodesDataset:
+    """The dataset of one split (train or valid): prefix mode 4 and --concat-prompt draw their
+    same-speaker prompts from the split's own cuts."""
+    pooled = cfg.prefix_mode == 4 or args.concat_prompt
+    return SpeechCodesDataset(
+        table, num_languages=max(cfg.num_languages, 1), prompt_cuts=cuts if pooled else None,
+        concat_prompt=args.concat_prompt, prompt_max_frames=args.prompt_max_frames,
+        num_quantizers=cfg.num_quantizers, seed=args.seed)
 
 
 def make_sampler(cuts: CutSet, args, world_size: int, rank: int, shuffle: Optional[bool] = None) -> ResumableSampler:

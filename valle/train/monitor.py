@@ -1,4 +1,4 @@
-"""What a run reports: the progress line, ``steps.jsonl``, TensorBoard scalars and samples.
+"""What a run reports: the progress line, ``steps.jsonl``, TensorBoard scalars and validation audio.
 
 The console line and TensorBoard's ``train/*`` scalars show the same quantity: the mean over the
 ``--log-interval`` steps since the last line (the lr is the current one).
@@ -146,19 +146,19 @@ class Monitor:
             for k, v in res.items():
                 self.writer.add_scalar(f"valid/{k}", v, step)
 
-    def synthesize_sample(self, model, text_symbols, valid_cuts, step: int) -> None:
+    def synthesize_valid_cut(self, model, text_symbols, valid_cuts, step: int) -> None:
         """Audio + spectrogram of one validation cut, when ``valle.infer`` and a codec are usable."""
         if self.writer is None or self.synth_failed or valid_cuts is None:
             return
         try:
-            from valle.train.valid_sample import synthesize_valid_sample
+            from valle.train.valid_synthesis import synthesize_valid_cut
 
-            wav, image, rate = synthesize_valid_sample(model, text_symbols, valid_cuts, self.args)
+            wav, image, rate = synthesize_valid_cut(model, text_symbols, valid_cuts, self.args)
         except Exception as e:  # optional feature: report once, keep training
             self.synth_failed = True
-            log.warning("validation sample disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+            log.warning("validation audio disabled: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
             return
-        self.writer.add_audio("valid/sample", wav.unsqueeze(0), step, sample_rate=rate)
+        self.writer.add_audio("valid/audio", wav.unsqueeze(0), step, sample_rate=rate)
         self.writer.add_image("valid/spectrogram", image, step, dataformats="HW")
 
     def evaluate_dev(self, model, text_symbols, valid_cuts, step: int) -> None:

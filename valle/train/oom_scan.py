@@ -32,7 +32,8 @@ def pessimistic_batches(cuts: CutSet, max_duration: float, num: int = 2):
 
 
 def scan_pessimistic_batches(trainer) -> None:
-    from valle.train.trainer import compute_loss, forked_rng
+    from valle.train.checkpoint import forked_rng
+    from valle.train.forward import compute_loss
 
     args = trainer.args
     model = trainer.model_ddp

@@ -1,8 +1,9 @@
-"""Command-line options of ``valle.bin.train`` and the ``--config FILE.yaml`` defaults.
+"""Command-line options of ``valle.bin.train`` and the YAML files of option values.
 
-Precedence: parser default < YAML file < command line. The effective configuration is written
-to the experiment dir as ``config.yaml`` together with ``command.sh``, a command line that
-reruns exactly this configuration.
+Precedence, one rule for every recipe: parser default < ``--recipe-config`` (the recipe's
+egs/<corpus>/conf/train.yaml, passed by egs/*/run.sh) < ``--config FILE`` < command line.
+The effective configuration is written to the experiment dir as ``config.yaml`` together with
+``command.sh``, a command line that reruns exactly this configuration.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import yaml
 from valle.codec.options import refuse_renamed_codec_options
 from valle.data.sampler import DEFAULT_MAX_DURATION, DEFAULT_NUM_BUCKETS
 from valle.utils.atomic import atomic_write_text
-from valle.utils.cli import str2bool
+from valle.utils.cli import add_tokenized_dir_option, refused_options, str2bool
 from valle.utils.precision import DTYPE_CHOICES
 
 
@@ -27,13 +28,18 @@ def get_parser() -> argparse.ArgumentParser:
         description="Train or fine-tune VALL-E / VALL-E X (AR and/or NAR) on prepare.sh output.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--config", type=Path, default=None, help="YAML file of option defaults (keys = option names with _ or -)")
+    p.add_argument("--recipe-config", type=Path, default=None,
+                   help="the recipe's defaults, egs/<corpus>/conf/train.yaml (egs/*/run.sh passes it); YAML keys = "
+                        "option names with _ or -")
+    p.add_argument("--config", type=Path, default=None,
+                   help="YAML file of option values over --recipe-config's; the command line overrides both")
 
     g = p.add_argument_group("data")
-    g.add_argument("--data-dir", type=Path, default=Path("data/tokenized"), help="what prepare.sh wrote")
-    g.add_argument("--train-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_train.jsonl.gz")
-    g.add_argument("--valid-cuts", type=Path, default=None, help="default: DATA_DIR/cuts_dev.jsonl.gz (skipped if absent)")
-    g.add_argument("--text-symbols", type=Path, default=None, help="default: DATA_DIR/unique_text_tokens.k2symbols")
+    add_tokenized_dir_option(g, default=Path("data/tokenized"))
+    g.add_argument("--train-cuts", type=Path, default=None, help="default: TOKENIZED_DIR/cuts_train.jsonl.gz")
+    g.add_argument("--valid-cuts", type=Path, default=None,
+                   help="default: TOKENIZED_DIR/cuts_dev.jsonl.gz (skipped if absent)")
+    g.add_argument("--text-symbols", type=Path, default=None, help="default: TOKENIZED_DIR/unique_text_tokens.k2symbols")
     g.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION, help="seconds of audio per batch (per process)")
     g.add_argument("--num-buckets", type=int, default=DEFAULT_NUM_BUCKETS)
     g.add_argument("--quadratic-duration", type=float, default=None, help="lhotse: penalise long cuts as if d + d^2/Q")
@@ -113,7 +119,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--log-interval", type=int, default=10)
     g.add_argument("--tensorboard", type=str2bool, default=True)
     g.add_argument("--synthesize-at-valid", type=str2bool, default=True,
-                   help="TensorBoard audio sample, decoded with the codec the data were prepared with (prepare.sh --codec)")
+                   help="TensorBoard validation audio, decoded with the codec the data were prepared with (prepare.sh --codec)")
     refuse_renamed_codec_options(g)
     g.add_argument("--eval-every", type=int, default=0,
                    help="every N validations: WER and speaker similarity of a few dev sentences to TensorBoard (0 = off)")
@@ -121,40 +127,57 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+CONFIG_FILES = ("recipe_config", "config")  # the YAML layers, lowest first
+
+
 def _dest_map(parser: argparse.ArgumentParser):
-    return {a.dest: a for a in parser._actions if a.dest != "help"}
+    """Every real option by dest (not --help, not the refused old spellings)."""
+    return {a.dest: a for a in parser._actions if a.dest != "help" and a.default is not argparse.SUPPRESS}
+
+
+def yaml_defaults(parser: argparse.ArgumentParser, path: Path, option: str) -> dict:
+    """The option values a YAML file sets (dest -> value, typed as on the command line); bad keys,
+    values or YAML end the parse with one line naming ``option`` and the file."""
+    path = Path(path)
+    where = f"{option} {path}"
+    if not path.is_file():
+        parser.error(f"{where}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        parser.error(f"{where}: invalid YAML ({e})")
+    if not isinstance(data, dict):
+        parser.error(f"{where}: expected a mapping of option: value")
+    dests, refused = _dest_map(parser), refused_options(parser)
+    defaults = {}
+    for key, value in data.items():
+        dest = str(key).lstrip("-").replace("-", "_")
+        old = "--" + str(key).lstrip("-")
+        if old in refused:
+            parser.error(f"{where}: key '{key}': {refused[old]}")
+        if dest not in dests or dest in CONFIG_FILES:
+            parser.error(f"{where}: unknown option '{key}' (see --help for the names)")
+        action = dests[dest]
+        if value is not None and action.type is not None and not isinstance(value, list):
+            value = action.type(value) if action.type is not str2bool else str2bool(value)
+        elif isinstance(value, list) and action.type is not None:
+            value = [action.type(v) for v in value]
+        if action.choices is not None and value not in action.choices:
+            parser.error(f"{where}: {key}={value!r} is not one of {list(action.choices)}")
+        defaults[dest] = value
+    return defaults
 
 
 def parse_args(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None):
-    """Parse with YAML defaults from ``--config``; the command line wins."""
+    """The one precedence rule: parser default < ``--recipe-config`` < ``--config`` < command line
+    (each YAML layer replaces the defaults below it; the command line is parsed last)."""
     parser = parser or get_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     pre, _ = parser.parse_known_args(argv)
-    if pre.config is not None:
-        path = Path(pre.config)
-        if not path.is_file():
-            parser.error(f"--config {path}: file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            parser.error(f"--config {path}: invalid YAML ({e})")
-        if not isinstance(data, dict):
-            parser.error(f"--config {path}: expected a mapping of option: value")
-        dests = _dest_map(parser)
-        defaults = {}
-        for key, value in data.items():
-            dest = str(key).lstrip("-").replace("-", "_")
-            if dest not in dests or dest == "config":
-                parser.error(f"--config {path}: unknown option '{key}' (see --help for the names)")
-            action = dests[dest]
-            if value is not None and action.type is not None and not isinstance(value, list):
-                value = action.type(value) if action.type is not str2bool else str2bool(value)
-            elif isinstance(value, list) and action.type is not None:
-                value = [action.type(v) for v in value]
-            if action.choices is not None and value not in action.choices:
-                parser.error(f"--config {path}: {key}={value!r} is not one of {list(action.choices)}")
-            defaults[dest] = value
-        parser.set_defaults(**defaults)
+    for dest in CONFIG_FILES:
+        path = getattr(pre, dest)
+        if path is not None:
+            parser.set_defaults(**yaml_defaults(parser, path, "--" + dest.replace("_", "-")))
     args = parser.parse_args(argv)
     problem = numeric_option_problem(args)
     if problem:
@@ -200,7 +223,7 @@ def effective_command(args, parser: Optional[argparse.ArgumentParser] = None) ->
     parser = parser or get_parser()
     parts = ["python", "-m", "valle.bin.train"]
     for dest, action in _dest_map(parser).items():
-        if dest == "config":
+        if dest in CONFIG_FILES:
             continue
         value = getattr(args, dest, None)
         if value is None:
@@ -216,7 +239,7 @@ def effective_command(args, parser: Optional[argparse.ArgumentParser] = None) ->
 def save_effective_config(args, exp_dir: Path) -> None:
     data = {}
     for dest in _dest_map(get_parser()):
-        if dest == "config":
+        if dest in CONFIG_FILES:
             continue
         v = getattr(args, dest, None)
         if isinstance(v, Path):

@@ -1,4 +1,9 @@
-"""The training loop in icefall's vocabulary: ``run``, ``train_one_epoch``, ``compute_loss``, ``validate``.
+"""The training loop in icefall's vocabulary: ``run``, ``Trainer.fit``, ``train_one_epoch``.
+
+``Trainer.prepare`` reads top to bottom, one ``_setup_*`` step per concern (data, resume, model,
+optimizer, loaders, state, wrapping, outputs); the forward pass is ``valle.train.forward`` and
+validation ``valle.train.validation``. ``train_one_epoch`` returns a ``StopReason`` when a limit
+ends the run, None when its epoch ends.
 
 Exactness on CPU is a design goal: the batch order is a function of (seed, epoch) and resume
 skips the consumed batches (``ResumableSampler``); every RNG state is stored at each checkpoint
@@ -8,8 +13,8 @@ per-step losses of an uninterrupted one; ``<exp-dir>/steps.jsonl`` records them.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
+import enum
 import logging
 import math
 import random
@@ -21,23 +26,26 @@ import numpy as np
 import torch
 from lhotse import load_manifest
 
-from valle.data.dataset import SpeechCodesDataset, batch_frames
-from valle.text.symbol_table import SymbolTable
+from valle.data.dataset import batch_frames
 from valle.models.checkpoint_import import describe_architecture
-from valle.train import checkpoint as ckpt_io, exp_lock
-from valle.train import provenance
+from valle.text.symbol_table import SymbolTable
+from valle.train import checkpoint as ckpt_io, exp_lock, provenance
 from valle.train.build import (
-    DTYPES, build_config, build_model, build_optimizer, build_scaler, build_scheduler,
-    init_distributed, pick_device, resume_path, schedule_warnings,
+    build_config, build_model, build_optimizer, build_scaler, build_scheduler,
+    init_distributed, pick_device, schedule_warnings,
 )
 from valle.train.data_codec import data_codec_facts
-from valle.utils.precision import resolve_dtype
-from valle.train.loaders import check_symbols, load_cuts, make_loader, make_sampler, resolve_paths, used_symbols
+from valle.train.forward import compute_loss
+from valle.train.loaders import (
+    check_symbols, load_cuts, make_dataset, make_loader, make_sampler, resolve_paths, used_symbols,
+)
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
-from valle.train.params import select_trainable, trainable_report
-from valle.train.validation import combine, reduce_dicts, validation_sums
+from valle.train.trainable import select_trainable, trainable_report
+from valle.train.resume import find_resume, interrupted_hint
+from valle.train.validation import validate
+from valle.utils.precision import resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -46,63 +54,26 @@ class TrainingStopped(RuntimeError):
     """Training cannot continue (too many inf/NaN batches in a row)."""
 
 
+class StopReason(enum.Enum):
+    """Why ``train_one_epoch`` returned before its sampler ran out (None: the epoch ended). The
+    value is the option that asked for it."""
+
+    MAX_STEPS = "--max-steps"
+    LOSS_TARGET = "--stop-at-loss"
+    CPU_BUDGET = "--max-cpu-seconds"
+    EARLY_STOP = "--early-stop-patience"
+
+    @property
+    def saves_checkpoint(self) -> bool:
+        """A run cut short by a limit ends with checkpoint-<step>.pt; an early stop keeps what validation saved."""
+        return self is not StopReason.EARLY_STOP
+
+
 def _all_reduce(values, device, world_size: int):
     t = torch.tensor(values, dtype=torch.float64, device=device)
     if world_size > 1:
         torch.distributed.all_reduce(t)
     return t.tolist()
-
-
-def to_device(batch: Dict[str, object], device: torch.device) -> Dict[str, object]:
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
-
-def compute_loss(model, batch, args, device) -> Dict[str, object]:
-    """Forward one batch under the chosen autocast dtype; returns the model's loss dict."""
-    dtype = DTYPES[args.dtype]
-    ctx = (torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32
-           else contextlib.nullcontext())
-    batch = to_device(batch, device)
-    if getattr(args, "nar_stages_per_step", 1) > 1:
-        batch["nar_stages_per_step"] = args.nar_stages_per_step
-    with ctx:
-        return model(batch, train_stage=args.train_stage)
-
-
-@contextlib.contextmanager
-def forked_rng(seed: int):
-    """Run the body with a fixed seed and restore every RNG afterwards."""
-    state = ckpt_io.get_rng_state()
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-    try:
-        yield
-    finally:
-        ckpt_io.set_rng_state(state)
-
-
-def validate(model, loader, args, device, world_size: int) -> Dict[str, float]:
-    """Frame-weighted mean losses and accuracies over the validation set (all ranks); the NAR is
-    scored on every codebook stage (``valle.train.validation``)."""
-    was_training = model.training
-    model.eval()
-    num_q = _unwrap(model).config.num_quantizers
-
-    def forward(batch, stage):
-        return compute_loss(model, batch, argparse.Namespace(**{**vars(args), "train_stage": stage}), device)
-
-    with torch.no_grad(), forked_rng(args.seed + 7919):
-        sums, weights = validation_sums(forward, loader, args.train_stage, num_q)
-    model.train(was_training)
-    return combine(*reduce_dicts(sums, weights, device, world_size))
-
-
-def _unwrap(model):
-    """The VALLE inside DDP / torch.compile wrappers."""
-    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
-        model = getattr(model, "module", None) or getattr(model, "_orig_mod")
-    return model
 
 
 class Trainer:
@@ -117,15 +88,28 @@ class Trainer:
         self.exp_dir = Path(args.exp_dir)
         self.prepare()
 
-    # -- set-up ---------------------------------------------------------------------------
+    # -- set-up: each step reads what the ones above it set ------------------------------------
     def prepare(self) -> None:
+        self._setup_data()
+        ckpt = self._setup_resume()
+        self._setup_model(ckpt)
+        self._setup_optimizer()
+        self._setup_loaders()
+        self._setup_state(ckpt)
+        self._wrap_model()
+        self._setup_outputs()
+        if ckpt is not None and not self.switching:
+            ckpt_io.set_rng_state(self._rank_rng(ckpt))
+
+    def _setup_data(self) -> None:
+        """Seeds, the train and valid manifests (valid may be absent or empty) and the data's symbol table."""
         args = self.args
         resolve_paths(args)
         torch.manual_seed(args.seed)
         random.seed(args.seed)
         np.random.seed(args.seed)
         self.train_cuts = load_cuts(args.train_cuts, "--train-cuts", args)
-        data_symbols = SymbolTable.from_file(args.text_symbols)
+        self.data_symbols = SymbolTable.from_file(args.text_symbols)
         self.valid_cuts = None
         if Path(args.valid_cuts).is_file() and len(load_manifest(args.valid_cuts)) == 0:
             log.warning("validation manifest %s is empty (a tiny corpus): validation is skipped", args.valid_cuts)
@@ -133,16 +117,26 @@ class Trainer:
             self.valid_cuts = load_cuts(args.valid_cuts, "--valid-cuts", args)
         else:
             log.warning("no validation manifest %s: validation is skipped", args.valid_cuts)
-        check_symbols(self.train_cuts, data_symbols, f"--train-cuts {args.train_cuts}")
+        check_symbols(self.train_cuts, self.data_symbols, f"--train-cuts {args.train_cuts}")
+        self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
+        args.codec = self.codec_facts["codec"]  # the TensorBoard validation audio decodes with the data's codec
 
-        ckpt, self.resumed_from = self._find_resume()
+    def _setup_resume(self) -> Optional[dict]:
+        """The checkpoint this run continues (``valle.train.resume``), or None; ``switching``: it
+        trained the other stage, so only its weights carry over."""
+        args = self.args
+        ckpt, self.resumed_from = find_resume(args, self.exp_dir)
         if ckpt is not None and args.init_from is not None:
             log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
                         self.resumed_from, args.init_from)
-        switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
-        self.codec_facts = data_codec_facts(args.train_cuts, self.train_cuts, self.valid_cuts)
-        args.codec = self.codec_facts["codec"]  # the TensorBoard sample decodes with the data's codec
-        cfg, state, symbols, _ = build_config(args, ckpt, data_symbols, used_symbols(self.train_cuts),
+        self.switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
+        self.new_run = ckpt is None or self.switching
+        return ckpt
+
+    def _setup_model(self, ckpt: Optional[dict]) -> None:
+        """Config, text symbols and weights (resume, --init-from or fresh), then the trainable parameters."""
+        args = self.args
+        cfg, state, symbols, _ = build_config(args, ckpt, self.data_symbols, used_symbols(self.train_cuts),
                                               codec=str(self.codec_facts["name"]), ckpt_path=self.resumed_from)
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
@@ -152,34 +146,49 @@ class Trainer:
         if self.is_main:
             log.info("model %s, train stage %d; trainable parameters:\n%s", describe_architecture(cfg, self.model),
                      args.train_stage, trainable_report(self.model))
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(params, args)
+
+    def _setup_optimizer(self) -> None:
+        args = self.args
+        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], args)
         self.scheduler = build_scheduler(self.optimizer, args)
         for line in schedule_warnings(args) if self.is_main else []:
             log.warning(line)
         self.scaler = build_scaler(args, self.device)
 
-        pooled = cfg.prefix_mode == 4 or args.concat_prompt
-        self.dataset = SpeechCodesDataset(
-            self.table, num_languages=max(cfg.num_languages, 1),
-            prompt_cuts=self.train_cuts if pooled else None, concat_prompt=args.concat_prompt,
-            prompt_max_frames=args.prompt_max_frames, num_quantizers=cfg.num_quantizers, seed=args.seed)
+    def _setup_loaders(self) -> None:
+        """The train dataset and its resumable sampler; the valid loader (None without a dev set)."""
+        args = self.args
+        self.dataset = make_dataset(self.train_cuts, self.table, self.config, args)
         self.sampler = make_sampler(self.train_cuts, args, self.world_size, self.rank)
+        self.valid_loader = None
+        if self.valid_cuts is not None:
+            check_symbols(self.valid_cuts, self.table, f"--valid-cuts {args.valid_cuts}")
+            valid_sampler = make_sampler(self.valid_cuts, args, self.world_size, self.rank, shuffle=False)
+            self.valid_loader = make_loader(make_dataset(self.valid_cuts, self.table, self.config, args),
+                                            valid_sampler, 0, args.seed)
+
+    def _setup_state(self, ckpt: Optional[dict]) -> None:
+        """Step, epoch and the run's history; a resume also restores optimizer, schedule and sampler."""
+        args = self.args
         self.step, self.epoch = 0, 1
         self.trained_stages = sorted({args.train_stage})
-        self._start_history(ckpt, switching)
-        self.new_run = ckpt is None or switching
+        self._start_history(ckpt, self.switching)
         self.best_valid, self.bad_valids = math.inf, 0
         self.recent_losses = []  # --stop-at-loss
-        if ckpt is not None:
-            self.step = int(ckpt["step"])
-            self.trained_stages = sorted(set(ckpt.get("trained_stages", [ckpt.get("train_stage", 0)]))
-                                         | {args.train_stage})
-            if switching:
-                log.info("checkpoint %s trained stage %s; starting stage %d with its weights (the other "
-                         "half is frozen and kept)", self.resumed_from, ckpt.get("train_stage"), args.train_stage)
-            else:
-                self._restore(ckpt)
+        if ckpt is None:
+            return
+        self.step = int(ckpt["step"])
+        self.trained_stages = sorted(set(ckpt.get("trained_stages", [ckpt.get("train_stage", 0)]))
+                                     | {args.train_stage})
+        if self.switching:
+            log.info("checkpoint %s trained stage %s; starting stage %d with its weights (the other "
+                     "half is frozen and kept)", self.resumed_from, ckpt.get("train_stage"), args.train_stage)
+        else:
+            self._restore(ckpt)
+
+    def _wrap_model(self) -> None:
+        """``model_ddp`` is what the loop calls: the model, compiled and/or wrapped in DDP."""
+        args = self.args
         self.model_ddp = self.model
         if args.compile:
             self.model_ddp = torch.compile(self.model_ddp)
@@ -187,26 +196,19 @@ class Trainer:
             self.model_ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model_ddp, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=args.train_stage != 1)
-        self.valid_loader = None
-        if self.valid_cuts is not None:
-            check_symbols(self.valid_cuts, self.table, f"--valid-cuts {args.valid_cuts}")
-            vs = make_sampler(self.valid_cuts, args, self.world_size, self.rank, shuffle=False)
-            vds = SpeechCodesDataset(self.table, num_languages=max(cfg.num_languages, 1),
-                                     prompt_cuts=self.valid_cuts if pooled else None,
-                                     concat_prompt=args.concat_prompt,
-                                     prompt_max_frames=args.prompt_max_frames,
-                                     num_quantizers=cfg.num_quantizers, seed=args.seed)
-            self.valid_loader = make_loader(vds, vs, 0, args.seed)
-        self.monitor = Monitor(self.exp_dir, args, self.is_main, self.train_cuts, self.world_size)
-        if self.is_main:
-            self.exp_dir.mkdir(parents=True, exist_ok=True)
-            for stale in self.exp_dir.glob(".tmp-*"):  # a checkpoint write cut short by a kill
-                log.info("removing %s, left by an interrupted write", stale)
-                stale.unlink(missing_ok=True)
-            save_effective_config(args, self.exp_dir)
-            self.monitor.truncate_steps(self.step)
-        if ckpt is not None and not switching:
-            ckpt_io.set_rng_state(self._rank_rng(ckpt))
+
+    def _setup_outputs(self) -> None:
+        """The monitor, and on the main rank the exp dir: stale temp files gone, config.yaml written,
+        steps.jsonl cut back to the step this run starts from."""
+        self.monitor = Monitor(self.exp_dir, self.args, self.is_main, self.train_cuts, self.world_size)
+        if not self.is_main:
+            return
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.exp_dir.glob(".tmp-*"):  # a checkpoint write cut short by a kill
+            log.info("removing %s, left by an interrupted write", stale)
+            stale.unlink(missing_ok=True)
+        save_effective_config(self.args, self.exp_dir)
+        self.monitor.truncate_steps(self.step)
 
     def _start_history(self, ckpt, switching: bool) -> None:
         """What trained each half before this run (``valle.train.provenance``); warns when the NAR
@@ -235,28 +237,6 @@ class Trainer:
                 "trained AR (--ar-checkpoint). To keep both halves in one file, train --train-stage 1 first and "
                 "pass --init-from <that run's best-valid-loss.pt> (or run stage 2 in the same --exp-dir)",
                 "fresh start, no --init-from" if ckpt is None and args.init_from is None else "its history records none")
-
-    def _find_resume(self):
-        p = resume_path(self.args)
-        if p is None:
-            return None, None
-        if str(p) == "auto":
-            path, ckpt = ckpt_io.load_latest(self.exp_dir)
-            if path is not None:
-                log.info("resuming from %s (step %s)", path, ckpt["step"])
-            elif ckpt_io.list_checkpoints(self.exp_dir):
-                # Starting over here would overwrite the run's checkpoints and steps.jsonl.
-                found = ckpt_io.list_checkpoints(self.exp_dir)
-                raise ValueError(
-                    f"--resume auto: none of the {len(found)} checkpoint(s) in {self.exp_dir} can be resumed from "
-                    f"({', '.join(p.name for p in found[:6])}{' ...' if len(found) > 6 else ''}; see the warnings "
-                    "above). Pass --resume PATH, or move them away and pass --resume none to start over"
-                )
-            return ckpt, path
-        ckpt = ckpt_io.load_checkpoint(p)
-        if "step" not in ckpt:
-            raise ValueError(f"--resume {p}: not a training checkpoint (no step/optimizer); use --init-from")
-        return ckpt, p
 
     def _rank_rng(self, ckpt):
         per_rank = ckpt["rng"]
@@ -320,18 +300,16 @@ class Trainer:
             return result
         if self.new_run:  # not a resume of this run: the starting weights' loss goes on record
             self.validate_start()
-        stop = False
         self.cpu_start = time.process_time()
-        while self.epoch <= args.num_epochs and not stop:
+        while self.epoch <= args.num_epochs:
             self.scheduler.step_epoch(self.epoch - 1)
             self.sampler.set_epoch(self.epoch)
             self.dataset.set_epoch(self.epoch)
             stop = self.train_one_epoch()
-            if stop == "max_steps":
-                self.validate_end()
-                self.save(f"checkpoint-{self.step}.pt")
-                break
-            if stop:
+            if stop is not None:
+                if stop.saves_checkpoint:
+                    self.validate_end()
+                    self.save(f"checkpoint-{self.step}.pt")
                 break
             result = self.run_validation(epoch_end=True) or result
             self.epoch += 1
@@ -343,8 +321,8 @@ class Trainer:
         self.monitor.close()
         return result
 
-    def train_one_epoch(self):
-        """Train until the sampler is exhausted; returns a stop reason or False."""
+    def train_one_epoch(self) -> Optional[StopReason]:
+        """Train until the sampler is exhausted (returns None) or a limit stops the run (its StopReason)."""
         args = self.args
         model = self.model_ddp
         model.train()
@@ -397,16 +375,24 @@ class Trainer:
                 model.train()
             if args.save_every_n > 0 and self.step % args.save_every_n == 0:
                 self.save(f"checkpoint-{self.step}.pt")
-            if args.max_steps and self.step >= args.max_steps:
-                return "max_steps"
-            if args.stop_at_loss and self._loss_reached(rec):
-                return "max_steps"
-            if args.max_cpu_seconds and time.process_time() - self.cpu_start >= args.max_cpu_seconds:
-                log.info("step %d: --max-cpu-seconds %g reached", self.step, args.max_cpu_seconds)
-                return "max_steps"
-            if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
-                return "early_stop"
-        return False
+            stop = self._stop_reason(rec)
+            if stop is not None:
+                return stop
+        return None
+
+    def _stop_reason(self, rec: dict) -> Optional[StopReason]:
+        """The first limit this step reached (checked after every optimizer step), else None."""
+        args = self.args
+        if args.max_steps and self.step >= args.max_steps:
+            return StopReason.MAX_STEPS
+        if args.stop_at_loss and self._loss_reached(rec):
+            return StopReason.LOSS_TARGET
+        if args.max_cpu_seconds and time.process_time() - self.cpu_start >= args.max_cpu_seconds:
+            log.info("step %d: --max-cpu-seconds %g reached", self.step, args.max_cpu_seconds)
+            return StopReason.CPU_BUDGET
+        if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
+            return StopReason.EARLY_STOP
+        return None
 
     def _loss_reached(self, rec: dict) -> bool:
         """--stop-at-loss: the mean training loss of the last 5 steps is at or below the mark."""
@@ -460,7 +446,7 @@ class Trainer:
         else:
             self.bad_valids += 1
         if self.is_main and self.args.synthesize_at_valid:
-            self.monitor.synthesize_sample(self.model, self.text_symbols, self.valid_cuts, self.step)
+            self.monitor.synthesize_valid_cut(self.model, self.text_symbols, self.valid_cuts, self.step)
         self.valid_count = getattr(self, "valid_count", 0) + 1
         if self.is_main and self.args.eval_every and self.valid_count % self.args.eval_every == 0:
             self.monitor.evaluate_dev(self.model, self.text_symbols, self.valid_cuts, self.step)
@@ -472,18 +458,6 @@ class Trainer:
             log.info("early stop: no validation improvement in %d validations", p)
             return True
         return False
-
-
-def interrupted_hint(exp_dir: Path, step: int) -> str:
-    """What Ctrl-C leaves behind: the checkpoint a rerun resumes from and the steps it loses."""
-    steps = [(int(m["step"]), p) for p in ckpt_io.list_checkpoints(exp_dir)
-             if "step" in (m := provenance.read_meta(p))]  # mmap: no weights read
-    if not steps:
-        return (f"interrupted at step {step}: no checkpoint in {exp_dir} yet; rerunning the same command "
-                "starts over")
-    saved, path = max(steps)
-    return (f"interrupted at step {step}: rerun the same command to resume from {path} (step {saved}; "
-            f"{max(step - saved, 0)} step(s) since that save are lost; --save-every-n saves more often)")
 
 
 def run(args) -> Dict[str, float]:

@@ -10,9 +10,29 @@ over the seven stages as ``nar_loss`` / ``nar_top10_acc``, and ``loss`` = ``ar_l
 """
 from __future__ import annotations
 
+import argparse
 from typing import Callable, Dict, Iterable
 
 import torch
+
+from valle.train.checkpoint import forked_rng
+from valle.train.forward import compute_loss, unwrap
+
+
+def validate(model, loader, args, device, world_size: int) -> Dict[str, float]:
+    """Frame-weighted mean losses and accuracies over the validation set (all ranks), the NAR
+    scored on every codebook stage. Runs in a forked RNG, so training draws never shift."""
+    was_training = model.training
+    model.eval()
+    num_q = unwrap(model).config.num_quantizers
+
+    def forward(batch, stage):
+        return compute_loss(model, batch, argparse.Namespace(**{**vars(args), "train_stage": stage}), device)
+
+    with torch.no_grad(), forked_rng(args.seed + 7919):
+        sums, weights = validation_sums(forward, loader, args.train_stage, num_q)
+    model.train(was_training)
+    return combine(*reduce_dicts(sums, weights, device, world_size))
 
 
 def _accumulate(sums: Dict[str, float], weights: Dict[str, float], out: dict, half: str, suffix: str = "") -> None:

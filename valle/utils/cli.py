@@ -37,7 +37,28 @@ def refuse_renamed_options(parser, renamed: dict) -> None:
     refuse_old_options(parser, {old: f"was renamed: {instead}" for old, instead in renamed.items()})
 
 
+def refused_options(parser) -> dict:
+    """Each refused old spelling on ``parser`` -> its one error line (for a YAML key spelled the old way)."""
+    return {opt: f"{opt} {a.why}" for a in parser._actions if isinstance(a, _RenamedOption) for opt in a.option_strings}
+
+
 def refuse_old_options(parser, why: dict) -> None:
     """``why`` maps an old option to the rest of its one error line ("<old> <why>")."""
     for old, reason in why.items():
         parser.add_argument(old, action=_RenamedOption, why=reason, dest=f"renamed_{old.lstrip('-')}")
+
+
+TOKENIZED_DIR_RENAMED = {
+    "--data-dir": "was renamed here: pass --tokenized-dir DIR, the folder prepare.sh writes its cuts into "
+                  "(<prepare.sh --data-dir>/tokenized, e.g. data/tokenized); --data-dir is now only prepare.sh's "
+                  "and run.sh's output folder (data)",
+}
+
+
+def add_tokenized_dir_option(parser, default=None, help: str = "") -> None:
+    """``--tokenized-dir DIR`` (prepare.sh's <data-dir>/tokenized) and the refused old ``--data-dir`` spelling."""
+    from pathlib import Path
+
+    parser.add_argument("--tokenized-dir", type=Path, default=default,
+                        help="prepared data: the tokenized folder prepare.sh writes (data/tokenized)" + help)
+    refuse_old_options(parser, TOKENIZED_DIR_RENAMED)

@@ -45,7 +45,7 @@ def target_of_data(tokenized_dir, codec: Optional[str] = None) -> VoiceTarget:
     d = Path(tokenized_dir)
     table_path = d / "unique_text_tokens.k2symbols"
     if not table_path.is_file():
-        raise VoiceError(f"--data-dir {d} has no unique_text_tokens.k2symbols: pass the tokenized folder "
+        raise VoiceError(f"--tokenized-dir {d} has no unique_text_tokens.k2symbols: pass the tokenized folder "
                          "prepare.sh wrote (data/tokenized), after its stages 2 and 3")
     recorded = read_codec_record(d) or facts_of("encodec")  # data from before codec.json: Encodec
     report = d / "text_tokens_report.json"

@@ -1,9 +1,9 @@
-"""A synthesized validation sample for TensorBoard: hear and see what the model makes of a dev cut.
+"""Validation audio for TensorBoard: hear and see what the model makes of a dev cut.
 
 Uses ``VALLE.inference`` and ``valle.codec``: the first dev cut's text is generated with its own
 first 225 frames as the acoustic prompt and decoded with the codec the data were prepared with
 (``args.codec``, set by the trainer from ``codec.json``; the published Encodec weights fail fast
-offline and the caller then disables the sample and keeps training). Runs inside a forked RNG so
+offline and the caller then disables the audio and keeps training). Runs inside a forked RNG so
 sampling never changes the training draws.
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ def _codec(spec):
     return _CODEC[key]
 
 
-def synthesize_valid_sample(model, text_symbols, valid_cuts, args, max_frames: int = 300,
+def synthesize_valid_cut(model, text_symbols, valid_cuts, args, max_frames: int = 300,
                             with_prompt: bool = False):
     """(waveform [samples] at the codec's rate, log-magnitude spectrogram [freq, time] scaled to 0..1,
     the codec's sample rate). ``with_prompt``: the waveform starts with the prompt frames, so it says
     the cut's whole text (what ``--eval-every`` transcribes)."""
-    from valle.train.trainer import forked_rng
+    from valle.train.checkpoint import forked_rng
 
     codec = _codec(getattr(args, "codec", None))
     cut = next(iter(valid_cuts))

@@ -1,11 +1,11 @@
-"""Pick (prompt audio, prompt text, target text) triples from dev cuts for run.sh stage 3.
+"""Pick (prompt audio, prompt text, target text) triples from dev cuts for run.sh stage 3 to synthesize.
 
-Prints each sample as five NUL-terminated fields: ``name audio_path prompt_text text language``
+Prints each triple as five NUL-terminated fields: ``name audio_path prompt_text text language``
 (bash: ``while IFS= read -r -d '' name && ... read -r -d '' lang``). NUL is the one byte no path
 or transcript can hold; tab- or newline-separated lines broke on a file name holding a tab.
 The prompt is one dev utterance's recording and transcript; the target text is the next
-utterance's transcript, so the sample is a new sentence in a voice the model has heard of.
-Usage: ``python -m valle.train.sample_prompts --cuts data/tokenized/cuts_dev.jsonl.gz --num 3``.
+utterance's transcript, so the synthesized wav is a new sentence in a voice the model has heard of.
+Usage: ``python -m valle.train.dev_prompts --cuts data/tokenized/cuts_dev.jsonl.gz --num 3``.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from valle.utils.logging_setup import setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m valle.train.sample_prompts", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m valle.train.dev_prompts", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--cuts", required=True, nargs="+", help="cuts manifests, in order of preference (dev, test, train)")
-    p.add_argument("--num", type=int, default=3, help="number of samples")
+    p.add_argument("--num", type=int, default=3, help="number of triples (run.sh --num-samples: wavs written to <exp-dir>/samples/)")
     return p
 
 
@@ -36,7 +36,7 @@ def main(argv: Optional[List[str]] = None) -> List[List[str]]:
             cuts += [c for c in load_manifest(path) if c.supervisions and c.supervisions[0].text
                      and c.has_recording and c.recording.sources[0].type == "file"]
     if len(cuts) < 2:
-        sys.exit(f"error: --cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file for samples")
+        sys.exit(f"error: --cuts {args.cuts}: need at least 2 cuts with a transcript and an audio file to pick prompts from")
     lines = []
     for i in range(min(args.num, len(cuts))):
         prompt, target = cuts[i], cuts[(i + 1) % len(cuts)]
