@@ -129,7 +129,7 @@ def batch_vs_one_by_one(model, repeats):
 
 def int8_agreement():
     sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from conftest import case_inputs
+    from reference_case import case_inputs
 
     from valle.models.checkpoint_import import load_model
 
