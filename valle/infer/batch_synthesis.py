@@ -1,9 +1,10 @@
 """Many texts synthesized in batches of sentences (``valle.bin.infer --tsv ... --batch-size N``).
 
 Every row's text is split into sentence chunks as ``Synthesizer.synthesize`` splits it; the chunks of
-all rows, in file order, are decoded ``batch_size`` at a time: one AR pass over the batch (each item
-stops at its own end of speech, ``decoding.ar_decode``), one NAR pass, then each row's codes are decoded
-by the codec on their own as soon as its last chunk is done. One weight read per AR step then serves
+all rows, ordered by length (prompt frames + text ids, so that batch-mates need little padding), are
+decoded ``batch_size`` at a time: one AR pass over the batch (each item stops at its own end of speech,
+``decoding.ar_decode``), one NAR pass, then each row's codes are decoded by the codec on their own as
+soon as its last chunk is done (rows may finish out of file order). One weight read per AR step then serves
 up to ``batch_size`` sentences, which is what makes the batch faster than row by row
 (docs/benchmarks.md).
 
@@ -71,8 +72,8 @@ def synthesize_batched(synth: Synthesizer, requests: Sequence[dict], options: Sa
                        on_result: Callable[[int, SynthesisResult], None]) -> None:
     """Synthesize every request (the keyword arguments of ``Synthesizer.synthesize``: text, prompt_text,
     prompt_audio, language, prompt_language, continual, max_sentence_chars, prompt_seconds, voice) with
-    ``batch_size`` sentence chunks per model call; ``on_result(i, result)`` gets each request's result,
-    in order, as soon as its last chunk is decoded. A result's ``compute_seconds`` is its own preparation
+    ``batch_size`` sentence chunks per model call; ``on_result(i, result)`` gets each request's result
+    as soon as its last chunk is decoded. A result's ``compute_seconds`` is its own preparation
     and codec decoding plus its frames' share of the model time of the batches it was in.
     Bad input raises ``BatchRowError`` naming the request, before any model work."""
     if batch_size < 1:
@@ -98,7 +99,7 @@ def synthesize_batched(synth: Synthesizer, requests: Sequence[dict], options: Sa
     pieces: List[List[torch.Tensor]] = [[None] * len(job.chunks) for job in jobs]  # type: ignore[list-item]
     hits: List[List[int]] = [[] for _ in jobs]
     remaining = [len(job.chunks) for job in jobs]
-    next_row = 0
+    chunks.sort(key=lambda c: -(int(c.inputs.text_lens[0]) + int(c.inputs.prompt_lens[0])))  # stable
     num_batches = -(-len(chunks) // batch_size)
     for b, batch in enumerate(_batches(chunks, batch_size), 1):
         t0 = time.perf_counter()
@@ -117,14 +118,11 @@ def synthesize_batched(synth: Synthesizer, requests: Sequence[dict], options: Sa
             if synth.guard_hit(x.shape[0], c.inputs.num_ids, options, text):
                 hits[c.row].append(c.index)
             remaining[c.row] -= 1
-        while next_row < len(jobs) and remaining[next_row] == 0:
-            req = requests[next_row]
-            start = time.perf_counter() - spent[next_row]
-            result = synth.finish(jobs[next_row], pieces[next_row], sorted(hits[next_row]),
-                                  req.get("continual", False), start)
-            pieces[next_row] = []  # the codes live on in the result only
-            on_result(next_row, result)
-            next_row += 1
+        for r in sorted({c.row for c in batch if remaining[c.row] == 0}):
+            start = time.perf_counter() - spent[r]
+            result = synth.finish(jobs[r], pieces[r], sorted(hits[r]), requests[r].get("continual", False), start)
+            pieces[r] = []  # the codes live on in the result only
+            on_result(r, result)
 
 
 def _shares(frames: List[int], seconds: float) -> List[float]:
