@@ -245,6 +245,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         prompts = [load_checked_prompt(row["prompt_audio"], args.prompt_seconds) for row in rows]
     except ValueError as e:
         raise SystemExit(f"error: {e}")
+    if args.batch_size < 1:
+        raise SystemExit(f"error: --batch-size must be >= 1, got {args.batch_size}")
     if args.output_rate < 0:
         raise SystemExit(f"error: --output-rate must be > 0 (or 0 for the codec's rate), got {args.output_rate}")
     try:
@@ -290,8 +292,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"wrote {row['output']}: {result.seconds:.2f} s audio, {result.generated_frames} frames, "
               f"{result.compute_seconds:.2f} s compute, RTF {result.rtf:.3f}{guard}", flush=True)
 
-    if args.batch_size < 1:
-        raise SystemExit(f"error: --batch-size must be >= 1, got {args.batch_size}")
     batched = args.tsv is not None and args.batch_size > 1 and reranker is None
     if batched:
         from valle.infer.batch_synthesis import BatchRowError, synthesize_batched

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, List, Sequence
 
 import torch
 
+from valle.infer.audio_prompt import PromptAudio
 from valle.infer.synthesizer import ModelInputs, SamplingOptions, SynthesisJob, SynthesisResult, Synthesizer
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,17 @@ def synthesize_batched(synth: Synthesizer, requests: Sequence[dict], options: Sa
     jobs: List[SynthesisJob] = []
     spent: List[float] = []  # compute seconds per request so far
     chunks: List[_Chunk] = []
+    encoded: dict = {}  # prompt codes by file: rows that share a prompt recording encode it once
     for r, req in enumerate(requests):
         t0 = time.perf_counter()
         try:
-            job = synth.prepare(req["text"], req.get("prompt_text", ""), req.get("prompt_audio"),
+            prompt = req.get("prompt_audio")
+            if isinstance(prompt, PromptAudio):
+                key = (prompt.path, prompt.sampling_rate, tuple(prompt.wav.shape))
+                if key not in encoded:
+                    encoded[key] = synth.prompt_codes(prompt)
+                prompt = encoded[key]
+            job = synth.prepare(req["text"], req.get("prompt_text", ""), prompt,
                                 req.get("language", "en-us"), req.get("prompt_language"),
                                 req.get("max_sentence_chars", 200), req.get("prompt_seconds", 0.0), req.get("voice"))
             for c, text in enumerate(job.chunks):
