@@ -230,6 +230,22 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
     return out, (all_logits if keep_logits else None)
 
 
+def nar_codes(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,
+              prompt_lens: Tensor, q0: List[Tensor]) -> List[Tensor]:
+    """``nar_decode``'s codes for a batch: one padded pass on a GPU; on the CPU, where the NAR is compute-bound
+    and padding only adds work (8 sentences of mixed lengths: 4.72 CPU-s in one pass, 3.79 one by one;
+    docs/benchmarks.md), one pass per item at its own length, which is also exactly its codes alone."""
+    if len(q0) == 1 or text_tokens.device.type != "cpu":
+        return nar_decode(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)[0]
+    out: List[Tensor] = []
+    for i in range(len(q0)):
+        S, P, one = int(text_lens[i]), int(prompt_lens[i]), slice(i, i + 1)
+        langs = None if text_langs is None else text_langs[one, :S]
+        out += nar_decode(model, text_tokens[one, :S], text_lens[one], langs, audio_prompts[one, :P], prompt_lens[one],
+                          q0[one])[0]
+    return out
+
+
 def frame_limits(text_lens: Tensor, prompt_text_lens: Tensor, max_len_ratio: float,
                  max_new_frames: Optional[int], min_len_ratio: float):
     """Per item: the most frames the AR may generate (``max_new_frames``, else ``max_len_ratio`` x
@@ -277,7 +293,6 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
                 q0 = [ar.codes[int(i)] for i in best]
             else:
                 q0 = ar.codes
-            codes, _ = nar_decode(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)
-            return codes
+            return nar_codes(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)
     finally:
         model.train(was_training)
