@@ -3,10 +3,10 @@
 Every row's text is split into sentence chunks as ``Synthesizer.synthesize`` splits it; the chunks of
 all rows, ordered by length (prompt frames + text ids, so that batch-mates need little padding), are
 decoded ``batch_size`` at a time: one AR pass over the batch (each item stops at its own end of speech,
-``decoding.ar_decode``), one NAR pass, then each row's codes are decoded by the codec on their own as
-soon as its last chunk is done (rows may finish out of file order). One weight read per AR step then serves
-up to ``batch_size`` sentences, which is what makes the batch faster than row by row
-(docs/benchmarks.md).
+``decoding.ar_decode``), the NAR (``decoding.nar_codes``), then each row's codes are decoded by the
+codec on their own as soon as its last chunk is done (rows may finish out of file order). One weight
+read per AR step then serves up to ``batch_size`` sentences, which is what makes the batch faster
+than row by row (docs/benchmarks.md).
 
 Greedy decoding (``top_k`` 1) gives every sentence the codes it gets alone (tests/infer/
 test_batch_synthesis.py); sampled codes depend on the batch's composition (one random stream per
