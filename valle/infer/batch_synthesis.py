@@ -107,7 +107,8 @@ def synthesize_batched(synth: Synthesizer, requests: Sequence[dict], options: Sa
     pieces: List[List[torch.Tensor]] = [[None] * len(job.chunks) for job in jobs]  # type: ignore[list-item]
     hits: List[List[int]] = [[] for _ in jobs]
     remaining = [len(job.chunks) for job in jobs]
-    chunks.sort(key=lambda c: -(int(c.inputs.text_lens[0]) + int(c.inputs.prompt_lens[0])))  # stable
+    # longest first, so batch-mates are of similar length (a stable sort: equal lengths keep file order)
+    chunks.sort(key=lambda c: -(int(c.inputs.text_lens[0]) + int(c.inputs.prompt_lens[0])))
     num_batches = -(-len(chunks) // batch_size)
     for b, batch in enumerate(_batches(chunks, batch_size), 1):
         t0 = time.perf_counter()
