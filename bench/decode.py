@@ -1,7 +1,7 @@
 """AR decoding speed, printed as one JSON object: every step mode against the module path, int8 against
 fp32 at paper size, and 8 sentences in one batch against one by one.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/decode.py [--quick] [--threads 1]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/decode.py [--quick] [--threads 1] [--parts d256,batch8,...]
 
 Every comparison is timed in the same run, alternating its two sides ``--repeats`` times (the best
 of each is reported, with all runs), as wall-clock frames/s and as frames per CPU-second of this
@@ -20,7 +20,10 @@ requested frames.
 - ``paper`` (not with ``--quick``): the ``vallex`` preset (370 M parameters), 40 frames after a
   225-frame prompt, prefill included: fp32 vs ``--quantize int8``; and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
-  each, decoded as one batch vs one call per sentence (d256/4, and int8 paper size without --quick).
+  each, decoded in groups of 1 (one by one), 2, 4 and 8 (d256/4, and int8 paper size without --quick);
+  ``speedup``: 8 at a time against one by one; ``codes_equal``: every group size gave the same codes.
+- ``paper_batches``: paper size, fp32 and int8, B = 1, 2, 4 sentences (225-frame prompts, 60 text ids)
+  decoded together for 40 frames each: total frames/s across the batch, prefill included and steps alone.
 - ``int8_agreement``: greedy codes of the published VALL-E X reference model
   (tests/assets/reference/vallex_small.pt) with int8 weights vs fp32: AR codebook 0 and all 8.
 """
@@ -103,31 +106,36 @@ def single(model, x, n, step_mode="fused"):
     return fn
 
 
-def batch_vs_one_by_one(model, repeats):
-    text_lens = [20, 90, 35, 60, 45, 75, 30, 50]
-    prompt_lens = [75, 225, 150, 100, 200, 125, 175, 90]
-    new = [40, 110, 60, 90, 70, 100, 50, 80]
+SENTENCES8 = dict(text_lens=[20, 90, 35, 60, 45, 75, 30, 50], prompt_lens=[75, 225, 150, 100, 200, 125, 175, 90],
+                  new=[40, 110, 60, 90, 70, 100, 50, 80])
+
+
+def batch_curve(model, repeats, sizes=(1, 2, 4, 8), sentences=SENTENCES8):
+    """The 8 sentences decoded ``n`` at a time (consecutive groups) for each ``n`` in ``sizes``; n = 1 is
+    one by one. Prefill included. ``speedup``: the largest size against one by one."""
+    text_lens, prompt_lens, new = sentences["text_lens"], sentences["prompt_lens"], sentences["new"]
     x = inputs(model, text_lens, prompt_lens, seed=1)
 
-    def together():
-        c, w, cpu = timed_decode(model, x, new)
-        return c, sum(new), w, cpu
+    def groups_of(n):
+        def fn():
+            codes, wall, cpu = [], 0.0, 0.0
+            for i in range(0, len(new), n):
+                idx = list(range(i, min(i + n, len(new))))
+                S, P = max(text_lens[j] for j in idx), max(prompt_lens[j] for j in idx)
+                xi = dict(text=x["text"][idx, :S], text_lens=torch.tensor([text_lens[j] for j in idx]),
+                          prompt=x["prompt"][idx, :P], prompt_lens=torch.tensor([prompt_lens[j] for j in idx]))
+                c, w, cu = timed_decode(model, xi, [new[j] for j in idx])
+                codes += c
+                wall, cpu = wall + w, cpu + cu
+            return codes, sum(new), wall, cpu
+        return fn
 
-    def one_by_one():
-        codes, wall, cpu = [], 0.0, 0.0
-        for i in range(len(new)):
-            xi = inputs(model, [text_lens[i]], [prompt_lens[i]], seed=1)
-            xi["text"] = x["text"][i: i + 1, : text_lens[i]]
-            xi["prompt"] = x["prompt"][i: i + 1, : prompt_lens[i]]
-            c, w, cu = timed_decode(model, xi, [new[i]])
-            codes += c
-            wall, cpu = wall + w, cpu + cu
-        return codes, sum(new), wall, cpu
-
-    res, codes = compare({"batch": together, "one_by_one": one_by_one}, repeats)
-    res["speedup"] = round(res["batch"]["frames_per_s"] / res["one_by_one"]["frames_per_s"], 2)
-    res["speedup_cpu"] = round(res["batch"]["frames_per_cpu_s"] / res["one_by_one"]["frames_per_cpu_s"], 2)
-    res["codes_equal"] = all(torch.equal(a, b) for a, b in zip(codes["batch"], codes["one_by_one"]))
+    res, codes = compare({f"batch{n}": groups_of(n) for n in sizes}, repeats)
+    one, top = res[f"batch{sizes[0]}"], res[f"batch{sizes[-1]}"]
+    res["sentences"] = sentences
+    res["speedup"] = round(top["frames_per_s"] / one["frames_per_s"], 2)
+    res["speedup_cpu"] = round(top["frames_per_cpu_s"] / one["frames_per_cpu_s"], 2)
+    res["codes_equal"] = all(torch.equal(a, b) for n in sizes for a, b in zip(codes[f"batch{n}"], codes[f"batch{sizes[0]}"]))
     return res
 
 
@@ -193,37 +201,71 @@ def step_profile(model, x, frames=150, repeats=3) -> dict:
             "ceiling_frames_per_cpu_s_from_weight_read": round(1e3 / read, 1)}
 
 
+def same_length_batches(models, sizes, new, text_len=60, prompt_len=225) -> dict:
+    """Per model and batch size B: B sentences (``text_len`` ids, ``prompt_len`` prompt frames) decoded
+    together for ``new`` frames each. ``frames_per_s``: all B x new frames over the whole call, prefill
+    included; ``steps_frames_per_s``: the frames after the first over the time after a 1-frame call
+    (prefill + first frame) on the same inputs, i.e. the AR steps alone."""
+    out = {}
+    for name, model in models.items():
+        for B in sizes:
+            x = inputs(model, [text_len] * B, [prompt_len] * B, seed=B)
+            _, wall1, cpu1 = timed_decode(model, x, [1] * B)
+            _, wall, cpu = timed_decode(model, x, [new] * B)
+            out[f"{name}_batch{B}"] = {
+                "frames_per_s": round(B * new / wall, 2), "frames_per_cpu_s": round(B * new / cpu, 2),
+                "steps_frames_per_s": round(B * (new - 1) / max(wall - wall1, 1e-9), 2),
+                "steps_frames_per_cpu_s": round(B * (new - 1) / max(cpu - cpu1, 1e-9), 2),
+                "prefill_and_first_frame_wall_s": round(wall1, 2), "prefill_and_first_frame_cpu_s": round(cpu1, 2),
+                "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
+            log(name, B, out[f"{name}_batch{B}"])
+    return out
+
+
+PARTS = ("d256", "batch8", "int8_agreement", "paper", "paper_batches", "paper_batch8")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="d256 figures only (no paper-size model)")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     args = p.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if args.quick:
+        parts -= {"paper", "paper_batch8", "paper_batches"}
     torch.set_num_threads(args.threads)
     res = {"cpu": cpu_info(), "threads": torch.get_num_threads(), "torch": torch.__version__,
            "load_average_start": [round(v, 2) for v in os.getloadavg()]}
 
-    small = build("small", d_model=256, nhead=4, num_layers=4)
-    x = inputs(small, [60], [225])
-    modes = [m for m in STEP_MODES if m != "cuda_graph"]  # a CUDA graph needs a CUDA device
-    d256, codes = compare({m: single(small, x, 150, step_mode=m) for m in modes}, args.repeats)
-    d256["codes_equal"] = all(torch.equal(codes[m][0], codes["modules"][0]) for m in modes)
-    d256["speedup"] = round(d256["fused"]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)
-    d256["speedup_cpu"] = round(d256["fused"]["frames_per_cpu_s"] / d256["modules"]["frames_per_cpu_s"], 2)
-    res["d256_l4_prompt225_new150"] = d256
-    res["d256_step_profile"] = step_profile(small, x)
-    res["batch8_d256_l4"] = batch_vs_one_by_one(small, args.repeats)
-    res["int8_agreement"] = int8_agreement()
-    if not args.quick:
-        fp32 = build("vallex")
-        res["paper_parameters"] = sum(p.numel() for p in fp32.parameters())
-        xp = inputs(fp32, [60], [225])
-        int8 = build("vallex", "int8")
-        paper, _ = compare({"fp32": single(fp32, xp, 40), "int8": single(int8, xp, 40)}, max(1, args.repeats - 1))
+    if parts & {"d256", "batch8"}:
+        small = build("small", d_model=256, nhead=4, num_layers=4)
+    if "d256" in parts:
+        x = inputs(small, [60], [225])
+        modes = [m for m in STEP_MODES if m != "cuda_graph"]  # a CUDA graph needs a CUDA device
+        d256, codes = compare({m: single(small, x, 150, step_mode=m) for m in modes}, args.repeats)
+        d256["codes_equal"] = all(torch.equal(codes[m][0], codes["modules"][0]) for m in modes)
+        d256["speedup"] = round(d256["fused"]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)
+        d256["speedup_cpu"] = round(d256["fused"]["frames_per_cpu_s"] / d256["modules"]["frames_per_cpu_s"], 2)
+        res["d256_l4_prompt225_new150"] = d256
+        res["d256_step_profile"] = step_profile(small, x)
+    if "batch8" in parts:
+        res["batch8_d256_l4"] = batch_curve(small, args.repeats)
+    if "int8_agreement" in parts:
+        res["int8_agreement"] = int8_agreement()
+    if parts & {"paper", "paper_batch8", "paper_batches"}:
+        paper_models = {"fp32": build("vallex"), "int8": build("vallex", "int8")}
+        res["paper_parameters"] = sum(p.numel() for p in paper_models["fp32"].parameters())
+    if "paper" in parts:
+        xp = inputs(paper_models["fp32"], [60], [225])
+        paper, _ = compare({k: single(m, xp, 40) for k, m in paper_models.items()}, max(1, args.repeats - 1))
         paper["int8_speedup"] = round(paper["int8"]["frames_per_s"] / paper["fp32"]["frames_per_s"], 2)
         res["paper_prompt225_new40"] = paper
-        del fp32
-        res["paper_batch8_int8"] = batch_vs_one_by_one(int8, 1)
+    if "paper_batches" in parts:
+        res["paper_batches_prompt225_new40"] = same_length_batches(paper_models, (1, 2, 4), 40)
+    if "paper_batch8" in parts:
+        res["paper_batch8_int8"] = batch_curve(paper_models["int8"], 1)
     res["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(res))
     return 0

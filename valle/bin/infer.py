@@ -6,7 +6,7 @@ One sentence:
 Stages trained apart: ``--ar-checkpoint A.pt --nar-checkpoint N.pt`` instead of ``--checkpoint``.
 Batch: ``--tsv list.tsv`` with lines ``prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav``
 (relative paths are resolved against the TSV's folder; a header line starting with
-``prompt_text`` is skipped).
+``prompt_text`` is skipped); ``--batch-size N`` sentences are decoded together (valle/infer/batch_synthesis.py).
 
 Each output ``X.wav`` (mono, 16-bit, at the codec's rate unless ``--output-rate``) gets a sidecar
 ``X.json`` with the options, the frames, the real-time factor and the codec that decoded it (the
@@ -86,6 +86,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="sample rate of the output wavs (0 = the codec's: 24000 Encodec, 8000 codec2)")
     g.add_argument("--tsv", type=Path, default=None,
                    help="batch mode: prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav per line")
+    g.add_argument("--batch-size", type=int, default=8,
+                   help="with --tsv: sentences decoded together per model call (1 = row by row; greedy codes "
+                        "are the same either way; with --rerank rows run one by one)")
 
     g = p.add_argument_group("decoding")
     g.add_argument("--top-k", type=int, default=0, help="sample from the k most likely codes (0 = all)")
@@ -242,6 +245,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         prompts = [load_checked_prompt(row["prompt_audio"], args.prompt_seconds) for row in rows]
     except ValueError as e:
         raise SystemExit(f"error: {e}")
+    if args.batch_size < 1:
+        raise SystemExit(f"error: --batch-size must be >= 1, got {args.batch_size}")
     if args.output_rate < 0:
         raise SystemExit(f"error: --output-rate must be > 0 (or 0 for the codec's rate), got {args.output_rate}")
     try:
@@ -270,8 +275,38 @@ def main(argv: Optional[List[str]] = None) -> int:
             reranker = Reranker(args.rerank, args.rerank_asr, args.rerank_speaker, args.device)
         except (ValueError, RuntimeError) as e:
             raise SystemExit(f"error: {e}")
-    total_audio = total_compute = 0.0
-    for row, prompt in zip(rows, prompts):
+    totals = [0.0, 0.0]  # audio seconds, compute seconds
+
+    def wrote(row, result, rerank_scores=None):
+        write_outputs(synth, result, options, row["output"], args.output_rate, text=row["text"],
+                      prompt_text=voice.text if voice else row["prompt_text"],
+                      prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
+                      language=args.language, prompt_language=args.prompt_language or args.language,
+                      continual=args.continual, **({"voice": voice.summary()} if voice else {}),
+                      **({"rerank": {"mode": args.rerank, "candidates": rerank_scores}} if rerank_scores else {}),
+                      **({"batch_size": args.batch_size} if batched else {}))
+        totals[0] += result.seconds
+        totals[1] += result.compute_seconds
+        guard = (f", LENGTH GUARD HIT in chunk(s) {result.length_guard_hits}"
+                 if result.length_guard_hits else "")
+        print(f"wrote {row['output']}: {result.seconds:.2f} s audio, {result.generated_frames} frames, "
+              f"{result.compute_seconds:.2f} s compute, RTF {result.rtf:.3f}{guard}", flush=True)
+
+    batched = args.tsv is not None and args.batch_size > 1 and reranker is None
+    if batched:
+        from valle.infer.batch_synthesis import BatchRowError, synthesize_batched
+
+        requests = [dict(text=row["text"], prompt_text=row["prompt_text"], prompt_audio=prompt,
+                         language=args.language, prompt_language=args.prompt_language, continual=args.continual,
+                         max_sentence_chars=args.max_sentence_chars, prompt_seconds=args.prompt_seconds,
+                         voice=voice) for row, prompt in zip(rows, prompts)]
+        try:
+            synthesize_batched(synth, requests, options, args.batch_size, lambda i, res: wrote(rows[i], res))
+        except BatchRowError as e:
+            raise SystemExit(f"error (--tsv line {rows[e.index]['line']}): {e}")
+        except (ValueError, RuntimeError, OSError) as e:
+            raise SystemExit(f"error: {e}")
+    for row, prompt in ([] if batched else zip(rows, prompts)):
         where = f" (--tsv line {row['line']})" if row["line"] else ""
         try:
             def run(opts, row=row, prompt=prompt):
@@ -292,20 +327,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise SystemExit(f"error{where}: {msg}")
-        write_outputs(synth, result, options, row["output"], args.output_rate, text=row["text"],
-                      prompt_text=voice.text if voice else row["prompt_text"],
-                      prompt_audio=str(row["prompt_audio"]) if row["prompt_audio"] else None,
-                      language=args.language, prompt_language=args.prompt_language or args.language,
-                      continual=args.continual, **({"voice": voice.summary()} if voice else {}),
-                      **({"rerank": {"mode": args.rerank, "candidates": rerank_scores}} if rerank_scores else {}))
-        total_audio += result.seconds
-        total_compute += result.compute_seconds
-        guard = (f", LENGTH GUARD HIT in chunk(s) {result.length_guard_hits}"
-                 if result.length_guard_hits else "")
-        print(f"wrote {row['output']}: {result.seconds:.2f} s audio, {result.generated_frames} frames, "
-              f"{result.compute_seconds:.2f} s compute, RTF {result.rtf:.3f}{guard}", flush=True)
-    if len(rows) > 1 and total_audio > 0:
-        print(f"total: {len(rows)} files, {total_audio:.2f} s audio, RTF {total_compute / total_audio:.3f}")
+        wrote(row, result, rerank_scores)
+    if len(prompts) > 1 and totals[0] > 0:
+        print(f"total: {len(prompts)} files, {totals[0]:.2f} s audio, RTF {totals[1] / totals[0]:.3f}")
     return 0
 
 

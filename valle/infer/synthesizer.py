@@ -84,6 +84,18 @@ class ModelInputs:
 
 
 @dataclass
+class SynthesisJob:
+    """One text's synthesis before the model runs (``Synthesizer.prepare``)."""
+
+    prompt: torch.Tensor  # [frames, Q] prompt codes (zero frames for none)
+    prompt_text: str
+    prompt_ids: Optional[tuple]  # a voice's (symbol ids, language ids), else None (made from prompt_text)
+    chunks: List[str]
+    language: str
+    prompt_language: str
+
+
+@dataclass
 class SynthesisResult:
     wav: torch.Tensor  # [samples] float32 at sample_rate (the codec's), mono
     codes: torch.Tensor  # [frames, Q] decoded frames (prompt frames first when continual)
@@ -184,6 +196,13 @@ class Synthesizer:
         """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
         ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
         inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
+        codes = self.run_model(inputs, options, generator)[0]
+        return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
+
+    def run_model(self, inputs: "ModelInputs", options: SamplingOptions,
+                  generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
+        """AR + NAR on a batch of inputs (one item or several, ``batch_synthesis.stack_inputs``):
+        the codes ``[T_i, Q]`` of each item, on the CPU."""
         dev = self.device
         low = self.dtype in ("bfloat16", "float16")
         autocast = torch.autocast(dev.type, dtype=getattr(torch, self.dtype)) if low else contextlib.nullcontext()
@@ -200,8 +219,7 @@ class Synthesizer:
                 max_new_frames=options.max_frames,
                 min_len_ratio=options.min_len_ratio,
             )
-        codes = out[0].long().cpu()
-        return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
+        return [c.long().cpu() for c in out]
 
     def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                      prompt_language: str, prompt_ids=None) -> "ModelInputs":
@@ -273,6 +291,29 @@ class Synthesizer:
         text tokens are used as they are, after checking they are this model's codec's and table's."""
         options = options or SamplingOptions()
         options.validate()
+        start = time.perf_counter()
+        job = self.prepare(text, prompt_text, prompt_audio, language, prompt_language, max_sentence_chars,
+                           prompt_seconds, voice)
+        generator = None
+        if options.seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(options.seed))
+        pieces, hits = [], []
+        for i, chunk in enumerate(job.chunks):
+            codes, hit = self.generate(chunk, job.prompt_text, job.prompt, job.language, job.prompt_language,
+                                       options, generator, job.prompt_ids)
+            if len(job.chunks) > 1:  # long texts take minutes: say how far it is
+                log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(job.chunks),
+                         codes.shape[0], codes.shape[0] / self.codec.frame_rate,
+                         time.perf_counter() - start)
+            pieces.append(codes)
+            if hit:
+                hits.append(i)
+        return self.finish(job, pieces, hits, continual, start)
+
+    def prepare(self, text: str, prompt_text: str = "", prompt_audio=None, language: str = "en-us",
+                prompt_language: Optional[str] = None, max_sentence_chars: int = 200,
+                prompt_seconds: float = 0.0, voice=None) -> "SynthesisJob":
+        """Everything before the model: the prompt's codes and ids (a voice's, checked) and the chunks."""
         prompt_language = prompt_language or language
         prompt_ids = None
         if voice is not None:
@@ -285,26 +326,16 @@ class Synthesizer:
             check_voice_fits(voice, self.codec, self.text.table.symbols, self.sources.get("ar", ""),
                              self._codec_identity)
             prompt_audio, prompt_ids = voice.prompt_codes(), voice_prompt_ids(voice, self.text.table)
-        start = time.perf_counter()
-        generator = None
-        if options.seed is not None:
-            generator = torch.Generator(device=self.device).manual_seed(int(options.seed))
         prompt = self.prompt_codes(prompt_audio, max_seconds=prompt_seconds)
         chunks = split_sentences(text, max_sentence_chars)
         if not chunks:
             raise ValueError("empty --text: nothing to synthesize")
-        pieces, frames, hits = [], [], []
-        for i, chunk in enumerate(chunks):
-            codes, hit = self.generate(chunk, prompt_text, prompt, language, prompt_language, options, generator,
-                                       prompt_ids)
-            if len(chunks) > 1:  # long texts take minutes: say how far it is
-                log.info("chunk %d/%d: %d frames (%.1f s of audio), %.1f s elapsed", i + 1, len(chunks),
-                         codes.shape[0], codes.shape[0] / self.codec.frame_rate,
-                         time.perf_counter() - start)
-            pieces.append(codes)
-            frames.append(int(codes.shape[0]))
-            if hit:
-                hits.append(i)
+        return SynthesisJob(prompt, prompt_text, prompt_ids, chunks, language, prompt_language)
+
+    def finish(self, job: "SynthesisJob", pieces: List[torch.Tensor], hits: List[int], continual: bool,
+               start: float) -> SynthesisResult:
+        """Decode the chunks' codes (``continual``: the prompt first) into one result timed from ``start``."""
+        prompt = job.prompt
         generated = torch.cat(pieces, dim=0)
         all_codes = torch.cat([prompt, generated], dim=0) if continual else generated
         wav = self.decode_pieces(([prompt] if continual else []) + pieces)
@@ -312,7 +343,7 @@ class Synthesizer:
             torch.cuda.synchronize()
         return SynthesisResult(
             wav=wav, codes=all_codes, generated_frames=int(generated.shape[0]),
-            prompt_frames=int(prompt.shape[0]), chunks=chunks, chunk_frames=frames,
+            prompt_frames=int(prompt.shape[0]), chunks=job.chunks, chunk_frames=[int(p.shape[0]) for p in pieces],
             length_guard_hits=hits, compute_seconds=time.perf_counter() - start,
             sample_rate=self.codec.sample_rate,
         )

@@ -108,11 +108,15 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache)
         return model.ar_predict_layer(h[:, -1])
 
-    logits = full_logits()
-    stepper = None
     if step_mode not in STEP_MODES:
         raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
-    if cache is not None and step_mode != "modules" and fused_step_supported(model):
+    fused = cache is not None and step_mode != "modules" and fused_step_supported(model)
+    if fused and B > 1 and device.type == "cpu":
+        logits = prefill_by_item(model, text_tokens, text_lens, text_langs, seq, positions, a_lens, cache)
+    else:
+        logits = full_logits()
+    stepper = None
+    if fused:
         capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks
         stepper = FusedARStep(model, cache, key_valid, capacity)
         if step_mode == "static":
@@ -177,6 +181,35 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     return ARResult(codes, torch.tensor(logprob), torch.tensor(scored), logits_out)
 
 
+def prefill_by_item(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], seq: Tensor,
+                    positions: Tensor, a_lens: Tensor, cache: KVCache) -> Tensor:
+    """The AR's prompt pass one item at a time at its own length, its keys and values written into
+    ``cache`` in the batch layout (text right-padded to S, audio left-padded to A; padding left zero and
+    masked by the stepper); returns the last position's logits [B, V]. On the CPU the prompt pass is
+    compute-bound, so padding the batch only adds work (8 paper-size prompts of 95..316 positions: 2,528
+    padded against 1,545 real), and each item's keys, values and logits are exactly its own alone."""
+    B, S = text_tokens.shape
+    A = seq.shape[1]
+    layers = len(model.ar_decoder.layers)
+    logits = []
+    for i in range(B):
+        s, a = int(text_lens[i]), int(a_lens[i])
+        one = slice(i, i + 1)
+        x = model.embed_text(text_tokens[one, :s], None if text_langs is None else text_langs[one, :s], nar=False)
+        y = model.ar_audio_position(model.ar_audio_embedding(seq[one, A - a:]), positions=positions[one, A - a:])
+        alone = KVCache(layers)
+        h = model.ar_decoder(torch.cat([x, y], dim=1), ar_mask(s, a, None, device=seq.device), cache=alone)
+        logits.append(model.ar_predict_layer(h[:, -1]))
+        for j in range(layers):
+            for dst, src in ((cache.k, alone.k[j]), (cache.v, alone.v[j])):
+                if dst[j] is None:
+                    dst[j] = src.new_zeros(B, src.shape[1], S + A, src.shape[3])
+                dst[j][i, :, :s] = src[0, :, :s]
+                dst[j][i, :, S + A - a:] = src[0, :, s: s + a]
+    cache.length = S + A
+    return torch.cat(logits)
+
+
 def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,
                prompt_lens: Tensor, q0: List[Tensor], keep_logits: bool = False):
     """Predict codebooks 1..Q-1 greedily for the generated frames ``q0[i]`` of each item.
@@ -230,6 +263,22 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
     return out, (all_logits if keep_logits else None)
 
 
+def nar_codes(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], audio_prompts: Tensor,
+              prompt_lens: Tensor, q0: List[Tensor]) -> List[Tensor]:
+    """``nar_decode``'s codes for a batch: one padded pass on a GPU; on the CPU, where the NAR is compute-bound
+    and padding only adds work (8 sentences of mixed lengths: 4.72 CPU-s in one pass, 3.79 one by one;
+    docs/benchmarks.md), one pass per item at its own length, which is also exactly its codes alone."""
+    if len(q0) == 1 or text_tokens.device.type != "cpu":
+        return nar_decode(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)[0]
+    out: List[Tensor] = []
+    for i in range(len(q0)):
+        S, P, one = int(text_lens[i]), int(prompt_lens[i]), slice(i, i + 1)
+        langs = None if text_langs is None else text_langs[one, :S]
+        out += nar_decode(model, text_tokens[one, :S], text_lens[one], langs, audio_prompts[one, :P], prompt_lens[one],
+                          q0[one])[0]
+    return out
+
+
 def frame_limits(text_lens: Tensor, prompt_text_lens: Tensor, max_len_ratio: float,
                  max_new_frames: Optional[int], min_len_ratio: float):
     """Per item: the most frames the AR may generate (``max_new_frames``, else ``max_len_ratio`` x
@@ -277,7 +326,6 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
                 q0 = [ar.codes[int(i)] for i in best]
             else:
                 q0 = ar.codes
-            codes, _ = nar_decode(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)
-            return codes
+            return nar_codes(model, text_tokens, text_lens, text_langs, audio_prompts, prompt_lens, q0)
     finally:
         model.train(was_training)
