@@ -20,10 +20,10 @@ from typing import List, Optional
 from valle.data.corpora import LAYOUTS, detect_layout, download_libritts_parts, prepare_custom, prepare_libritts_parts
 from valle.data.corpora.layouts import outputs_inside, walk_corpus
 from valle.data.corpora.libritts import parse_parts
-from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 from valle.data.duration_limits import add_duration_limit_options
 from valle.utils.cli import str2bool
 from valle.utils.logging_setup import setup_logging
+from valle.utils.stage_stamp import StageStamp, fingerprint_files
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,14 @@ def stage1(args) -> None:
     }
     outputs = [out / "rejects.tsv"] + [out / f"{prefix}_{kind}_{part}.jsonl.gz"
                                        for part in parts for kind in ("recordings", "supervisions")]
-    stamp = out / f".stage1_{prefix}.params.json"
-    if is_up_to_date(stamp, params, outputs):
+    stamp = StageStamp(out, f"stage1_{prefix}", legacy=[out / f".stage1_{prefix}.params.json"])
+    why = stamp.stale_reason(params, outputs)
+    if not why:
         log.info("stage 1: manifests in %s are up to date for these parameters and inputs; skipping "
-                 "(delete %s to force)", out, stamp)
+                 "(delete %s to force)", out, stamp.path)
         return
-    remove_stamp(stamp)
+    log.info("stage 1: writing manifests in %s (%s)", out, why)
+    stamp.clear()
     for stale in out.glob(".tmp-*"):  # left by a killed earlier run
         stale.unlink(missing_ok=True)
     if args.corpus == "libritts":
@@ -158,7 +160,7 @@ def stage1(args) -> None:
                        long_options=Options(args.segment_min, args.segment_max, args.min_confidence),
                        loudness=parse_loudness(args.loudness),
                        segments_tsv=Path(args.segments_tsv) if args.segments_tsv else None)
-    write_stamp(stamp, params)
+    stamp.write(params)
     log.info("stage 1: wrote %s", ", ".join(str(o) for o in outputs))
 
 

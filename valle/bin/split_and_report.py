@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 from valle.data.duration_limits import add_duration_limit_options
 from valle.data.report import write_report
 from valle.data.splits import SPLITS, duration_filter, merge_shards, parse_size, read_infos, split_by_parts, split_custom, write_splits
 from valle.utils.cli import str2bool
 from valle.utils.logging_setup import setup_logging
+from valle.utils.stage_stamp import StageStamp, fingerprint_files
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,14 @@ def run(args) -> None:
     params["inputs"] = fingerprint_files(list(files.values()) + side_inputs)
     report_dir = tok / "report"
     outputs = [tok / f"cuts_{s}.jsonl.gz" for s in SPLITS] + [report_dir / n for n in ("report.txt", "report.json", "durations.png")]
-    stamp = tok / f".stage4_{args.prefix}.params.json"
-    if is_up_to_date(stamp, params, outputs):
+    stamp = StageStamp(tok, f"stage4_{args.prefix}", legacy=[tok / f".stage4_{args.prefix}.params.json"])
+    why = stamp.stale_reason(params, outputs)
+    if not why:
         log.info("stage 4: splits and report in %s are up to date for these parameters and inputs; skipping "
-                 "(delete %s to force)", tok, stamp)
+                 "(delete %s to force)", tok, stamp.path)
         return
-    remove_stamp(stamp)
+    log.info("stage 4: splitting %s (%s)", tok, why)
+    stamp.clear()
     for stale in list(tok.glob(".tmp-*")) + list(report_dir.glob(".tmp-*")):  # left by a killed earlier run
         stale.unlink(missing_ok=True)
 
@@ -87,7 +89,7 @@ def run(args) -> None:
     counts = write_splits(files, assign, tok)
     by_split = {s: [c for c in kept if assign.get(c.id) == s] for s in SPLITS}
     write_report(report_dir, by_split, filtered, Path(args.manifests_dir), tok, notes)
-    write_stamp(stamp, params)
+    stamp.write(params)
     log.info("stage 4: %s; %d removed by the duration filter; report in %s",
              ", ".join(f"{s} {counts[s]} cuts" for s in SPLITS), len(filtered), report_dir / "report.txt")
     if counts["train"] == 0:

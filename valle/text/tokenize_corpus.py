@@ -13,9 +13,10 @@
   ``valle.text.script_check``), counted by kind with examples, also logged as a warning;
 - ``text_rejects.tsv`` (rejects.tsv format): one line per supervision that produced no tokens,
   which is left out of the output — never silently;
-- ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run, and
-  checksums of the shared table and report it wrote. A rerun with equal parameters and inputs
-  skips; anything changed (or a table since replaced by another corpus) redoes the work.
+- ``.stage2_<prefix>.stamp.json`` (valle.utils.stage_stamp): the parameters and input checksums of
+  the last run, and checksums of the shared table and report it wrote. A rerun with equal
+  parameters and inputs skips; anything changed (or a table since replaced by another corpus)
+  redoes the work.
 
 Languages: ``lang="auto"`` reads each supervision's ``language`` (normalised, so lhotse's
 ``English`` is ``en-us``; ``en-us`` when unset), any other value applies to every supervision.
@@ -24,7 +25,6 @@ and phonemizes its slice in batched calls).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -40,6 +40,8 @@ from valle.text.script_check import script_mismatches
 from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
+from valle.utils.digest import file_digest
+from valle.utils.stage_stamp import StageStamp
 
 log = logging.getLogger("valle.text.stage2")
 
@@ -69,14 +71,6 @@ def has_phonemes(tokens: List[str]) -> bool:
     """False for an empty token list or one of only punctuation, boundaries and stress marks:
     such an utterance has nothing to say, and training on it teaches silence for punctuation."""
     return any(t not in NON_PHONEME_TOKENS for t in tokens)
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # worker side ------------------------------------------------------------------------------------
@@ -171,30 +165,25 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "prefix": prefix,
         "text_tokenizer": tokenizer,
         "lang": "auto" if per_utterance else corpus_lang,
-        "inputs": {part: {"file": p.name, "sha1": _sha1(p)} for part, p in inputs.items()},
+        "inputs": {part: {"file": p.name, "sha1": file_digest(p, "sha1")} for part, p in inputs.items()},
     }
-    stamp = output_dir / f".{prefix}_text_tokens.params.json"
+    stamp = StageStamp(output_dir, f"stage2_{prefix}", legacy=[output_dir / f".{prefix}_text_tokens.params.json"])
     outputs = [output_dir / f"{prefix}_supervisions_{part}.jsonl.gz" for part in inputs]
-    outputs += [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]
-    if not force and stamp.is_file() and all(p.is_file() for p in outputs):
-        try:
-            previous = json.loads(stamp.read_text(encoding="utf-8"))
-        except ValueError:
-            previous = None
-        shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
-        if previous == {"params": params, "outputs": {p.name: _sha1(p) for p in shared}}:
-            log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
-                     output_dir, tokenizer, params["lang"])
-            return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
-        log.info("stage 2: parameters or inputs changed since the last run; tokenizing again")
+    shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
+    why = "--force" if force else stamp.stale_reason(params, outputs, digested=shared)
+    if not why:
+        log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
+                 output_dir, tokenizer, params["lang"])
+        return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    log.info("stage 2: tokenizing into %s (%s)", output_dir, why)
 
     # a run killed mid-write leaves ".tmp-*.<output name>" files beside its outputs: remove ours
-    names = {p.name for p in outputs} | {REJECTS_NAME, stamp.name}
+    names = {p.name for p in outputs + shared} | {REJECTS_NAME, stamp.path.name}
     for stale in output_dir.glob(".tmp-*"):
         if any(stale.name.endswith("." + n) for n in names):
             stale.unlink(missing_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)  # until every output is rewritten, the old stamp must not vouch for them
+    stamp.clear()  # until every output is rewritten, the old stamp must not vouch for them
 
     stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
                                                   "inventory": Counter(), "substituted": Counter(),
@@ -280,8 +269,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "script_mismatches": {**mismatches, "by_kind": dict(mismatches["by_kind"].most_common())},
     }
     atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    written = {p.name: _sha1(output_dir / p.name) for p in (output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME)}
-    atomic_write_text(stamp, json.dumps({"params": params, "outputs": written}, indent=1) + "\n")
+    stamp.write(params, digested=shared)
     log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
              total_kept, total, len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
     if mismatches["utterances"]:
