@@ -10,7 +10,7 @@ from robust_helpers import espeak
 from robust_train_data import make_train_dir, train_args
 from valle.bin.infer import main as infer_main
 from valle.bin.train import main as train_main
-from valle.infer.model_loading import load_model
+from valle.infer.model_loading import load_synthesis_model
 
 PROMPT_TEXT = "Seven geese flew low over the frozen lake at dawn."
 
@@ -38,7 +38,7 @@ def test_stage2_on_an_untrained_ar_warns_and_synthesis_refuses_it(tmp_path, capl
                   str(tmp_path / "o.wav")])
     assert str(ckpt) in msg and "AR half was never trained" in msg and "--allow-untrained" in msg
     assert not (tmp_path / "o.wav").exists()
-    loaded = load_model(checkpoint=ckpt, allow_untrained=True)  # told otherwise: it loads
+    loaded = load_synthesis_model(checkpoint=ckpt, allow_untrained=True)  # told otherwise: it loads
     assert loaded.sources == {"ar": str(ckpt), "nar": str(ckpt)}
 
 
