@@ -94,10 +94,8 @@ def _ensure_list(args) -> None:
     params = {"cuts": [str(c) for c in args.cuts], "mode": args.mode, "num": args.num, "seed": args.seed,
               "min_seconds": args.min_seconds, "max_seconds": args.max_seconds}
     stamp = StageStamp(args.list.parent, f"testlist_{args.list.name}", legacy=[args.list.with_suffix(".params.json")])
-    if not stamp.stale_reason(params, [args.list]):
-        log.info("test list %s exists for the same parameters: kept", args.list)
+    if stamp.up_to_date(params, [args.list], what=f"test list {args.list}"):
         return
-    stamp.clear()
     from lhotse import CutSet, load_manifest
 
     present = [c for c in args.cuts if c.is_file()]

@@ -14,7 +14,8 @@ The protocol, the same in every stage:
    every output exists and every digested output is unchanged: the stage skips and says so.
    Otherwise it names why (no stamp, parameters changed, an output missing or replaced).
 2. Before rewriting anything the stage calls ``stamp.clear()``, so a run killed half-way can
-   never leave a stamp vouching for half-written outputs.
+   never leave a stamp vouching for half-written outputs. ``stamp.up_to_date(...)`` does 1 and 2
+   and logs either way, for the caller's file and line.
 3. After its last output is in place it calls ``stamp.write(params, digested)`` (atomically).
 
 So a rerun with the same parameters skips, one with different parameters redoes the work.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -35,6 +37,7 @@ from valle.utils.atomic import atomic_write_text
 from valle.utils.digest import file_digest
 
 SUFFIX = ".stamp.json"
+log = logging.getLogger(__name__)
 
 
 def fingerprint_files(paths: Iterable[Path]) -> str:
@@ -93,6 +96,19 @@ class StageStamp:
         if source != self.path:  # a current stamp of an earlier release: carry it over to the new name
             self.write(params, digested)
         return ""
+
+    def up_to_date(self, params: Mapping, outputs: Iterable[Path] = (), digested: Iterable[Path] = (),
+                   what: str = "outputs", force: bool = False) -> bool:
+        """True (logged: skipping) when ``what`` is current for ``params``; otherwise logs why, clears
+        the stamp and returns False: the caller redoes the work and ends with ``write``."""
+        why = "--force" if force else self.stale_reason(params, outputs, digested)
+        if not why:
+            log.info("%s: up to date for these parameters and inputs; skipping (delete %s to force)", what,
+                     self.path, stacklevel=2)
+            return True
+        log.info("%s: writing (%s)", what, why, stacklevel=2)
+        self.clear()
+        return False
 
     def clear(self) -> None:
         """Remove the stamp (and legacy ones) before rewriting outputs: a kill then leaves no stale stamp."""

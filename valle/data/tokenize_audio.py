@@ -176,12 +176,8 @@ def tokenize_part(opts: TokenizeOptions, part: str, codec: Optional[Codec] = Non
     rec_path, sup_path = input_paths(opts, part)
     out, stamp = output_path(opts, part), part_stamp(opts, part)
     params = part_params(opts, part)
-    why = _stale_reason(opts, part, params)
-    if not why:
-        logger.info("%s: up to date (same inputs and parameters), nothing to do", out)
+    if stamp.up_to_date(params, [out], what=f"stage 3: {out}"):
         return out
-    logger.info("%s: encoding (%s)", out, why)
-    stamp.clear()
 
     if codec is None:
         codec = load_codec(opts.codec, opts.device)

@@ -170,12 +170,9 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
     stamp = StageStamp(output_dir, f"stage2_{prefix}", legacy=[output_dir / f".{prefix}_text_tokens.params.json"])
     outputs = [output_dir / f"{prefix}_supervisions_{part}.jsonl.gz" for part in inputs]
     shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
-    why = "--force" if force else stamp.stale_reason(params, outputs, digested=shared)
-    if not why:
-        log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
-                 output_dir, tokenizer, params["lang"])
+    if stamp.up_to_date(params, outputs, digested=shared, force=force,
+                        what=f"stage 2: text tokens in {output_dir} ({tokenizer}, lang {params['lang']})"):
         return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
-    log.info("stage 2: tokenizing into %s (%s)", output_dir, why)
 
     # a run killed mid-write leaves ".tmp-*.<output name>" files beside its outputs: remove ours
     names = {p.name for p in outputs + shared} | {REJECTS_NAME, stamp.path.name}
@@ -183,7 +180,6 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         if any(stale.name.endswith("." + n) for n in names):
             stale.unlink(missing_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
-    stamp.clear()  # until every output is rewritten, the old stamp must not vouch for them
 
     stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
                                                   "inventory": Counter(), "substituted": Counter(),
