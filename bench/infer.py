@@ -35,17 +35,6 @@ MODELS = {
 }
 
 
-def suppress_eos(model) -> None:
-    """Make the AR never choose EOS: pin one feature of the final norm and give EOS -100 on it."""
-    with torch.no_grad():
-        norm = model.ar_decoder.norm
-        norm.weight[0] = 0.0
-        norm.bias[0] = 1.0
-        w = model.ar_predict_layer.weight
-        w[:, 0] = 0.0
-        w[model.config.eos_id, 0] = -100.0
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -65,6 +54,7 @@ def main(argv=None) -> int:
     from valle.codec import load_codec
     from valle.infer import SamplingOptions, Synthesizer
     from valle.models import VALLE, get_preset
+    from valle.models.eos_suppression import suppress_eos
     from valle.text.symbol_table import SymbolTable
     from valle.text.tokenizer import get_text_tokenizer
     from valle.utils.precision import cpu_info
