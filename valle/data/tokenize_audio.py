@@ -36,6 +36,7 @@ from valle.data.codes_archive import write_chunk, write_codec_record
 from valle.data.cut_encoding import encode_cpu, encode_gpu
 from valle.utils.atomic import atomic_path, atomic_write_text
 from valle.utils.digest import file_digest
+from valle.utils.progress import progress as progress_bar
 from valle.utils.stage_stamp import StageStamp
 
 logger = logging.getLogger(__name__)
@@ -219,18 +220,16 @@ def tokenize_part(opts: TokenizeOptions, part: str, codec: Optional[Codec] = Non
 
 
 def _collect(results: Iterator[Tuple[str, np.ndarray]], chunks: List[Tuple[int, list]],
-             directory: Path, part: str, progress: bool, codec: Codec) -> None:
+             directory: Path, part: str, show_progress: bool, codec: Codec) -> None:
     """Write each chunk as soon as all its cuts have codes (results may come in any order)."""
-    from tqdm import tqdm
-
     owner = {cut.id: index for index, cuts in chunks for cut in cuts}
     duration = {cut.id: cut.duration for _, cuts in chunks for cut in cuts}
     remaining = {index: len(cuts) for index, cuts in chunks}
     members = dict(chunks)
     codes: Dict[int, Dict[str, np.ndarray]] = {index: {} for index, _ in chunks}
     seconds = sum(c.duration for _, cuts in chunks for c in cuts)
-    bar = tqdm(total=seconds, desc=f"{codec.name} {part}", unit="s audio", disable=not progress,
-               dynamic_ncols=True, mininterval=1.0, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+    bar = progress_bar(total=seconds, desc=f"stage 3: {codec.name} {part}", unit="s audio", enabled=show_progress,
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
     start = time.time()
     with bar:
         for cut_id, array in results:

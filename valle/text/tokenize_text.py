@@ -20,11 +20,12 @@
 
 Languages: ``lang="auto"`` reads each supervision's ``language`` (normalised, so lhotse's
 ``English`` is ``en-us``; ``en-us`` when unset), any other value applies to every supervision.
-Parallelism: ``nj`` worker processes tokenize contiguous slices (each builds its tokenizer once
-and phonemizes its slice in batched calls).
+Parallelism: ``nj`` worker processes tokenize contiguous slices of ``SLICE`` texts (each worker builds
+its tokenizer once and phonemizes a slice in one batched call); a progress bar on a terminal counts them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -41,6 +42,7 @@ from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
 from valle.utils.digest import file_digest
+from valle.utils.progress import progress
 from valle.utils.stage_stamp import StageStamp
 
 log = logging.getLogger("valle.text.stage2")
@@ -88,15 +90,12 @@ def _tokenize_slice(job: Tuple[str, Optional[str], List[str], List[str]]) -> Lis
     except ValueError:
         pass
     # One text spoiled the batch (say, an unmatched [EN] tag): tokenize one by one, so that only
-    # the bad texts become rejects. If every text fails (a wrong --language), that is the error.
-    out, errors = [], 0
+    # the bad texts become rejects (tokenize_texts raises when every text of a part fails).
+    out = []
     for text, lang in zip(texts, langs):
         try:
             out.append(_result(tok(text, lang)))
         except ValueError as e:
-            errors += 1
-            if errors == len(texts):
-                raise
             out.append({"tokens": [], "langs": None, "lang": lang, "tokenizer": name, "substituted": {},
                         "dropped": {}, "error": str(e)})
     return out
@@ -107,15 +106,30 @@ def _result(tt) -> dict:
             "substituted": dict(tt.substituted), "dropped": dict(tt.dropped)}
 
 
-def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1) -> List[dict]:
-    """Tokenize ``texts`` (one language each) with ``nj`` processes; results in input order."""
-    if nj <= 1 or len(texts) < 2 * nj:
-        return _tokenize_slice((name, default_lang, texts, langs))
-    size = -(-len(texts) // nj)
-    jobs = [(name, default_lang, texts[i:i + size], langs[i:i + size]) for i in range(0, len(texts), size)]
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=nj, mp_context=ctx) as pool:
-        return [r for part in pool.map(_tokenize_slice, jobs) for r in part]
+SLICE = 256  # texts per batched tokenizer call: a progress step, and the work unit of the worker processes
+
+
+def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1,
+                   desc: str = "") -> List[dict]:
+    """Tokenize ``texts`` (one language each) with ``nj`` processes; results in input order.
+
+    A progress bar named ``desc`` counts utterances on a terminal. If every text fails (a wrong
+    --language), the tokenizer's error is raised instead of rejecting them all."""
+    jobs = [(name, default_lang, texts[i:i + SLICE], langs[i:i + SLICE]) for i in range(0, len(texts), SLICE)]
+    out: List[dict] = []
+    with contextlib.ExitStack() as stack:
+        if nj <= 1 or len(jobs) < 2:
+            results = map(_tokenize_slice, jobs)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("fork")))
+            results = pool.map(_tokenize_slice, jobs)
+        bar = stack.enter_context(progress(total=len(texts), desc=desc, unit="utt"))
+        for part in results:
+            out.extend(part)
+            bar.update(len(part))
+    if out and all(r.get("error") for r in out):
+        raise ValueError(out[-1]["error"])
+    return out
 
 
 # driver -----------------------------------------------------------------------------------------
@@ -205,7 +219,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             langs.append(seg_lang)
         log.info("stage 2: %s: tokenizing %d supervisions with %s, lang %s, nj %d",
                  part, len(texts), tokenizer, params["lang"], nj)
-        results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
+        results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj, desc=f"stage 2: {part}")
         kept = []
         rec_paths = None
         for s, text, lang, res in zip(segs, texts, langs, results):
