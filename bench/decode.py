@@ -143,14 +143,14 @@ def int8_agreement():
     sys.path.insert(0, str(ROOT / "tests" / "models"))
     from reference_case import case_inputs
 
-    from valle.models.checkpoint_import import load_model
+    from valle.models.checkpoint_import import model_from_checkpoint
 
     ref = ROOT / "tests" / "assets" / "reference"
     case = torch.load(ref / "vallex_small_case_en.pt", weights_only=True)
     x, n = case_inputs(case["cases"][0]), case["max_new_frames"]
     out = {}
     for mode in ("none", "int8"):
-        model = load_model(ref / "vallex_small.pt", model_preset="vallex")[0].eval()
+        model = model_from_checkpoint(ref / "vallex_small.pt", model_preset="vallex")[0].eval()
         with torch.no_grad():
             out[mode] = quantize_for_synthesis(model, mode).inference(**x, top_k=1, max_new_frames=n)[0]
     a, b = out["none"], out["int8"]

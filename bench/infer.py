@@ -40,17 +40,6 @@ MODELS = {
 }
 
 
-def suppress_eos(model) -> None:
-    """Make the AR never choose EOS: pin one feature of the final norm and give EOS -100 on it."""
-    with torch.no_grad():
-        norm = model.ar_decoder.norm
-        norm.weight[0] = 0.0
-        norm.bias[0] = 1.0
-        w = model.ar_predict_layer.weight
-        w[:, 0] = 0.0
-        w[model.config.eos_id, 0] = -100.0
-
-
 BATCH_TEXTS = [  # 8 sentences of different lengths (greedy, end of speech suppressed: each runs to its guard)
     "Yes.",
     "The lighthouse keeper logged every ship that passed.",
@@ -69,6 +58,7 @@ def batch_results(args, prompt_wav, codec, espeak_table) -> dict:
     from valle.infer import SamplingOptions, Synthesizer
     from valle.infer.batch_synthesis import synthesize_batched
     from valle.models import VALLE, get_preset
+    from valle.models.eos_suppression import suppress_eos
 
     from valle.models import decoding
 
@@ -161,6 +151,7 @@ def main(argv=None) -> int:
     from valle.codec import load_codec
     from valle.infer import SamplingOptions, Synthesizer
     from valle.models import VALLE, get_preset
+    from valle.models.eos_suppression import suppress_eos
     from valle.text.symbol_table import SymbolTable
     from valle.text.tokenizer import get_text_tokenizer
     from valle.utils.precision import cpu_info

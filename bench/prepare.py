@@ -129,7 +129,7 @@ def run_stage(manifests: Path, tokenized: Path, nj: int, cpu_encoder: str = "fas
     shutil.rmtree(tokenized / "codes", ignore_errors=True)
     for f in tokenized.glob("*cuts*"):
         f.unlink()
-    for f in tokenized.glob(".*stamp*"):
+    for f in tokenized.glob(".stage3_*.stamp.json"):
         f.unlink()
     args = ["--manifests-dir", str(manifests), "--tokenized-dir", str(tokenized), "--prefix", "bench",
             "--codec", codec, "--nj", str(nj), "--cpu-encoder", cpu_encoder, "--no-progress"]

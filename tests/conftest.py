@@ -19,20 +19,21 @@ def repo_dir() -> Path:
     return REPO_DIR
 
 
-@pytest.fixture(scope="session")
-def samples_dir() -> Path:
-    d = ASSETS_DIR / "samples"
+def _asset_dir(name: str) -> Path:
+    d = ASSETS_DIR / name
     if not d.is_dir():
         pytest.fail(f"{d} is missing: the test assets are part of the repository; restore them with git checkout tests/assets")
     return d
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return _asset_dir("samples")
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    d = ASSETS_DIR / "reference"
-    if not d.is_dir():
-        pytest.fail(f"{d} is missing: the test assets are part of the repository; restore them with git checkout tests/assets")
-    return d
+    return _asset_dir("reference")
 
 
 def make_espeak_wav(text: str, path: Path, voice: str = "en-us", speed: int = 175) -> Path:

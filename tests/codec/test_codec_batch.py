@@ -93,7 +93,7 @@ def test_gpu_batching_path_on_cpu_equals_one_cut_at_a_time(tmp_path, samples_dir
     from lhotse import load_manifest
 
     from valle.codec.encodec_codec import EncodecCodec
-    from valle.data.audio_tokenize import make_cuts
+    from valle.data.tokenize_audio import make_cuts
     from valle.data.cut_encoding import encode_cpu, encode_gpu
 
     formats = samples_dir / "formats"

@@ -1,6 +1,7 @@
 """Stage 3 end to end: real audio in every format, codes equal to encodec's up to float ties, resumable, idempotent."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -181,6 +182,37 @@ def test_rerun_is_a_no_op_and_changed_parameters_redo(tmp_path, espeak_corpus, c
     write_stage2_inputs(tmp_path, files, supervise=[True, False, True])
     assert run_stage(manifests, tokenized, "--chunk-size", "3") == 0
     assert [c.id for c in load_manifest(out)] == ["utt00", "utt02"]
+
+
+def test_stamps_of_an_earlier_release_are_read_so_nothing_is_encoded_again(tmp_path, espeak_corpus, caplog):
+    """Outputs stamped by an earlier release (``.<cuts>.stamp.json``, a codes folder's ``params.json``,
+    both holding the bare parameters) stay current: upgrading never re-encodes a corpus."""
+    manifests, tokenized = write_stage2_inputs(tmp_path, espeak_corpus[:3])
+    assert run_stage(manifests, tokenized, "--chunk-size", "2") == 0
+    out, chunks = tokenized / "corpus_cuts_train.jsonl.gz", tokenized / "codes" / "corpus_train"
+    part_stamp, chunk_stamp = tokenized / ".stage3_corpus_train.stamp.json", chunks / ".chunks.stamp.json"
+    old_part, old_chunks = tokenized / ".corpus_cuts_train.jsonl.gz.stamp.json", chunks / "params.json"
+
+    def downgrade():
+        for new, old in ((part_stamp, old_part), (chunk_stamp, old_chunks)):
+            old.write_text(json.dumps(json.loads(new.read_text())["params"]))
+            new.unlink()
+
+    archives = {p: p.stat().st_mtime_ns for p in chunks.glob("codes-*.h5")}
+    downgrade()
+    first = out.stat().st_mtime_ns
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert run_stage(manifests, tokenized, "--chunk-size", "2") == 0
+    assert "up to date" in caplog.text and out.stat().st_mtime_ns == first
+    assert part_stamp.is_file() and not old_part.exists()
+    # the manifest lost, the old codes folder stamp still vouches for its chunks: reassembled, not encoded
+    out.unlink()
+    old_part.write_text("{}")
+    assert run_stage(manifests, tokenized, "--chunk-size", "2") == 0
+    assert {p: p.stat().st_mtime_ns for p in chunks.glob("codes-*.h5")} == archives
+    assert chunk_stamp.is_file() and not old_chunks.exists() and not old_part.exists()
+    assert len(load_manifest(out)) == 3
 
 
 def test_killed_run_resumes_to_the_same_outputs(tmp_path, espeak_corpus, reference_run):

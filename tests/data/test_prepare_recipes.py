@@ -45,7 +45,7 @@ def test_custom_ljspeech_mini_stages_0_to_4_and_rerun_skips(repo, ljspeech_copy,
     # cuts load from any cwd (prepare.sh hands absolute paths to the stages)
     assert str(work / "data") in str(cuts[0].features.storage_path)
     again = prepare(repo, "custom", work, "--corpus-dir", ljspeech_copy, "--codec", "encodec:random", "--stage", "4")
-    assert f"stage 4: splits and report in {tok} are up to date" in again.stderr
+    assert f"stage 4: splits and report in {tok}: up to date for these parameters and inputs; skipping" in again.stderr
 
 
 def test_mixed_formats_folder(repo, mixed_corpus, tmp_path):

@@ -151,7 +151,7 @@ def test_rerun_skips_and_outputs_are_byte_identical(cut_corpus, caplog):
     caplog.clear()
     assert run_split(tok) == 0
     assert "up to date" in caplog.text
-    (tok / ".stage4_custom.params.json").unlink()
+    (tok / ".stage4_custom.stamp.json").unlink()
     for s in first:
         (tok / f"cuts_{s}.jsonl.gz").unlink()
     assert run_split(tok) == 0

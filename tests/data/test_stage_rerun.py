@@ -67,7 +67,7 @@ def test_stage1_sigkill_then_rerun_gives_identical_outputs(tmp_path, espeak_wav)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     # nothing half-written carries a final name, and no stamp claims the work is done
-    assert not (out / ".stage1_custom.params.json").exists()
+    assert not (out / ".stage1_custom.stamp.json").exists()
     for p in out.glob("*.jsonl.gz") if out.exists() else []:
         gzip.decompress(p.read_bytes())
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -108,7 +108,7 @@ def test_stage4_sigkill_while_writing_then_rerun(tmp_path, ljspeech_copy):
     proc.wait()
     print("killed while writing:", killed_mid_write)
     if killed_mid_write:
-        assert not (tok / "cuts_train.jsonl.gz").exists() and not (tok / ".stage4_custom.params.json").exists()
+        assert not (tok / "cuts_train.jsonl.gz").exists() and not (tok / ".stage4_custom.stamp.json").exists()
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     assert not list(tok.glob(".tmp-*"))  # the rerun cleans what the kill left
     for split in ("train", "dev", "test"):

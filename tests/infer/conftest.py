@@ -26,6 +26,7 @@ PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
 
 def _train_nano(symbols, steps: int = 3, seed: int = 0):
     from valle.models import VALLE, get_preset
+    from valle.models.eos_suppression import suppress_eos
 
     torch.manual_seed(seed)
     config = get_preset("nano", text_vocab_size=max(len(symbols), 8))
@@ -44,15 +45,7 @@ def _train_nano(symbols, steps: int = 3, seed: int = 0):
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
-    with torch.no_grad():
-        # The predict layer has no bias (published layout): pin feature 0 of the final norm's
-        # output to 1 and give only EOS a large negative weight on it.
-        norm = model.ar_decoder.norm
-        norm.weight[0] = 0.0
-        norm.bias[0] = 1.0
-        w = model.ar_predict_layer.weight
-        w[:, 0] = 0.0
-        w[config.eos_id, 0] = -100.0
+    suppress_eos(model)
     return model, config
 
 

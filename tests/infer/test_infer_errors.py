@@ -1,19 +1,12 @@
 """valle.bin.infer refuses bad input with a message naming the file or option and the fix."""
 from __future__ import annotations
 
-import pytest
 import torch
 
+from cli_exit import exit_message
 from valle.bin.infer import main
 
 PROMPT_TEXT = "The museum keeps its oldest maps in a dark room."
-
-
-def _fail(argv) -> str:
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    assert e.value.code not in (0, None)
-    return str(e.value.code)
 
 
 def _base(ckpts, tmp_path, prompt=None, **over):
@@ -26,9 +19,9 @@ def _base(ckpts, tmp_path, prompt=None, **over):
 
 
 def test_no_espeak_voice_for_language(nano_checkpoints, tmp_path):
-    msg = _fail(_base(nano_checkpoints, tmp_path, **{"--language": "qq"}))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, **{"--language": "qq"}))
     assert "no espeak-ng voice" in msg and "'qq'" in msg and "--language" in msg
-    msg = _fail(_base(nano_checkpoints, tmp_path, **{"--prompt-language": "xx-yy", "--text-prompt": "hi"}))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, **{"--prompt-language": "xx-yy", "--text-prompt": "hi"}))
     assert "--prompt-language" in msg and "xx-yy" in msg
 
 
@@ -39,7 +32,7 @@ def test_symbols_missing_from_checkpoint_table_are_named(nano_checkpoints, tmp_p
     tokens = get_text_tokenizer("espeak", "de")(text, "de").tokens
     missing = sorted({t for t in tokens if t not in set(nano_checkpoints["symbols"])})
     assert missing, "the German text must need symbols the English table lacks"
-    msg = _fail(_base(nano_checkpoints, tmp_path, **{"--text": text, "--language": "de"}))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, **{"--text": text, "--language": "de"}))
     assert "not in the checkpoint's symbol table" in msg
     for sym in missing:
         assert repr(sym) in msg
@@ -48,14 +41,14 @@ def test_symbols_missing_from_checkpoint_table_are_named(nano_checkpoints, tmp_p
 def test_unreadable_or_missing_prompt_audio(nano_checkpoints, tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
-    msg = _fail(_base(nano_checkpoints, tmp_path, prompt=bad))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, prompt=bad))
     assert "cannot read prompt audio" in msg and str(bad) in msg and "ffmpeg" in msg
-    msg = _fail(_base(nano_checkpoints, tmp_path, prompt=tmp_path / "nope.flac"))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, prompt=tmp_path / "nope.flac"))
     assert "does not exist" in msg and "nope.flac" in msg
 
 
 def test_checkpoint_without_nar_half(nano_checkpoints, tmp_path):
-    msg = _fail(_base(nano_checkpoints, tmp_path, **{"--checkpoint": str(nano_checkpoints["ar"])}))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, **{"--checkpoint": str(nano_checkpoints["ar"])}))
     assert "NAR" in msg and "--nar-checkpoint" in msg and "train-stage 2" in msg
     # A file whose nar_* weights were stripped.
     ck = torch.load(nano_checkpoints["both"], weights_only=True)
@@ -63,21 +56,21 @@ def test_checkpoint_without_nar_half(nano_checkpoints, tmp_path):
     ck.pop("train_stage")
     stripped = tmp_path / "ar_only.pt"
     torch.save(ck, stripped)
-    msg = _fail(_base(nano_checkpoints, tmp_path, **{"--checkpoint": str(stripped)}))
+    msg = exit_message(main, _base(nano_checkpoints, tmp_path, **{"--checkpoint": str(stripped)}))
     assert str(stripped) in msg and "NAR" in msg
     # The stages swapped.
     argv = _base(nano_checkpoints, tmp_path)
     i = argv.index("--checkpoint")
     argv[i:i + 2] = ["--ar-checkpoint", str(nano_checkpoints["nar"]), "--nar-checkpoint", str(nano_checkpoints["ar"])]
-    assert "--train-stage 2" in _fail(argv)
+    assert "--train-stage 2" in exit_message(main, argv)
 
 
 def test_bad_options_and_tsv(nano_checkpoints, tmp_path):
-    assert "--top-p" in _fail(_base(nano_checkpoints, tmp_path, **{"--top-p": "1.5"}))
-    assert "exactly one of --text" in _fail(["--checkpoint", str(nano_checkpoints["both"])])
+    assert "--top-p" in exit_message(main, _base(nano_checkpoints, tmp_path, **{"--top-p": "1.5"}))
+    assert "exactly one of --text" in exit_message(main, ["--checkpoint", str(nano_checkpoints["both"])])
     tsv = tmp_path / "bad.tsv"
     tsv.write_text("only\ttwo\n")
-    msg = _fail(["--checkpoint", str(nano_checkpoints["both"]), "--tsv", str(tsv)])
+    msg = exit_message(main, ["--checkpoint", str(nano_checkpoints["both"]), "--tsv", str(tsv)])
     assert "line 1" in msg and "4" in msg and str(tsv) in msg
     if not torch.cuda.is_available():
-        assert "no CUDA device" in _fail(_base(nano_checkpoints, tmp_path, **{"--device": "cuda"}))
+        assert "no CUDA device" in exit_message(main, _base(nano_checkpoints, tmp_path, **{"--device": "cuda"}))

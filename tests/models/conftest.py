@@ -8,9 +8,9 @@ import torch
 @pytest.fixture(scope="session")
 def vallex_small(reference_dir):
     """(model, case) — reference/vallex_small.pt read by read_checkpoint, in eval mode."""
-    from valle.models.checkpoint_import import load_model
+    from valle.models.checkpoint_import import model_from_checkpoint
 
-    model, _, info = load_model(reference_dir / "vallex_small.pt", model_preset="vallex")
+    model, _, info = model_from_checkpoint(reference_dir / "vallex_small.pt", model_preset="vallex")
     model.eval()
     case = torch.load(reference_dir / "vallex_small_case_en.pt", weights_only=True)
     return model, case, info

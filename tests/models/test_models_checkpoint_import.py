@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from valle.models import VALLE, get_preset
-from valle.models.checkpoint_import import load_model, read_checkpoint, resize_embeddings
+from valle.models.checkpoint_import import model_from_checkpoint, read_checkpoint, resize_embeddings
 from valle.utils.atomic import atomic_torch_save
 
 
@@ -29,7 +29,7 @@ def test_our_format_round_trip(tmp_path):
     config, sd, symbols, info = read_checkpoint(path)
     assert info["format"] == "valle" and info["train_stage"] == 1 and "step" in info["extra"]
     assert config == model.config and symbols == ["<pad>", "<unk>", "a"]
-    loaded, _, _ = load_model(path)
+    loaded, _, _ = model_from_checkpoint(path)
     assert same_weights(loaded, model)
     assert loaded.nar_predict_layers[0].weight is loaded.nar_audio_embeddings[2].word_embeddings.weight
     assert read_checkpoint(path, dropout=0.0)[0].dropout == 0.0
@@ -45,7 +45,7 @@ def test_published_format_needs_a_preset_and_infers_sizes(tmp_path):
     assert info["format"] == "vallex-published" and symbols is None
     assert (config.d_model, config.num_layers, config.text_vocab_size, config.num_languages,
             config.prepend_bos, config.dim_feedforward) == (128, 3, 300, 3, True, 512)
-    assert same_weights(load_model(path, "vallex", nhead=2)[0], model)
+    assert same_weights(model_from_checkpoint(path, "vallex", nhead=2)[0], model)
     # without nhead the preset's head width (64) decides: 128 / 64 = 2 heads
     assert read_checkpoint(path, model_preset="vallex")[0].nhead == 2
 
@@ -61,7 +61,7 @@ def test_lifeiteng_format(tmp_path):
     assert info["format"] == "lifeiteng"
     assert (config.d_model, config.nhead, config.num_layers, config.text_vocab_size, config.num_languages,
             config.prepend_bos) == (96, 3, 2, 80, 0, False)
-    loaded, _, _ = load_model(path)
+    loaded, _, _ = model_from_checkpoint(path)
     assert same_weights(loaded, model)
     torch.save({"model": model.state_dict(), "decoder_dim": 96, "nhead": 3, "num_decoder_layers": 2,
                 "add_prenet": True}, path)

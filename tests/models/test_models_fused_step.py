@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from reference_case import case_inputs
-from test_models_kv_cache import make_inputs, make_model
+from model_batches import make_inputs
+from test_models_kv_cache import make_model
 from valle.models.decoding import ar_decode
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model_batches import make_inputs
 from valle.models import VALLE, get_preset
 from valle.models.decoding import ar_decode
 from valle.models.sampling import filter_logits, sample_next
@@ -17,18 +18,6 @@ def make_model(**kw):
     model.eos_hook = model.ar_predict_layer.register_forward_hook(
         lambda m, i, out: out.index_fill(-1, eos, float("-inf")))
     return model
-
-
-def make_inputs(text_lens, prompt_lens, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    B, S, T = len(text_lens), max(text_lens), max(max(prompt_lens), 1)
-    return dict(
-        text_tokens=torch.randint(0, 128, (B, S), generator=g),
-        text_lens=torch.tensor(text_lens),
-        text_langs=torch.randint(0, 3, (B, S), generator=g),
-        prompts=torch.randint(0, 1024, (B, T, 8), generator=g),
-        prompt_lens=torch.tensor(prompt_lens),
-    )
 
 
 def decode(model, x, max_frames, use_kv_cache, rows=None):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from reference_case import case_inputs
-from valle.models.checkpoint_import import load_model
+from valle.models.checkpoint_import import model_from_checkpoint
 from valle.models.decoding import ar_decode
 from valle.models.quantize import quantize_for_synthesis
 
@@ -14,7 +14,7 @@ from valle.models.quantize import quantize_for_synthesis
 def test_int8_reference_case_agreement_and_paths(reference_dir):
     case = torch.load(reference_dir / "vallex_small_case_en.pt", weights_only=True)
     x, n = case_inputs(case["cases"][0]), case["max_new_frames"]
-    model = load_model(reference_dir / "vallex_small.pt", model_preset="vallex")[0].eval()
+    model = model_from_checkpoint(reference_dir / "vallex_small.pt", model_preset="vallex")[0].eval()
     with torch.no_grad():
         fp32 = model.inference(**x, top_k=1, max_new_frames=n)[0]
     q = quantize_for_synthesis(model, "int8")

@@ -6,21 +6,8 @@ import math
 import pytest
 import torch
 
+from model_batches import make_batch
 from valle.models import VALLE, get_preset
-
-
-def make_batch(lens=(30, 17), text_lens=(9, 5), seed=0, prompt_lens=(12, 7)):
-    g = torch.Generator().manual_seed(seed)
-    B, T, S = len(lens), max(lens), max(text_lens)
-    return dict(
-        text_tokens=torch.randint(0, 128, (B, S), generator=g),
-        text_lens=torch.tensor(text_lens),
-        text_langs=torch.randint(0, 3, (B, S), generator=g),
-        audio_codes=torch.randint(0, 1024, (B, T, 8), generator=g),
-        audio_lens=torch.tensor(lens),
-        prompt_codes=torch.randint(0, 1024, (B, max(prompt_lens), 8), generator=g),
-        prompt_lens=torch.tensor(prompt_lens),
-    )
 
 
 def model_for(**kw):

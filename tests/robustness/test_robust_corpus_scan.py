@@ -124,7 +124,7 @@ def test_data_dir_inside_the_corpus_is_not_scanned_and_a_rerun_skips(tmp_path):
     write_text(corpus / "data" / "tokenized" / "x.txt", "Written by a later stage.")
     proc = stage1(corpus, out)
     assert proc.returncode == 0 and "up to date" in proc.stderr, proc.stdout + proc.stderr[-2000:]
-    (out / ".stage1_custom.params.json").unlink()
+    (out / ".stage1_custom.stamp.json").unlink()
     assert stage1(corpus, out).returncode == 0
     assert kept_ids(out) == {"spk_one", "spk_two"}
     assert not any("data" in r.path for r in read_rejects(out / "rejects.tsv"))

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from robust_helpers import SENTENCES_TO_SAY as SENTENCES, espeak
+from cli_exit import exit_message
 from valle.bin.infer import main as infer_main
 
 
@@ -27,13 +28,6 @@ def _argv(checkpoint, out, text, *extra):
             "--max-len-ratio", "0.1", "--log-level", "warning", *extra]
 
 
-def _fails(argv) -> str:
-    with pytest.raises(SystemExit) as e:
-        infer_main(argv)
-    assert e.value.code not in (0, None)
-    return str(e.value.code)
-
-
 def _result(out):
     wav, sr = sf.read(str(out), always_2d=True)
     return wav, json.loads(out.with_suffix(".json").read_text())
@@ -41,7 +35,7 @@ def _result(out):
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 def test_empty_text_is_refused(checkpoint, tmp_path, text):
-    msg = _fails(_argv(checkpoint, tmp_path / "o.wav", text))
+    msg = exit_message(infer_main, _argv(checkpoint, tmp_path / "o.wav", text))
     assert "empty --text" in msg
     assert not (tmp_path / "o.wav").exists()
 
@@ -81,9 +75,9 @@ def test_silent_prompt_is_used(checkpoint, tmp_path):
 
 
 def test_language_without_espeak_voice_is_refused(checkpoint, tmp_path):
-    msg = _fails(_argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--language", "tlh"))
+    msg = exit_message(infer_main, _argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--language", "tlh"))
     assert "'tlh'" in msg and "--language" in msg and "espeak-ng" in msg
-    msg = _fails(_argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--text-prompt", "Hi there.",
+    msg = exit_message(infer_main, _argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--text-prompt", "Hi there.",
                        "--prompt-language", "zz"))
     assert "'zz'" in msg and "--prompt-language" in msg
     assert not (tmp_path / "o.wav").exists()
@@ -128,13 +122,13 @@ def test_long_text_is_decoded_one_sentence_chunk_at_a_time(checkpoint):
 def test_directory_as_audio_prompt_or_checkpoint_is_named_a_directory(checkpoint, tmp_path):
     folder = tmp_path / "recordings"
     folder.mkdir()
-    msg = _fails(_argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--audio-prompt", str(folder),
+    msg = exit_message(infer_main, _argv(checkpoint, tmp_path / "o.wav", SENTENCES[0], "--audio-prompt", str(folder),
                        "--text-prompt", "Hi there."))
     assert f"prompt audio {folder} is a directory, not a file" in msg and "does not exist" not in msg
     import shutil
 
     shutil.copy(checkpoint, folder / "epoch-3.pt")
-    msg = _fails(_argv(folder, tmp_path / "o.wav", SENTENCES[0]))
+    msg = exit_message(infer_main, _argv(folder, tmp_path / "o.wav", SENTENCES[0]))
     assert f"checkpoint {folder} is a directory, not a file (it holds epoch-3.pt)" in msg
     assert not (tmp_path / "o.wav").exists()
 
@@ -145,6 +139,6 @@ def test_output_equal_to_audio_prompt_is_refused_before_overwriting_it(checkpoin
     link = tmp_path / "same file.wav"
     link.symlink_to(prompt)
     for out in (prompt, link):
-        msg = _fails(_argv(checkpoint, out, SENTENCES[0], "--audio-prompt", str(prompt), "--text-prompt", "Hi there."))
+        msg = exit_message(infer_main, _argv(checkpoint, out, SENTENCES[0], "--audio-prompt", str(prompt), "--text-prompt", "Hi there."))
         assert f"--output {out} is the --audio-prompt file" in msg and "overwrite your recording" in msg
     assert prompt.read_bytes() == before and not (tmp_path / "my voice.json").exists()

@@ -85,7 +85,7 @@ def test_sigkill_in_stage1_then_rerun_matches(prepared, tmp_path):
     proc = run_module("valle.bin.prepare_manifests", _stage1_args(prepared, out), kill_before_commit=2)
     assert_killed(proc)
     assert (out / "rejects.tsv").is_file() and not (out / "custom_recordings_all.jsonl.gz").exists()
-    assert not list(out.glob(".stage1_*.params.json")), "a killed stage must not look finished"
+    assert not list(out.glob(".stage1_*.stamp.json")), "a killed stage must not look finished"
     assert leftovers(out), "the kill left the temporary file of the interrupted write"
     assert prepare_main(_stage1_args(prepared, out)) == 0
     assert not leftovers(out)
@@ -98,7 +98,7 @@ def test_sigkill_in_stage2_then_rerun_matches(prepared, tmp_path):
     manifests, tokenized = _stage2_inputs(prepared, tmp_path)
     proc = run_module("valle.bin.tokenize_text", _stage2_args(manifests, tokenized), kill_before_commit=2)
     assert_killed(proc)
-    assert not (tokenized / ".custom_text_tokens.params.json").exists()
+    assert not (tokenized / ".stage2_custom.stamp.json").exists()
     assert not (tokenized / "unique_text_tokens.k2symbols").exists()
     assert text_main(_stage2_args(manifests, tokenized)) == 0
     assert read_jsonl_gz(tokenized / "custom_supervisions_all.jsonl.gz") == \
@@ -130,11 +130,11 @@ def test_sigkill_in_stage3_keeps_finished_chunks_and_rerun_matches(prepared, tmp
 
 def test_sigkill_in_stage4_then_rerun_matches(prepared, tmp_path):
     manifests, tokenized = _stage3_inputs(prepared, tmp_path)
-    for name in ("custom_cuts_all.jsonl.gz", ".custom_cuts_all.jsonl.gz.stamp.json"):
+    for name in ("custom_cuts_all.jsonl.gz", ".stage3_custom_all.stamp.json"):
         (tokenized / name).write_bytes((prepared.tokenized / name).read_bytes())
     proc = run_module("valle.bin.split_and_report", _stage4_args(manifests, tokenized), kill_before_commit=2)
     assert_killed(proc)
-    assert not (tokenized / ".stage4_custom.params.json").exists()
+    assert not (tokenized / ".stage4_custom.stamp.json").exists()
     assert split_main(_stage4_args(manifests, tokenized)) == 0
     assert not leftovers(tokenized)
     for split in ("train", "dev", "test"):
@@ -161,7 +161,7 @@ def test_disk_full_in_stage1_stops_with_a_clear_error_and_rerun_matches(prepared
 def test_disk_full_in_stage3_stops_with_a_clear_error_and_rerun_matches(prepared, tmp_path):
     manifests, tokenized = _stage3_inputs(prepared, tmp_path, keep=4)
     args = _stage3_args(manifests, tokenized, "--chunk-size", "4")
-    # any file larger than 6 kB fails with EFBIG: params.json fits, the first codes archive does not
+    # any file larger than 6 kB fails with EFBIG: the codes folder stamp fits, the first codes archive does not
     proc = run_module("valle.bin.tokenize_audio", args, max_file_bytes=6000)
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -169,7 +169,7 @@ def test_disk_full_in_stage3_stops_with_a_clear_error_and_rerun_matches(prepared
     assert not list((tokenized / "codes" / "custom_all").glob("codes-*.h5"))
     assert not list((tokenized / "codes" / "custom_all").glob("cuts-*.jsonl.gz"))
     assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
-    assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()
+    assert not (tokenized / ".stage3_custom_all.stamp.json").exists()
     assert audio_main(args) == 0
     assert not leftovers(tokenized)
     _same_cuts(tokenized / "custom_cuts_all.jsonl.gz", prepared.tokenized / "custom_cuts_all.jsonl.gz")

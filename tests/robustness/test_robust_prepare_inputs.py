@@ -276,7 +276,7 @@ def test_stage3_audio_moved_after_stage1_is_a_clear_error(prepared, tmp_path):
     assert err.startswith("error: ") and "Traceback" not in err
     assert str(tmp_path / "moved") in err and "rerun stages 1-2" in err
     assert not (tokenized / "custom_cuts_all.jsonl.gz").exists()
-    assert not (tokenized / ".custom_cuts_all.jsonl.gz.stamp.json").exists()
+    assert not (tokenized / ".stage3_custom_all.stamp.json").exists()
 
 
 def test_run_sh_trains_and_averages_with_odd_paths(prepared, tmp_path):

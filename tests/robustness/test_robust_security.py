@@ -70,10 +70,10 @@ def test_crafted_pickle_runs_code_without_weights_only(evil):
 
 
 def test_model_checkpoint_import_refuses_crafted_pickle(evil):
-    from valle.models.checkpoint_import import load_model, read_checkpoint
+    from valle.models.checkpoint_import import model_from_checkpoint, read_checkpoint
 
     path, marker = evil
-    for loader in (read_checkpoint, load_model):
+    for loader in (read_checkpoint, model_from_checkpoint):
         with pytest.raises(ValueError, match=str(path)):
             loader(path, model_preset="nano")
     assert not marker.exists()

@@ -149,7 +149,7 @@ def test_stage2_rerun_after_a_kill_equals_a_clean_run(corpus, tmp_path):
     # the state a SIGKILL can leave: an output written, a temp file half-written, no params stamp
     out = corpus / "tokenized"
     assert _run(corpus) == 0
-    (out / ".toy_text_tokens.params.json").unlink()
+    (out / ".stage2_toy.stamp.json").unlink()
     stale = out / ".tmp-x1y2.toy_supervisions_dev.jsonl.gz"
     stale.write_bytes(b"\x1f\x8b half")
     (out / "toy_supervisions_train.jsonl.gz").write_bytes(b"\x1f\x8b truncated")

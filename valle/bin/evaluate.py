@@ -18,7 +18,6 @@ weights are on this machine (never downloaded).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -90,13 +89,12 @@ def _system_names(entries: List[str]) -> Dict[str, Path]:
 
 def _ensure_list(args) -> None:
     from valle.eval.testlist import build_test_list, write_test_list
-    from valle.utils.atomic import atomic_write_text
+    from valle.utils.stage_stamp import StageStamp
 
     params = {"cuts": [str(c) for c in args.cuts], "mode": args.mode, "num": args.num, "seed": args.seed,
               "min_seconds": args.min_seconds, "max_seconds": args.max_seconds}
-    stamp = args.list.with_suffix(".params.json")
-    if args.list.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == params:
-        log.info("test list %s exists for the same parameters: kept", args.list)
+    stamp = StageStamp(args.list.parent, f"testlist_{args.list.name}", legacy=[args.list.with_suffix(".params.json")])
+    if stamp.up_to_date(params, [args.list], what=f"test list {args.list}"):
         return
     from lhotse import CutSet, load_manifest
 
@@ -106,7 +104,7 @@ def _ensure_list(args) -> None:
     cuts = CutSet.from_cuts(c for path in present for c in load_manifest(path))
     items = build_test_list(cuts, args.list.parent, args.mode, args.num, args.seed, args.min_seconds, args.max_seconds)
     write_test_list(items, args.list)
-    atomic_write_text(stamp, json.dumps(params) + "\n")
+    stamp.write(params)
     log.info("wrote %s: %d %s utterances", args.list, len(items), args.mode)
 
 

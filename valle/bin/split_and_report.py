@@ -7,23 +7,18 @@ LibriTTS splits by part (train = train-* parts, dev = dev-clean, test = test-cle
 a custom corpus draws dev and test at random (counts or fractions, fixed ``--seed``, optionally
 whole speakers). Cuts removed by the duration filter are listed in the report, never dropped
 silently. Skipped when a parameter stamp says the same inputs were split with the same options.
+The work is done in valle/data/split_and_report.py; this file holds the options.
 """
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from pathlib import Path
 from typing import List, Optional
 
-from valle.data.corpora.stamp import fingerprint_files, is_up_to_date, remove_stamp, write_stamp
 from valle.data.duration_limits import add_duration_limit_options
-from valle.data.report import write_report
-from valle.data.splits import SPLITS, duration_filter, merge_shards, parse_size, read_infos, split_by_parts, split_custom, write_splits
+from valle.data.split_and_report import split_and_report
 from valle.utils.cli import str2bool
 from valle.utils.logging_setup import setup_logging
-
-log = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -47,58 +42,11 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _names(s: str) -> List[str]:
-    return s.replace(",", " ").split()
-
-
-def run(args) -> None:
-    tok = Path(args.tokenized_dir)
-    if not tok.is_dir():
-        raise ValueError(f"--tokenized-dir {tok} does not exist: run stages 2 and 3 first")
-    parse_size(args.dev_size), parse_size(args.test_size)  # fail early on a bad size
-    files = merge_shards(tok, args.prefix)
-    side_inputs = [p for p in (Path(args.manifests_dir) / "rejects.tsv", tok / "text_rejects.tsv",
-                               tok / "unique_text_tokens.k2symbols", tok / "text_tokens_report.json",
-                               Path(args.manifests_dir) / "long_summary.json") if p.is_file()]
-    params = {k: v for k, v in vars(args).items()}
-    params["inputs"] = fingerprint_files(list(files.values()) + side_inputs)
-    report_dir = tok / "report"
-    outputs = [tok / f"cuts_{s}.jsonl.gz" for s in SPLITS] + [report_dir / n for n in ("report.txt", "report.json", "durations.png")]
-    stamp = tok / f".stage4_{args.prefix}.params.json"
-    if is_up_to_date(stamp, params, outputs):
-        log.info("stage 4: splits and report in %s are up to date for these parameters and inputs; skipping "
-                 "(delete %s to force)", tok, stamp)
-        return
-    remove_stamp(stamp)
-    for stale in list(tok.glob(".tmp-*")) + list(report_dir.glob(".tmp-*")):  # left by a killed earlier run
-        stale.unlink(missing_ok=True)
-
-    infos = [c for part, path in files.items() for c in read_infos(path, part)]
-    kept, filtered = duration_filter(infos, args.min_duration, args.max_duration)
-    notes: List[str] = []
-    if args.corpus == "libritts":
-        mapping, notes = split_by_parts(list(files), _names(args.train_parts), _names(args.dev_parts), _names(args.test_parts))
-        assign = {c.id: mapping[c.part] for c in kept if c.part in mapping}
-    else:
-        ids = split_custom(kept, args.dev_size, args.test_size, args.seed, args.split_by_speaker)
-        assign = {cid: split for split, members in ids.items() for cid in members}
-    for n in notes:
-        log.info("note: %s", n)
-    counts = write_splits(files, assign, tok)
-    by_split = {s: [c for c in kept if assign.get(c.id) == s] for s in SPLITS}
-    write_report(report_dir, by_split, filtered, Path(args.manifests_dir), tok, notes)
-    write_stamp(stamp, params)
-    log.info("stage 4: %s; %d removed by the duration filter; report in %s",
-             ", ".join(f"{s} {counts[s]} cuts" for s in SPLITS), len(filtered), report_dir / "report.txt")
-    if counts["train"] == 0:
-        log.warning("the train split is empty (see the report)")
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
     try:
-        run(args)
+        split_and_report(args)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     return 0

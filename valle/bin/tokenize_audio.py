@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from valle.data.audio_tokenize import CPU_ENCODERS, TokenizeOptions, distributed_rank, tokenize_audio
+from valle.data.tokenize_audio import CPU_ENCODERS, TokenizeOptions, distributed_rank, tokenize_audio
 from valle.codec import CodecError, split_spec
 from valle.codec.options import add_codec_option
 from valle.utils.logging_setup import setup_logging

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     if args.nj < 1:
         raise SystemExit(f"error: --nj must be >= 1, got {args.nj}")
     setup_logging()
-    from valle.text.tokenize_corpus import tokenize_corpus
+    from valle.text.tokenize_text import tokenize_corpus
 
     try:
         tokenize_corpus(args.manifests_dir, args.output_dir, args.prefix, tokenizer=args.text_tokenizer,

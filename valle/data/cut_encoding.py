@@ -4,7 +4,7 @@ CPU: ``nj`` forked worker processes with one torch thread each; each encodes gro
 similar duration with the codec's group encoder (for Encodec, encodec_cpu: convolutions per cut,
 one LSTM batch per group). GPU (Encodec): batches of up to ``batch_duration`` seconds, right-padded
 and trimmed per cut (encodec_batch keeps that exact). Both yield ``(cut_id, int16 codes)`` as
-they are ready; audio_tokenize commits them chunk by chunk.
+they are ready; tokenize_audio commits them chunk by chunk.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Sequence, Tuple
 
+from valle.utils.progress import progress
+
 _WORKER = {}
 
 
@@ -25,13 +27,15 @@ def _score(job: Tuple) -> dict:
     return _WORKER["scorer"].score(*job)
 
 
-def score_all(scorer, jobs: Sequence[Tuple], workers: int, scorer_kwargs: dict) -> List[dict]:
-    """``scorer.score(*job)`` for every job: in this process when ``workers`` <= 1, else in a pool."""
+def score_all(scorer, jobs: Sequence[Tuple], workers: int, scorer_kwargs: dict, desc: str = "scoring") -> List[dict]:
+    """``scorer.score(*job)`` for every job: in this process when ``workers`` <= 1, else in a pool;
+    a progress bar named ``desc`` on a terminal."""
+    bar = dict(total=len(jobs), desc=desc, unit="utt")
     if workers <= 1 or len(jobs) < 2:
-        return [scorer.score(*job) for job in jobs]
+        return [scorer.score(*job) for job in progress(jobs, **bar)]
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/onnx threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
                              initargs=(scorer_kwargs,)) as pool:
-        return list(pool.map(_score, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+        return list(progress(pool.map(_score, jobs, chunksize=max(1, len(jobs) // (4 * workers))), **bar))

@@ -6,7 +6,7 @@ Whisper:
 - ``asr``: the lowest WER of the candidate's transcript against the text (ties: the first);
 - ``similarity``: the highest speaker-embedding cosine to the audio prompt;
 - ``both``: similarity minus WER (both are on a 0-1 scale for usable outputs).
-Without ``--rerank``, ``--best-of`` keeps its meaning: N AR samples ranked by their likelihood.
+Without ``--rerank``, ``--best-of`` keeps its meaning: N sampled AR continuations ranked by their likelihood.
 """
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ the Hugging Face cache, never downloaded.
 """
 from __future__ import annotations
 
+import importlib
+
 from pathlib import Path
 from typing import Optional
 
@@ -75,18 +77,23 @@ def _local_model_dir(backend: str, given: str, hub_repo: str, needs: str) -> Pat
     return where
 
 
+def _backend_package(backend: str, package: str, module: str = ""):
+    """``module`` (default: ``package``) imported, or BackendUnavailable saying to install ``package``."""
+    try:
+        return importlib.import_module(module or package)
+    except ImportError as e:
+        raise BackendUnavailable(backend, f"the {package} package is not installed ({e})",
+                                 "--speaker resemblyzer", f"pip install {package}") from e
+
+
 class WavLMSpeaker:
     """transformers' WavLMForXVector (e.g. microsoft/wavlm-base-plus-sv) from a local directory."""
 
     def __init__(self, model_dir: str = "", device: str = "cpu"):
         where = _local_model_dir("--speaker wavlm-sv", model_dir, "microsoft/wavlm-base-plus-sv", "config.json")
-        try:
-            from transformers import AutoFeatureExtractor, WavLMForXVector
-        except ImportError as e:
-            raise BackendUnavailable("--speaker wavlm-sv", f"the transformers package is not installed ({e})",
-                                     "--speaker resemblyzer", "pip install transformers") from e
-        self._features = AutoFeatureExtractor.from_pretrained(str(where), local_files_only=True)
-        self._model = WavLMForXVector.from_pretrained(str(where), local_files_only=True).eval().to(device)
+        transformers = _backend_package("--speaker wavlm-sv", "transformers")
+        self._features = transformers.AutoFeatureExtractor.from_pretrained(str(where), local_files_only=True)
+        self._model = transformers.WavLMForXVector.from_pretrained(str(where), local_files_only=True).eval().to(device)
         self.device = device
         self.name = f"wavlm-xvector ({where.name})"
 
@@ -105,12 +112,8 @@ class EcapaSpeaker:
 
     def __init__(self, model_dir: str = "", device: str = "cpu"):
         where = _local_model_dir("--speaker ecapa", model_dir, "speechbrain/spkrec-ecapa-voxceleb", "hyperparams.yaml")
-        try:
-            from speechbrain.inference.speaker import EncoderClassifier
-        except ImportError as e:
-            raise BackendUnavailable("--speaker ecapa", f"the speechbrain package is not installed ({e})",
-                                     "--speaker resemblyzer", "pip install speechbrain") from e
-        self._model = EncoderClassifier.from_hparams(source=str(where), savedir=str(where), run_opts={"device": device})
+        speaker = _backend_package("--speaker ecapa", "speechbrain", "speechbrain.inference.speaker")
+        self._model = speaker.EncoderClassifier.from_hparams(source=str(where), savedir=str(where), run_opts={"device": device})
         self.name = f"ecapa-tdnn ({where.name})"
 
     def embed(self, wav, sample_rate: int) -> np.ndarray:

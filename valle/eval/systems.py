@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from valle.eval.testlist import TestItem
+from valle.utils.progress import progress
 
 log = logging.getLogger("valle.eval")
 
@@ -26,7 +27,7 @@ def synthesize(items: List[TestItem], checkpoint: Path, out_dir: Path, device: s
 
     synth = Synthesizer.from_checkpoints(checkpoint=checkpoint, codec=codec, device=device)
     failed = {}
-    for item in items:
+    for item in progress(items, desc=f"synthesizing with {Path(checkpoint).name}", unit="utt"):
         options = SamplingOptions(seed=seed, **sampling)
         continual = item.mode == "continuation"
         try:
@@ -81,7 +82,7 @@ def resynthesize(items: List[TestItem], out_dir: Path, codec_spec: Optional[str]
     codec = load_codec(codec_spec, device=device)
     failed = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    for item in items:
+    for item in progress(items, desc=f"{codec.name} resynthesis", unit="utt"):
         try:
             wav, sr = read_audio(item.reference_audio, "reference_audio")
         except AudioInputError as e:

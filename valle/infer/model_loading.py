@@ -1,4 +1,6 @@
-"""Build the AR+NAR model for synthesis from one checkpoint or from an AR and a NAR checkpoint.
+"""``load_synthesis_model``: the AR+NAR model for synthesis (eval mode, on a device) from one checkpoint
+or from an AR and a NAR checkpoint (``valle.models.checkpoint_import.model_from_checkpoint`` builds
+the model of one file as it is, for import and tests).
 
 Why: training runs the stages apart (``--train-stage 1`` then ``2``), so the AR half of the
 usable model lives in one experiment dir and the NAR half in another.  Every state-dict key
@@ -71,7 +73,7 @@ def _half(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor
     return {k: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def load_model(
+def load_synthesis_model(
     checkpoint=None,
     ar_checkpoint=None,
     nar_checkpoint=None,

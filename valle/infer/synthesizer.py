@@ -142,9 +142,9 @@ class Synthesizer:
                          quantize: str = "none") -> "Synthesizer":
         """``codec``: a loaded codec or a ``--codec`` spec; None = the codec the checkpoint was
         trained on (a different codec is refused, see codec_choice)."""
-        from valle.infer.model_loading import CheckpointLoadError, load_model
+        from valle.infer.model_loading import CheckpointLoadError, load_synthesis_model
 
-        loaded = load_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device,
+        loaded = load_synthesis_model(checkpoint, ar_checkpoint, nar_checkpoint, model_preset=model_preset, device=device,
                             allow_untrained=allow_untrained)
         if loaded.text_symbols is None:
             if tokenizer not in ("auto", "vallex"):

@@ -220,7 +220,7 @@ def describe_architecture(config, model=None) -> str:
     return text
 
 
-def load_model(path, model_preset: Optional[str] = None, strict: bool = True, **overrides):
+def model_from_checkpoint(path, model_preset: Optional[str] = None, strict: bool = True, **overrides):
     """Build ``VALLE`` from ``path`` and load its weights; returns (model, text_symbols, info)."""
     from .valle import VALLE
 

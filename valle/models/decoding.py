@@ -253,12 +253,12 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
         logits = model.nar_predict_layers[i](h[:, S:])
         if keep_logits:
             all_logits.append(logits.float())
-        samples = logits.argmax(dim=-1)
-        codes[..., i + 1] = torch.where(is_gen, samples, codes[..., i + 1])
+        greedy = logits.argmax(dim=-1)
+        codes[..., i + 1] = torch.where(is_gen, greedy, codes[..., i + 1])
         if i < Q - 2:
             if c.prefix_mode == 0:  # the prompt gains one codebook per stage, like the targets
                 y = y + embs[i + 1](codes[..., i + 1]) * pmask
-            y = y + embs[i + 1](samples) * gmask
+            y = y + embs[i + 1](greedy) * gmask
     out = [codes[i, int(p_lens[i]): int(p_lens[i] + g_lens[i])].cpu() for i in range(B)]
     return out, (all_logits if keep_logits else None)
 
@@ -300,7 +300,7 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
               generator=None, max_new_frames=None, min_len_ratio=0.0) -> List[Tensor]:
     """Text ids (prompt text then target text) + acoustic prompts -> generated codes per item.
 
-    ``top_k`` <= 0 disables top-k, 1 is greedy; ``best_of`` N samples N AR continuations per
+    ``top_k`` <= 0 disables top-k, 1 is greedy; ``best_of`` N draws N AR continuations per
     item and keeps the one with the highest log-probability per scored token (EOS included);
     ``max_new_frames`` caps every item (default ``max_len_ratio`` x its text length);
     ``min_len_ratio`` > 0 forbids EOS before that many frames per target-text token.

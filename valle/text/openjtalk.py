@@ -12,7 +12,7 @@ from collections import Counter
 from typing import List
 
 from valle.text.japanese_labels import BOUNDARY, JAPANESE_CHARACTER_RE, accent_phonemes, split_marks
-from valle.text.tokenizer import WORD_BOUNDARY, TextTokenizer, TokenizedText
+from valle.text.tokenizer import WORD_BOUNDARY, OneLanguageTokenizer, TokenizedText
 
 JA_PUNCTUATION = {
     "、": ",", "，": ",", ",": ",", "。": ".", "．": ".", ".": ".", "！": "!", "!": "!", "？": "?", "?": "?",
@@ -20,16 +20,9 @@ JA_PUNCTUATION = {
 }
 
 
-class OpenJTalkTokenizer(TextTokenizer):
+class OpenJTalkTokenizer(OneLanguageTokenizer):
     name = "openjtalk"
-
-    def __init__(self, lang: str = "ja"):
-        super().__init__(lang or "ja")
-
-    def _batch_one_language(self, texts: List[str], lang: str) -> List[TokenizedText]:
-        if lang != "ja":
-            raise ValueError(f"the openjtalk tokenizer reads Japanese (ja), not {lang!r}")
-        return [self.tokenize(t) for t in texts]
+    language, language_name = "ja", "Japanese"
 
     def tokenize(self, text: str) -> TokenizedText:
         tokens: List[str] = []

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import List
 
-from valle.text.tokenizer import WORD_BOUNDARY, TextTokenizer, TokenizedText
+from valle.text.tokenizer import WORD_BOUNDARY, OneLanguageTokenizer, TokenizedText
 
 HANZI_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 ZH_PUNCTUATION = {
@@ -54,16 +54,9 @@ def numbers_to_chinese(text: str) -> str:
         return re.sub(r"\d+(?:\.\d+)?", lambda m: cn2an.an2cn(m.group(0)), text)
 
 
-class PinyinTokenizer(TextTokenizer):
+class PinyinTokenizer(OneLanguageTokenizer):
     name = "pinyin"
-
-    def __init__(self, lang: str = "zh"):
-        super().__init__(lang or "zh")
-
-    def _batch_one_language(self, texts: List[str], lang: str) -> List[TokenizedText]:
-        if lang != "zh":
-            raise ValueError(f"the pinyin tokenizer reads Chinese (zh), not {lang!r}")
-        return [self.tokenize(t) for t in texts]
+    language, language_name = "zh", "Chinese"
 
     def tokenize(self, text: str) -> TokenizedText:
         from pypinyin import Style, pinyin

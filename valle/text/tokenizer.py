@@ -90,6 +90,25 @@ class TextTokenizer:
         return SymbolTable.for_corpus(tokens)
 
 
+class OneLanguageTokenizer(TextTokenizer):
+    """A tokenizer of one language (``language``, called ``language_name`` in messages):
+    any other language is refused, each text is read by :meth:`tokenize`."""
+
+    language = ""
+    language_name = ""
+
+    def __init__(self, lang: str = ""):
+        super().__init__(lang or self.language)
+
+    def _batch_one_language(self, texts: List[str], lang: str) -> List[TokenizedText]:
+        if lang != self.language:
+            raise ValueError(f"the {self.name} tokenizer reads {self.language_name} ({self.language}), not {lang!r}")
+        return [self.tokenize(t) for t in texts]
+
+    def tokenize(self, text: str) -> TokenizedText:
+        raise NotImplementedError
+
+
 def get_text_tokenizer(name: str = "espeak", lang: Optional[str] = None) -> TextTokenizer:
     """Build a tokenizer; ``espeak`` with ``lang`` zh*/ja* returns the pinyin/openjtalk tokenizer.
 

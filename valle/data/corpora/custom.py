@@ -17,6 +17,7 @@ from valle.data.corpora.audio_check import AudioInfo, AudioProblem, check_audio,
 from valle.data.corpora.layouts import LAYOUTS, SCANNERS, Candidate, detect_layout, outputs_inside
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
+from valle.utils.progress import progress
 
 PART = "all"
 # Transcript characters per second of audio beyond which text and audio cannot belong together
@@ -35,15 +36,13 @@ def _probe(job: Tuple[str, bool, float]) -> Union[AudioInfo, Tuple[str, str]]:
 def probe_all(paths: List[Path], trim_silence: bool, num_jobs: int,
               max_duration: float = float("inf")) -> List[Union[AudioInfo, Tuple[str, str]]]:
     """Decode every file (in ``num_jobs`` processes); one AudioInfo or (reason, detail) each.
-    A progress bar on a terminal's stderr (none in logs and pipes: tqdm's ``disable=None``)."""
-    from tqdm import tqdm
-
+    A progress bar on a terminal's stderr (valle.utils.progress)."""
     jobs = [(str(p), trim_silence, max_duration) for p in paths]
-    bar = dict(total=len(jobs), desc="stage 1: probing audio", unit="file", disable=None, mininterval=1.0)
+    bar = dict(total=len(jobs), desc="stage 1: probing audio", unit="file")
     if num_jobs <= 1 or len(jobs) < 8:
-        return [_probe(j) for j in tqdm(jobs, **bar)]
+        return [_probe(j) for j in progress(jobs, **bar)]
     with ProcessPoolExecutor(num_jobs) as ex:
-        return list(tqdm(ex.map(_probe, jobs, chunksize=max(1, len(jobs) // (4 * num_jobs))), **bar))
+        return list(progress(ex.map(_probe, jobs, chunksize=max(1, len(jobs) // (4 * num_jobs))), **bar))
 
 
 def trim_silence_used(info: AudioInfo) -> bool:

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from valle.data.corpora.audio_check import AudioInfo, AudioProblem, refuse_unreadable_kind, wav_truncation
 from valle.data.corpora.custom import build_manifests
 from valle.data.corpora.layouts import Candidate, TranscriptProblem, decode_utf8, list_audio_files, walk_corpus
+from valle.utils.progress import progress
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
 from valle.utils.network import can_reach
@@ -216,7 +217,8 @@ def prepare_libritts_parts(
     for part in parts:
         cands, part_rejects = scan_libritts_part(corpus_dir / part)
         with ThreadPoolExecutor(max(1, num_jobs)) as pool:  # header reads: threads are enough
-            infos = list(pool.map(probe_header, [c.audio for c in cands]))
+            infos = list(progress(pool.map(probe_header, [c.audio for c in cands]), total=len(cands),
+                                  desc=f"stage 1: LibriTTS {part} headers", unit="file"))
         recs, sups, more = build_manifests(cands, infos, min_duration, max_duration, language="English")
         sups = SupervisionSet.from_segments(fastcopy(s, gender=genders.get(s.speaker)) for s in sups)
         rejects += part_rejects + more

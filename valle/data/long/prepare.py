@@ -24,6 +24,7 @@ from valle.data.long.process import Options, SourceResult, process_source
 from valle.data.long.report import SUMMARY_JSON
 from valle.data.long.scan import LongSource, scan_long
 from valle.utils.atomic import atomic_path, atomic_write_text
+from valle.utils.progress import progress
 
 SEGMENTS_TSV = "long_segments.tsv"
 TSV_HEADER = ("id", "source", "start", "end", "confidence", "status", "text")
@@ -161,12 +162,13 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     jobs = [(s, opts, cache_dir, corrections.get(str(s.audio.resolve()), {})) for s in sources_list]
     logging.info("long layout: %d recording(s), %d job(s)", len(jobs), num_jobs)
     results: List[SourceResult] = []
+    bar = dict(total=len(jobs), desc="stage 1: long recordings", unit="rec")
     if num_jobs <= 1 or len(jobs) < 2:
-        for j in jobs:
+        for j in progress(jobs, **bar):
             results.append(_safe(j, rejects))
     else:
         with ProcessPoolExecutor(num_jobs) as ex:
-            for j, res in zip(jobs, ex.map(_safe_pair, jobs)):
+            for j, res in zip(jobs, progress(ex.map(_safe_pair, jobs), **bar)):
                 if isinstance(res, Reject):
                     rejects.append(res)
                 else:

@@ -13,18 +13,19 @@
   ``valle.text.script_check``), counted by kind with examples, also logged as a warning;
 - ``text_rejects.tsv`` (rejects.tsv format): one line per supervision that produced no tokens,
   which is left out of the output — never silently;
-- ``.<prefix>_text_tokens.params.json``: the parameters and input checksums of the last run, and
-  checksums of the shared table and report it wrote. A rerun with equal parameters and inputs
-  skips; anything changed (or a table since replaced by another corpus) redoes the work.
+- ``.stage2_<prefix>.stamp.json`` (valle.utils.stage_stamp): the parameters and input checksums of
+  the last run, and checksums of the shared table and report it wrote. A rerun with equal
+  parameters and inputs skips; anything changed (or a table since replaced by another corpus)
+  redoes the work.
 
 Languages: ``lang="auto"`` reads each supervision's ``language`` (normalised, so lhotse's
 ``English`` is ``en-us``; ``en-us`` when unset), any other value applies to every supervision.
-Parallelism: ``nj`` worker processes tokenize contiguous slices (each builds its tokenizer once
-and phonemizes its slice in batched calls).
+Parallelism: ``nj`` worker processes tokenize contiguous slices of ``SLICE`` texts (each worker builds
+its tokenizer once and phonemizes a slice in one batched call); a progress bar on a terminal counts them.
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -40,6 +41,9 @@ from valle.text.script_check import script_mismatches
 from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
+from valle.utils.digest import file_digest
+from valle.utils.progress import progress
+from valle.utils.stage_stamp import StageStamp
 
 log = logging.getLogger("valle.text.stage2")
 
@@ -71,14 +75,6 @@ def has_phonemes(tokens: List[str]) -> bool:
     return any(t not in NON_PHONEME_TOKENS for t in tokens)
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # worker side ------------------------------------------------------------------------------------
 _WORKER_TOKENIZERS: Dict[Tuple[str, Optional[str]], object] = {}
 
@@ -94,15 +90,12 @@ def _tokenize_slice(job: Tuple[str, Optional[str], List[str], List[str]]) -> Lis
     except ValueError:
         pass
     # One text spoiled the batch (say, an unmatched [EN] tag): tokenize one by one, so that only
-    # the bad texts become rejects. If every text fails (a wrong --language), that is the error.
-    out, errors = [], 0
+    # the bad texts become rejects (tokenize_texts raises when every text of a part fails).
+    out = []
     for text, lang in zip(texts, langs):
         try:
             out.append(_result(tok(text, lang)))
         except ValueError as e:
-            errors += 1
-            if errors == len(texts):
-                raise
             out.append({"tokens": [], "langs": None, "lang": lang, "tokenizer": name, "substituted": {},
                         "dropped": {}, "error": str(e)})
     return out
@@ -113,15 +106,30 @@ def _result(tt) -> dict:
             "substituted": dict(tt.substituted), "dropped": dict(tt.dropped)}
 
 
-def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1) -> List[dict]:
-    """Tokenize ``texts`` (one language each) with ``nj`` processes; results in input order."""
-    if nj <= 1 or len(texts) < 2 * nj:
-        return _tokenize_slice((name, default_lang, texts, langs))
-    size = -(-len(texts) // nj)
-    jobs = [(name, default_lang, texts[i:i + size], langs[i:i + size]) for i in range(0, len(texts), size)]
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=nj, mp_context=ctx) as pool:
-        return [r for part in pool.map(_tokenize_slice, jobs) for r in part]
+SLICE = 256  # texts per batched tokenizer call: a progress step, and the work unit of the worker processes
+
+
+def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], langs: List[str], nj: int = 1,
+                   desc: str = "") -> List[dict]:
+    """Tokenize ``texts`` (one language each) with ``nj`` processes; results in input order.
+
+    A progress bar named ``desc`` counts utterances on a terminal. If every text fails (a wrong
+    --language), the tokenizer's error is raised instead of rejecting them all."""
+    jobs = [(name, default_lang, texts[i:i + SLICE], langs[i:i + SLICE]) for i in range(0, len(texts), SLICE)]
+    out: List[dict] = []
+    with contextlib.ExitStack() as stack:
+        if nj <= 1 or len(jobs) < 2:
+            results = map(_tokenize_slice, jobs)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("fork")))
+            results = pool.map(_tokenize_slice, jobs)
+        bar = stack.enter_context(progress(total=len(texts), desc=desc, unit="utt"))
+        for part in results:
+            out.extend(part)
+            bar.update(len(part))
+    if out and all(r.get("error") for r in out):
+        raise ValueError(out[-1]["error"])
+    return out
 
 
 # driver -----------------------------------------------------------------------------------------
@@ -171,30 +179,21 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "prefix": prefix,
         "text_tokenizer": tokenizer,
         "lang": "auto" if per_utterance else corpus_lang,
-        "inputs": {part: {"file": p.name, "sha1": _sha1(p)} for part, p in inputs.items()},
+        "inputs": {part: {"file": p.name, "sha1": file_digest(p, "sha1")} for part, p in inputs.items()},
     }
-    stamp = output_dir / f".{prefix}_text_tokens.params.json"
+    stamp = StageStamp(output_dir, f"stage2_{prefix}", legacy=[output_dir / f".{prefix}_text_tokens.params.json"])
     outputs = [output_dir / f"{prefix}_supervisions_{part}.jsonl.gz" for part in inputs]
-    outputs += [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]
-    if not force and stamp.is_file() and all(p.is_file() for p in outputs):
-        try:
-            previous = json.loads(stamp.read_text(encoding="utf-8"))
-        except ValueError:
-            previous = None
-        shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
-        if previous == {"params": params, "outputs": {p.name: _sha1(p) for p in shared}}:
-            log.info("stage 2: text tokens in %s are up to date for these parameters (%s, lang %s); skipping",
-                     output_dir, tokenizer, params["lang"])
-            return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
-        log.info("stage 2: parameters or inputs changed since the last run; tokenizing again")
+    shared = [output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME]  # another corpus may have replaced them
+    if stamp.up_to_date(params, outputs, digested=shared, force=force,
+                        what=f"stage 2: text tokens in {output_dir} ({tokenizer}, lang {params['lang']})"):
+        return json.loads((output_dir / REPORT_NAME).read_text(encoding="utf-8"))
 
     # a run killed mid-write leaves ".tmp-*.<output name>" files beside its outputs: remove ours
-    names = {p.name for p in outputs} | {REJECTS_NAME, stamp.name}
+    names = {p.name for p in outputs + shared} | {REJECTS_NAME, stamp.path.name}
     for stale in output_dir.glob(".tmp-*"):
         if any(stale.name.endswith("." + n) for n in names):
             stale.unlink(missing_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)  # until every output is rewritten, the old stamp must not vouch for them
 
     stats: Dict[str, dict] = defaultdict(lambda: {"utterances": 0, "tokens": 0, "languages": Counter(),
                                                   "inventory": Counter(), "substituted": Counter(),
@@ -220,7 +219,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
             langs.append(seg_lang)
         log.info("stage 2: %s: tokenizing %d supervisions with %s, lang %s, nj %d",
                  part, len(texts), tokenizer, params["lang"], nj)
-        results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj)
+        results = tokenize_texts(tokenizer, corpus_lang, texts, langs, nj=nj, desc=f"stage 2: {part}")
         kept = []
         rec_paths = None
         for s, text, lang, res in zip(segs, texts, langs, results):
@@ -280,8 +279,7 @@ def tokenize_corpus(manifests_dir, output_dir, prefix: str, tokenizer: str = "es
         "script_mismatches": {**mismatches, "by_kind": dict(mismatches["by_kind"].most_common())},
     }
     atomic_write_text(output_dir / REPORT_NAME, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    written = {p.name: _sha1(output_dir / p.name) for p in (output_dir / SYMBOLS_NAME, output_dir / REPORT_NAME)}
-    atomic_write_text(stamp, json.dumps({"params": params, "outputs": written}, indent=1) + "\n")
+    stamp.write(params, digested=shared)
     log.info("stage 2: %d of %d supervisions tokenized, %d rejected (see %s), %d symbols in %s",
              total_kept, total, len(lines), output_dir / REJECTS_NAME, len(table), output_dir / SYMBOLS_NAME)
     if mismatches["utterances"]:

@@ -10,8 +10,10 @@ merged by stage 4), with archives under ``<tokenized>/codes/``.
 
 Work is cut into chunks of ``chunk_size`` cuts, each committed atomically (see codes_archive), so
 a killed run resumes where it stopped and ends with the same outputs as an uninterrupted one.
-A stamp beside the output records the parameters: the same parameters skip the part, changed
-ones redo it. How many processes or which device did the work does not change the outputs.
+A stamp ``.stage3_<prefix>_<part>.stamp.json`` beside the output (valle.utils.stage_stamp)
+records the parameters: the same parameters skip the part, changed ones redo it; each codes
+folder keeps its own ``.chunks.stamp.json``, so finished chunks are reused only for the same
+parameters. How many processes or which device did the work does not change the outputs.
 
 The codec's facts (name, rates, codebooks) go into every cut (``cut.custom["codec"]``) and into
 ``<tokenized>/codec.json``, which training and synthesis read to use the same codec. The encoding
@@ -19,7 +21,6 @@ loops (CPU worker processes, GPU batches) are in cut_encoding.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -35,6 +36,8 @@ from valle.data.codes_archive import write_chunk, write_codec_record
 from valle.data.cut_encoding import encode_cpu, encode_gpu
 from valle.utils.atomic import atomic_path, atomic_write_text
 from valle.utils.digest import file_digest
+from valle.utils.progress import progress as progress_bar
+from valle.utils.stage_stamp import StageStamp
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +129,15 @@ def output_path(opts: TokenizeOptions, part: str) -> Path:
     return opts.tokenized_dir / f"{opts.prefix}_cuts_{part}{shard_suffix(opts)}.jsonl.gz"
 
 
-def stamp_path(opts: TokenizeOptions, part: str) -> Path:
+def part_stamp(opts: TokenizeOptions, part: str) -> StageStamp:
     out = output_path(opts, part)
-    return out.with_name("." + out.name + ".stamp.json")
+    return StageStamp(opts.tokenized_dir, f"stage3_{opts.prefix}_{part}{shard_suffix(opts)}",
+                      legacy=[out.with_name("." + out.name + ".stamp.json")])
+
+
+def _stale_reason(opts: TokenizeOptions, part: str, params: dict) -> str:
+    """"" when the part's cuts manifest is current for ``params``, else why not."""
+    return part_stamp(opts, part).stale_reason(params, [output_path(opts, part)])
 
 
 def chunk_dir(opts: TokenizeOptions, part: str) -> Path:
@@ -141,21 +150,22 @@ def chunk_files(directory: Path, index: int) -> Tuple[Path, Path]:
 
 def _reset_chunk_dir(directory: Path, params: dict) -> None:
     """Keep finished chunks only if they were made with ``params``; otherwise start over."""
-    params_file = directory / "params.json"
-    if params_file.is_file() and json.loads(params_file.read_text()) == params:
+    stamp = StageStamp(directory, "chunks", legacy=[directory / "params.json"])
+    if not stamp.stale_reason(params):
         for stale in directory.glob(".tmp-*"):  # a chunk whose write a kill or a full disk cut short
             stale.unlink(missing_ok=True)
         return
+    stamp.clear()
     if directory.is_dir():
         removed = 0
         for f in directory.iterdir():
-            if f.name.startswith(("codes-", "cuts-", ".tmp-")) or f.name == "params.json":
+            if f.name.startswith(("codes-", "cuts-", ".tmp-")):
                 f.unlink()
                 removed += 1
         if removed:
             logger.info("%s: parameters changed, removed %d old chunk files", directory, removed)
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(params_file, json.dumps(params, indent=1, sort_keys=True) + "\n")
+    stamp.write(params)  # vouches for the chunks to come: each one is written whole or not at all
 
 
 # ----------------------------------------------------------------------------- the stage
@@ -165,10 +175,9 @@ def tokenize_part(opts: TokenizeOptions, part: str, codec: Optional[Codec] = Non
     from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest, load_manifest_lazy
 
     rec_path, sup_path = input_paths(opts, part)
-    out, stamp = output_path(opts, part), stamp_path(opts, part)
+    out, stamp = output_path(opts, part), part_stamp(opts, part)
     params = part_params(opts, part)
-    if _is_up_to_date(opts, part, params):
-        logger.info("%s: up to date (same inputs and parameters), nothing to do", out)
+    if stamp.up_to_date(params, [out], what=f"stage 3: {out}"):
         return out
 
     if codec is None:
@@ -205,24 +214,22 @@ def tokenize_part(opts: TokenizeOptions, part: str, codec: Optional[Codec] = Non
             for cut in load_manifest_lazy(chunk_files(directory, i)[1]):
                 writer.write(cut)
                 written += 1
-    atomic_write_text(stamp, json.dumps(params, indent=1, sort_keys=True) + "\n")
+    stamp.write(params)
     logger.info("%s: wrote %s (%d cuts)", part, out, written)
     return out
 
 
 def _collect(results: Iterator[Tuple[str, np.ndarray]], chunks: List[Tuple[int, list]],
-             directory: Path, part: str, progress: bool, codec: Codec) -> None:
+             directory: Path, part: str, show_progress: bool, codec: Codec) -> None:
     """Write each chunk as soon as all its cuts have codes (results may come in any order)."""
-    from tqdm import tqdm
-
     owner = {cut.id: index for index, cuts in chunks for cut in cuts}
     duration = {cut.id: cut.duration for _, cuts in chunks for cut in cuts}
     remaining = {index: len(cuts) for index, cuts in chunks}
     members = dict(chunks)
     codes: Dict[int, Dict[str, np.ndarray]] = {index: {} for index, _ in chunks}
     seconds = sum(c.duration for _, cuts in chunks for c in cuts)
-    bar = tqdm(total=seconds, desc=f"{codec.name} {part}", unit="s audio", disable=not progress,
-               dynamic_ncols=True, mininterval=1.0, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+    bar = progress_bar(total=seconds, desc=f"stage 3: {codec.name} {part}", unit="s audio", enabled=show_progress,
+                       bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
     start = time.time()
     with bar:
         for cut_id, array in results:
@@ -257,7 +264,7 @@ def tokenize_audio(opts: TokenizeOptions) -> List[Path]:
     outputs = []
     for part in parts:
         input_paths(opts, part)
-        if codec is None and not _is_up_to_date(opts, part):
+        if codec is None and _stale_reason(opts, part, part_params(opts, part)):
             codec = load_codec(opts.codec, opts.device)
         outputs.append(tokenize_part(opts, part, codec))
     write_codec_record(opts.tokenized_dir, codec.facts() if codec is not None else facts_of(opts.codec))
@@ -280,10 +287,3 @@ def part_params(opts: TokenizeOptions, part: str) -> dict:
         params["cpu_encoder"] = opts.cpu_encoder  # absent for the default, so older outputs stay current
     return params
 
-
-def _is_up_to_date(opts: TokenizeOptions, part: str, params: Optional[dict] = None) -> bool:
-    out, stamp = output_path(opts, part), stamp_path(opts, part)
-    if not (out.is_file() and stamp.is_file()):
-        return False
-    params = params or part_params(opts, part)
-    return json.loads(stamp.read_text()) == params
