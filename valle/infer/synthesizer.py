@@ -120,7 +120,6 @@ class Synthesizer:
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)
         self.sources: dict = {}
-        self._codec_identity: Optional[str] = None
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -278,13 +277,9 @@ class Synthesizer:
         if voice is not None:
             if prompt_text or prompt_audio is not None:
                 raise ValueError("pass either a voice or a prompt (text and audio), not both")
-            from valle.voice import check_voice_fits, voice_prompt_ids
+            from valle.voice import fitted_voice_prompt
 
-            if self._codec_identity is None:  # hashes the weights file: once per synthesizer
-                self._codec_identity = self.codec.identity
-            check_voice_fits(voice, self.codec, self.text.table.symbols, self.sources.get("ar", ""),
-                             self._codec_identity)
-            prompt_audio, prompt_ids = voice.prompt_codes(), voice_prompt_ids(voice, self.text.table)
+            prompt_audio, prompt_ids = fitted_voice_prompt(voice, self.codec, self.text.table, self.sources.get("ar", ""))
         start = time.perf_counter()
         generator = None
         if options.seed is not None:
