@@ -179,10 +179,12 @@ class Synthesizer:
 
     def generate(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                  prompt_language: str, options: SamplingOptions,
-                 generator: Optional[torch.Generator] = None, prompt_ids=None):
+                 generator: Optional[torch.Generator] = None, prompt_ids=None, inputs=None):
         """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
-        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
-        inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
+        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``;
+        ``inputs``: the ``model_inputs`` of these arguments when the caller has made them already."""
+        if inputs is None:
+            inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
         dev = self.device
         low = self.dtype in ("bfloat16", "float16")
         autocast = torch.autocast(dev.type, dtype=getattr(torch, self.dtype)) if low else contextlib.nullcontext()
@@ -203,16 +205,16 @@ class Synthesizer:
         return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
 
     def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
-                     prompt_language: str, prompt_ids=None) -> "ModelInputs":
+                     prompt_language: str, prompt_ids=None, text_ids=None) -> "ModelInputs":
         """The batch of one: prompt text ids then target text ids, their languages, the prompt codes.
-        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's)."""
+        ``prompt_ids`` / ``text_ids``: the prompt's / the text's ``(symbol ids, language ids)`` already made."""
         if prompt_ids is not None:
             p_ids, p_langs = prompt_ids
         elif prompt_text:
             p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language")
         else:
             p_ids, p_langs = [], []
-        t_ids, t_langs = self.text.encode(text, language, "--language")
+        t_ids, t_langs = text_ids if text_ids is not None else self.text.encode(text, language, "--language")
         if not t_ids:
             raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
         ids = p_ids + t_ids
