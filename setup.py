@@ -31,6 +31,7 @@ INSTALL_REQUIRES = [
     "resemblyzer",  # bundled GE2E speaker encoder
     "speechmos",  # bundled DNSMOS P.835 ONNX models
     "onnxruntime",
+    "onnx",  # DNSMOS: the model is cut at load time so overlapping windows share their convolutions
     "jiwer",
     # long recordings (stage 1, long layout): VAD weights ship in the wheel (ONNX), streaming
     # resampling, loudness normalisation

@@ -4,16 +4,19 @@ Prints one JSON object.  The utterances are real speech: pieces of the LibriSpee
 tests/assets and espeak-ng sentences of 4-6 s in several voices, cycled to ``--num``.
 
 - ``backends``: each offline backend alone (pocketsphinx fast and accurate search, resemblyzer,
-  DNSMOS P.835), one thread, after loading it once: process CPU seconds per utterance (steady on a
-  machine shared with other jobs), wall seconds, and utterances per second on 2 cores projected
-  from the CPU seconds (2 / CPU s per utterance);
-- ``scorer_dnsmos_windows_<all|N>``: the whole ``Scorer`` (file read, all three metrics, flags) on ``--num`` test
+  DNSMOS P.835 with its overlapping windows' shared convolutions computed once, the default, and
+  with each window through the whole model, the reference path; the largest score difference of
+  the two on the clips), one thread, after loading it once: process CPU seconds per utterance
+  (steady on a machine shared with other jobs), wall seconds, and utterances per second on 2 cores
+  projected from the CPU seconds (2 / CPU s per utterance);
+- ``scorer_dnsmos_windows_<all|each|N>``: the whole ``Scorer`` (file read, all three metrics, flags) on ``--num`` test
   list entries through ``valle.eval.parallel.score_all`` with ``--jobs`` worker processes: wall
   seconds, the CPU seconds of all processes per utterance, and the goal check, both as measured
   (on this machine, now) and projected for two free cores (CPU seconds / 2 + worker start-up).
   Every entry has its own prompt and reference file, so each utterance costs three speaker
   embeddings (output, prompt, reference), as the first system of an evaluation does; once with
-  the official DNSMOS windows, once with ``--dnsmos-max-windows 1``;
+  the official DNSMOS windows (``all``; ``each``: the same windows each run alone, the reference
+  path), once with ``--dnsmos-max-windows 1``;
 - ``baseline``: ``speechmos.dnsmos.run`` (the package's entry point, P.808 through librosa too).
 
 Goal (issue 12): 100 utterances of ~5 s in under 2 minutes on 2 cores with all three backends.
@@ -119,12 +122,16 @@ def bench_backends(audio, num: int, accurate_num: int) -> dict:
     out["resemblyzer (one embedding)"] = {"load_s": load, **measure(lambda a: spk.embed(*a), batch)}
     mos, load = loaded(DNSMOS)
     out["dnsmos p835 (official windows)"] = {"load_s": load, **measure(lambda a: mos.score(*a), batch)}
+    each, load = loaded(lambda: DNSMOS(share_windows=False))
+    out["dnsmos p835 (official windows, each alone)"] = {"load_s": load, **measure(lambda a: each.score(*a), batch)}
+    worst = max(abs(mos.score(*a)[k] - each.score(*a)[k]) for a in audio for k in ("sig", "bak", "ovrl"))
+    out["dnsmos_shared_vs_each_max_abs_diff"] = worst
     one = DNSMOS(max_windows=1)
     out["dnsmos p835 (max_windows=1)"] = measure(lambda a: one.score(*a), batch)
     return out
 
 
-def bench_scorer(clips, tmp: Path, num: int, jobs: int, max_windows) -> dict:
+def bench_scorer(clips, tmp: Path, num: int, jobs: int, windows: str) -> dict:
     from valle.eval.parallel import score_all
     from valle.eval.testlist import TestItem
 
@@ -136,7 +143,8 @@ def bench_scorer(clips, tmp: Path, num: int, jobs: int, max_windows) -> dict:
         shutil.copy(path, ref)
         items.append(TestItem(f"u{i}", "cross-sentence", "en-us", text or "unknown", str(prompt), "", str(ref)))
     jobs_list = [(item, item.reference_audio, "bench", 5.0) for item in items]
-    kwargs = {"dnsmos_max_windows": max_windows}
+    max_windows = None if windows in ("all", "each") else int(windows)
+    kwargs = {"dnsmos_max_windows": max_windows, "dnsmos_share_windows": windows != "each"}
     start, cpu = time.perf_counter(), cpu_now()
     if jobs > 1:  # the workers load their own Scorer: their start-up is in the wall and CPU figures
         records = score_all(None, jobs_list, jobs, kwargs)
@@ -148,7 +156,7 @@ def bench_scorer(clips, tmp: Path, num: int, jobs: int, max_windows) -> dict:
     bad = [r for r in records if r["status"] == "failed" or r.get("dnsmos_ovrl") is None or r.get("sim_prompt") is None]
     per_utt = cpu / num
     projected = 100 * per_utt / 2
-    return {"utterances": num, "jobs": jobs, "dnsmos_max_windows": max_windows, "wall_s": round(wall, 1), "cpu_s_total": round(cpu, 1),
+    return {"utterances": num, "jobs": jobs, "dnsmos_windows": windows, "wall_s": round(wall, 1), "cpu_s_total": round(cpu, 1),
             "cpu_s_per_utterance": round(per_utt, 3), "utterances_per_s_measured": round(num / wall, 2),
             "records_missing_a_metric": len(bad),
             "measured_100_s": round(100 * wall / num, 1),
@@ -173,7 +181,8 @@ def main(argv=None) -> int:
     p.add_argument("--num", type=int, default=100, help="utterances for the whole-Scorer measurement")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for the whole-Scorer measurement")
     p.add_argument("--dnsmos-max-windows", default="all,1",
-                   help="comma-separated: one whole-Scorer run per value (all = the official DNSMOS protocol)")
+                   help="comma-separated: one whole-Scorer run per value (all = the official DNSMOS "
+                        "protocol; each = the same windows, each through the whole model; N = at most N windows)")
     p.add_argument("--backend-num", type=int, default=24, help="utterances per single-backend measurement")
     p.add_argument("--accurate-num", type=int, default=6, help="utterances for pocketsphinx:accurate (0 = skip)")
     p.add_argument("--baseline-clips", type=int, default=2, help="clips for speechmos.dnsmos.run (0 = skip)")
@@ -199,8 +208,7 @@ def main(argv=None) -> int:
         report["backends"] = bench_backends(audio, args.backend_num, args.accurate_num)
         print(json.dumps(report), file=sys.stderr, flush=True)  # progress: a killed run keeps its figures
         for value in args.dnsmos_max_windows.split(","):
-            windows = None if value.strip() == "all" else int(value)
-            report[f"scorer_dnsmos_windows_{value.strip()}"] = bench_scorer(clips, tmp, args.num, args.jobs, windows)
+            report[f"scorer_dnsmos_windows_{value.strip()}"] = bench_scorer(clips, tmp, args.num, args.jobs, value.strip())
             print(json.dumps(report), file=sys.stderr, flush=True)
         if args.baseline_clips:
             report["baseline"] = bench_speechmos(audio, args.baseline_clips)

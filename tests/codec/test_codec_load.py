@@ -99,3 +99,16 @@ def test_default_loader_uses_the_hub_cache(random_codec, tmp_path, monkeypatch):
     model = load_encodec_model(None)
     assert model.valle_codec_weights == "pretrained:" + codec.CHECKPOINT_NAME
     assert _params_equal(model, random_codec)
+
+
+def test_codec_identity_hashes_the_weights_once(random_codec, tmp_path):
+    from valle.codec import codec_identity, load_codec
+
+    path = tmp_path / "encodec.pt"
+    torch.save(random_codec.state_dict(), path)
+    loaded = load_codec(f"encodec:{path}")
+    first = loaded.identity
+    assert first == codec_identity(f"encodec:{path}") and first.startswith("encodec:sha256:")
+    path.write_bytes(path.read_bytes() + b"\0")  # the file's digest changes; the loaded codec's weights do not
+    assert codec_identity(f"encodec:{path}") != first
+    assert loaded.identity == first  # kept from the first use, not hashed again

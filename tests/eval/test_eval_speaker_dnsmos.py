@@ -108,3 +108,16 @@ def test_dnsmos_matches_speechmos_reference_implementation_and_max_windows_keeps
         assert first[k] == pytest.approx(ours[k], abs=0.05)  # measured: within 0.014 on this clip
     with pytest.raises(ValueError, match="max_windows 0"):
         DNSMOS(max_windows=0)
+
+
+def test_dnsmos_shared_window_convolutions_give_the_per_window_scores(eval_data):
+    from valle.eval.dnsmos import DNSMOS, clip_windows
+
+    wav, sr = _read(eval_data / "2412-153948-0000.flac")
+    clip = wav[int(2 * sr): int(5.3 * sr)]  # 3.3 s, doubled twice to 13.2 s: 4 windows 1 s apart
+    assert clip_windows(clip).shape[0] == 4
+    shared, alone = DNSMOS(), DNSMOS(share_windows=False)
+    assert shared._shared is not None and alone._shared is None
+    ours, reference = shared.score(clip, sr), alone.score(clip, sr)
+    for k in ("sig", "bak", "ovrl"):
+        assert ours[k] == pytest.approx(reference[k], abs=1e-6)

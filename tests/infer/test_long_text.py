@@ -79,6 +79,18 @@ def test_sliding_prompt_uses_the_previous_sentence_within_the_training_maximum(n
     assert all(r.budget_frames == 75 and r.frames <= 75 for r in fixed.reports)
 
 
+def test_each_sentence_and_the_prompt_text_are_tokenized_once(nano_synth, monkeypatch):
+    real, said = nano_synth.text.encode, []
+    monkeypatch.setattr(nano_synth.text, "encode", lambda text, *a: said.append(text) or real(text, *a))
+    prompt = torch.randint(0, 256, (25, 8), generator=torch.Generator().manual_seed(0))
+    speech = Speech(nano_synth, "Seven geese flew low. The lake was frozen.", "Hello there.", prompt,
+                    "en-us", None, SamplingOptions(seed=1, max_frames=20),
+                    LongTextOptions(prompt_mode="sliding", max_seconds=2.0))
+    speech.wav()
+    assert [r.prompt for r in speech.reports] == ["voice", "previous sentence"]
+    assert sorted(said) == sorted(speech.sentences + ["Hello there."])
+
+
 def test_a_prompt_that_fills_the_training_maximum_is_refused(nano_synth):
     prompt = torch.randint(0, 256, (100, 8))  # 2 s of codec2 frames
     with pytest.raises(ValueError, match="training maximum"):

@@ -118,6 +118,7 @@ def test_bad_requests_get_clear_4xx_and_the_server_stays_up(served):
         ({"text": "Hello.", "sampling": {"beam": 2}}, 400, "unknown sampling option"),
         ({"text": "Hello.", "colour": "red"}, 400, "unknown fields"),
         ({"text": "Hello.", "prompt_mode": "wild"}, 400, "prompt_mode"),
+        ({"text": "Hello.", "crossfade_ms": 900}, 400, "crossfade_ms must be in 0..500"),
         ({"text": "Hello.", "prompt": {"audio_base64": "@@@", "text": "x"}}, 400, "not valid base64"),
         ({"text": "Hello.", "prompt": {"audio_base64": "aGVsbG8=", "text": "x"}}, 400, "cannot be read"),
         ({"text": "Hello.", "prompt": {"audio_base64": "aGVsbG8=", "text": ""}}, 400, "prompt.text is empty"),

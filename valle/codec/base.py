@@ -11,6 +11,7 @@ made their codes; ``spec`` is the one ``--codec`` value that loads the same code
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Dict, Union
 
 import numpy as np
@@ -61,9 +62,10 @@ class Codec:
         """The ``--codec`` value that loads this codec again."""
         return self.name
 
-    @property
+    @cached_property
     def identity(self) -> str:
-        """What codes depend on, for stage stamps (a weights digest where there are weights)."""
+        """What codes depend on, for stage stamps (a weights digest where there are weights).
+        Computed on first use and kept: hashing Encodec's weights file takes a while."""
         from valle.codec import codec_identity
 
         return codec_identity(self.spec)

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import soundfile as sf
-
 from valle.utils.atomic import atomic_write_text
 
 
@@ -30,13 +28,6 @@ def get_parser() -> argparse.ArgumentParser:
                    help="the same sentence spoken by espeak-ng (scored after codec2 resynthesis)")
     p.add_argument("--output", type=Path, default=None, help="JSON result (default: WAV with .score.json)")
     return p
-
-
-def _read(path: Path, option: str):
-    if not path.is_file():
-        raise SystemExit(f"error: {option} {path}: no such file")
-    wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return wav.mean(axis=1), sr
 
 
 def score_sentence(asr, wav, sample_rate: int, text: str) -> dict:
@@ -55,8 +46,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     from valle.demo.grammar import jsgf
     from valle.eval.asr import load_asr
 
-    wav, sr = _read(args.wav, "--wav")
-    ref, ref_sr = _read(args.reference_wav, "--reference-wav")
+    from valle.eval.audio import AudioInputError, read_audio
+
+    try:
+        wav, sr = read_audio(args.wav, "--wav", allow_empty=True)  # an empty output: nothing said
+        ref, ref_sr = read_audio(args.reference_wav, "--reference-wav")
+    except AudioInputError as e:
+        raise SystemExit(f"error: {e}") from None
     codec = load_codec("codec2")
     resynth = codec.decode(codec.encode(ref, ref_sr)).numpy().reshape(-1)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence

@@ -43,8 +43,9 @@ def resample(wav: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def read_audio(path, what: str = "audio") -> Tuple[np.ndarray, int]:
-    """Read ``path`` as mono float32; ``what`` names the column/option in error messages."""
+def read_audio(path, what: str = "audio", allow_empty: bool = False) -> Tuple[np.ndarray, int]:
+    """Read ``path`` as mono float32; ``what`` names the column/option in error messages;
+    ``allow_empty``: a file with no samples is returned as it is (a model that said nothing)."""
     path = Path(path)
     if not path.is_file():
         raise AudioInputError(f"{what} {path} does not exist")
@@ -54,7 +55,7 @@ def read_audio(path, what: str = "audio") -> Tuple[np.ndarray, int]:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # libsndfile raises its own error type
         raise AudioInputError(f"cannot read {what} {path}: {e}; convert it to wav (ffmpeg -i in out.wav)") from e
-    if data.shape[0] == 0:
+    if data.shape[0] == 0 and not allow_empty:
         raise AudioInputError(f"{what} {path} has no samples")
     wav = np.ascontiguousarray(data.mean(axis=1), dtype=np.float32)
     if not np.isfinite(wav).all():

@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from typing import List, Optional
 
-import numpy as np
-
 from valle.eval.audio import resample, to_mono
+from valle.utils.sphinx_decode import decode_pcm
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100
@@ -48,13 +47,14 @@ def word_ends(wav, sample_rate: int, words: List[str]) -> Optional[List[tuple]]:
     audio = resample(to_mono(wav), sample_rate, SAMPLE_RATE)
     try:
         d.set_align_text(" ".join(words))
-        d.start_utt()
-        d.process_raw((np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes(), full_utt=True)
-        d.end_utt()
+        decode_pcm(d, audio)
     except RuntimeError:  # pocketsphinx gives no reason: the text could not be aligned
         return None
+    segments = d.seg()  # None when the search found no path through the text
+    if segments is None:
+        return None
     spans = [(s.start_frame / FRAMES_PER_SECOND, (s.end_frame + 1) / FRAMES_PER_SECOND)
-             for s in d.seg() if not s.word.startswith(("<", "[", "+"))]  # <s>, <sil>, fillers
+             for s in segments if not s.word.startswith(("<", "[", "+"))]  # <s>, <sil>, fillers
     return spans if len(spans) == len(words) else None
 
 

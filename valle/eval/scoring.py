@@ -29,16 +29,18 @@ BACKEND_RATE = 16000  # every backend (pocketsphinx, GE2E, DNSMOS, HuBERT, Whisp
 
 class Scorer:
     def __init__(self, asr: str = "pocketsphinx", speaker: str = "resemblyzer", dnsmos: bool = True,
-                 device: str = "cpu", asr_options: Optional[dict] = None, dnsmos_max_windows: Optional[int] = None):
+                 device: str = "cpu", asr_options: Optional[dict] = None, dnsmos_max_windows: Optional[int] = None,
+                 dnsmos_share_windows: bool = True):
         """Load the backends; an unavailable one raises ``BackendUnavailable`` (one line) at once.
-        ``asr``/``speaker`` ``"none"`` (or empty) skip that metric; ``dnsmos_max_windows``: see ``DNSMOS``."""
+        ``asr``/``speaker`` ``"none"`` (or empty) skip that metric; ``dnsmos_max_windows`` and
+        ``dnsmos_share_windows`` (same scores, False = slower reference path): see ``DNSMOS``."""
         from valle.eval.asr import load_asr
         from valle.eval.dnsmos import DNSMOS
         from valle.eval.speaker import load_speaker
 
         self.asr = load_asr(asr, **(asr_options or {})) if asr and asr != "none" else None
         self.speaker = load_speaker(speaker, device=device) if speaker and speaker != "none" else None
-        self.dnsmos = DNSMOS(max_windows=dnsmos_max_windows) if dnsmos else None
+        self.dnsmos = DNSMOS(max_windows=dnsmos_max_windows, share_windows=dnsmos_share_windows) if dnsmos else None
         self._embeddings: Dict[str, object] = {}
 
     @property

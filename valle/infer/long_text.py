@@ -150,8 +150,11 @@ class Speech:
         self.sentences = split_sentences(text, self.max_chars, by_speech_length=True)
         if not self.sentences:
             raise ValueError("empty text: nothing to synthesize")
-        for s in self.sentences:  # a text the frontend cannot read fails now, not mid-stream
-            synth.text.encode(s, language, "--language")
+        # each sentence (and the prompt's text) tokenized once, here: a text the frontend cannot read
+        # fails now, not mid-stream; a sliding prompt reuses the previous sentence's ids
+        self.sentence_ids = [synth.text.encode(s, language, "--language") for s in self.sentences]
+        if prompt_ids is None and prompt_text:
+            self.prompt_ids = synth.text.encode(prompt_text, self.prompt_language, "--prompt-language")
         self.reports: List[SentenceReport] = []
         self.first_audio_seconds: Optional[float] = None
         self.compute_seconds = 0.0
@@ -165,7 +168,7 @@ class Speech:
         slide = (self.long.prompt_mode == "sliding" and prev_codes is not None
                  and prev_codes.shape[0] * 2 <= self.max_frames)
         if slide:
-            return prev_text, prev_codes, self.language, None, "previous sentence"
+            return prev_text, prev_codes, self.language, self.sentence_ids[i - 1], "previous sentence"
         return self.prompt_text, self.prompt_codes, self.prompt_language, self.prompt_ids, "voice"
 
     def __iter__(self) -> Iterator[SpeechChunk]:
@@ -179,7 +182,8 @@ class Speech:
         index = 0
         for i, sentence in enumerate(self.sentences):
             p_text, p_codes, p_lang, p_ids, which = self._prompt_for(i, prev_text, prev_codes)
-            inputs = synth.model_inputs(sentence, p_text, p_codes, self.language, p_lang, p_ids)
+            inputs = synth.model_inputs(sentence, p_text, p_codes, self.language, p_lang, p_ids,
+                                        text_ids=self.sentence_ids[i])
             budget = self.max_frames - int(p_codes.shape[0])
             ratio_cap = max(1, int(float(inputs.num_ids) * options.max_len_ratio))
             cap = min(budget, ratio_cap, options.max_frames or budget)
@@ -207,7 +211,8 @@ class Speech:
         if self.stream is not None:
             yield from stream_sentence(self.synth, inputs, opts, generator, self.stream, self.check, sentence)
             return
-        codes, hit = self.synth.generate(sentence, p_text, p_codes, self.language, p_lang, opts, generator, p_ids)
+        codes, hit = self.synth.generate(sentence, p_text, p_codes, self.language, p_lang, opts, generator, p_ids,
+                                         inputs=inputs)
         yield StreamedPiece(wav=self.synth.decode(codes), frames=int(codes.shape[0]), final=True, codes=codes,
                             guard_hit=hit)
 

@@ -132,7 +132,6 @@ class Synthesizer:
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)
         self.sources: dict = {}
-        self._codec_identity: Optional[str] = None
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -192,10 +191,12 @@ class Synthesizer:
 
     def generate(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                  prompt_language: str, options: SamplingOptions,
-                 generator: Optional[torch.Generator] = None, prompt_ids=None):
+                 generator: Optional[torch.Generator] = None, prompt_ids=None, inputs=None):
         """Generate codes ``[T, 8]`` for one chunk; returns ``(codes, length_guard_hit)``.
-        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``."""
-        inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
+        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's), else from ``prompt_text``;
+        ``inputs``: the ``model_inputs`` of these arguments when the caller has made them already."""
+        if inputs is None:
+            inputs = self.model_inputs(text, prompt_text, prompt_codes, language, prompt_language, prompt_ids)
         codes = self.run_model(inputs, options, generator)[0]
         return codes, self.guard_hit(codes.shape[0], inputs.num_ids, options, text)
 
@@ -222,16 +223,16 @@ class Synthesizer:
         return [c.long().cpu() for c in out]
 
     def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
-                     prompt_language: str, prompt_ids=None) -> "ModelInputs":
+                     prompt_language: str, prompt_ids=None, text_ids=None) -> "ModelInputs":
         """The batch of one: prompt text ids then target text ids, their languages, the prompt codes.
-        ``prompt_ids``: the prompt's ``(symbol ids, language ids)`` already made (a voice's)."""
+        ``prompt_ids`` / ``text_ids``: the prompt's / the text's ``(symbol ids, language ids)`` already made."""
         if prompt_ids is not None:
             p_ids, p_langs = prompt_ids
         elif prompt_text:
             p_ids, p_langs = self.text.encode(prompt_text, prompt_language, "--prompt-language")
         else:
             p_ids, p_langs = [], []
-        t_ids, t_langs = self.text.encode(text, language, "--language")
+        t_ids, t_langs = text_ids if text_ids is not None else self.text.encode(text, language, "--language")
         if not t_ids:
             raise ValueError(f"text {text!r} gives no tokens: pass a non-empty --text")
         ids = p_ids + t_ids
@@ -319,13 +320,9 @@ class Synthesizer:
         if voice is not None:
             if prompt_text or prompt_audio is not None:
                 raise ValueError("pass either a voice or a prompt (text and audio), not both")
-            from valle.voice import check_voice_fits, voice_prompt_ids
+            from valle.voice import fitted_voice_prompt
 
-            if self._codec_identity is None:  # hashes the weights file: once per synthesizer
-                self._codec_identity = self.codec.identity
-            check_voice_fits(voice, self.codec, self.text.table.symbols, self.sources.get("ar", ""),
-                             self._codec_identity)
-            prompt_audio, prompt_ids = voice.prompt_codes(), voice_prompt_ids(voice, self.text.table)
+            prompt_audio, prompt_ids = fitted_voice_prompt(voice, self.codec, self.text.table, self.sources.get("ar", ""))
         prompt = self.prompt_codes(prompt_audio, max_seconds=prompt_seconds)
         chunks = split_sentences(text, max_sentence_chars)
         if not chunks:

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from valle.infer.long_text import PROMPT_MODES
+from valle.infer.long_text import LongTextOptions
 from valle.infer.synthesizer import SamplingOptions
 
 
@@ -111,11 +111,11 @@ def parse_request(body: bytes, limits: Limits) -> SpeechRequest:
     except ValueError as e:
         raise ApiError(400, f"sampling: {str(e).replace('--', '').replace('-', '_')}", "sampling") from None
     mode = data.get("prompt_mode", "fixed")
-    if mode not in PROMPT_MODES:
-        raise ApiError(400, f"prompt_mode must be one of {list(PROMPT_MODES)}, got {mode!r}", "prompt_mode")
     fade = _typed(data.get("crossfade_ms", 20.0), float, "crossfade_ms")
-    if not 0 <= fade <= 500:
-        raise ApiError(400, f"crossfade_ms must be in 0..500, got {fade}", "crossfade_ms")
+    try:  # the long-text options' own checks; each message starts with the field's name
+        LongTextOptions(prompt_mode=mode, crossfade_ms=fade).validate()
+    except ValueError as e:
+        raise ApiError(400, str(e), str(e).split()[0]) from None
     exact = data.get("exact", False)
     if not isinstance(exact, bool):
         raise ApiError(400, "exact must be true or false", "exact")

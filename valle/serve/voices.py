@@ -1,7 +1,7 @@
 """The voices a server offers: one folder, looked up by a plain name, never left.
 
 A voice is either a saved voice of ``valle.voice`` (``<name>.voice.npz``: codes and text tokens
-made for this model, checked by ``check_voice_fits``), or a prompt recording ``<name>.wav`` with
+made for this model, checked by ``fitted_voice_prompt``), or a prompt recording ``<name>.wav`` with
 its transcript ``<name>.txt`` and optionally its language ``<name>.lang`` (default: the server's
 ``--language``); the saved voice wins when both exist.
 
@@ -107,12 +107,11 @@ class PromptFolder:
         return voice
 
     def _saved(self, name: str) -> VoicePrompt:
-        from valle.voice import check_voice_fits, load_voice, voice_prompt_ids
+        from valle.voice import fitted_voice_prompt, load_voice
 
         voice = load_voice(name, self.folder)  # refuses a file that resolves outside the folder
-        check_voice_fits(voice, self.synth.codec, self.synth.text.table.symbols, self.synth.sources.get("ar", ""))
-        return VoicePrompt(name, voice.text, voice.language, voice.prompt_codes(), voice.seconds,
-                           prompt_ids=voice_prompt_ids(voice, self.synth.text.table))
+        codes, ids = fitted_voice_prompt(voice, self.synth.codec, self.synth.text.table, self.synth.sources.get("ar", ""))
+        return VoicePrompt(name, voice.text, voice.language, codes, voice.seconds, prompt_ids=ids)
 
     def _recording(self, name: str) -> VoicePrompt:
         wav, txt, lang = (self.folder / f"{name}{s}" for s in (".wav", ".txt", ".lang"))

@@ -7,7 +7,7 @@ and re-tokenizes its transcript with the model's codec and table).
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from valle.codec import same_codec
 from valle.voice.voice_file import Voice, VoiceError, symbols_digest
@@ -20,11 +20,9 @@ def _remake(voice: Voice, checkpoint: str) -> str:
             "(or pass the clip and its transcript with --audio-prompt and --text-prompt)")
 
 
-def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoint: str = "",
-                     codec_identity: Optional[str] = None) -> None:
+def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoint: str = "") -> None:
     """Raise ``VoiceError`` unless ``voice`` was made with ``codec`` (a loaded ``Codec``) and the
-    symbol table ``text_symbols``; ``checkpoint`` names the model in the message; ``codec_identity``:
-    ``codec.identity`` when the caller has it already (it hashes the weights file)."""
+    symbol table ``text_symbols``; ``checkpoint`` names the model in the message."""
     model = f"the checkpoint {checkpoint}" if checkpoint else "the model"
     got, want = voice.codec, codec.facts()
     if not same_codec(want, got):
@@ -33,7 +31,7 @@ def check_voice_fits(voice: Voice, codec, text_symbols: Sequence[str], checkpoin
             f"{got.get('num_quantizers')} x {got.get('codebook_size')}) but {model} uses {want.get('name')} "
             f"({want.get('sample_rate')} Hz, {want.get('num_quantizers')} x {want.get('codebook_size')}); "
             f"{_remake(voice, checkpoint)}")
-    identity = codec_identity or codec.identity
+    identity = codec.identity
     if voice.codec_identity != identity:
         raise VoiceError(
             f"codec mismatch: voice {voice.name!r} was encoded by {voice.codec_identity} but {model} decodes "
@@ -55,3 +53,10 @@ def voice_prompt_ids(voice: Voice, table) -> Tuple[List[int], List[int]]:
     if voice.text_token_langs:
         return ids, [language_id(x) for x in voice.text_token_langs]
     return ids, [language_id(voice.language)] * len(ids)
+
+
+def fitted_voice_prompt(voice: Voice, codec, table, checkpoint: str = "") -> Tuple[object, Tuple[List[int], List[int]]]:
+    """``(prompt codes, (symbol ids, language ids))`` of ``voice`` for a model with ``codec`` and the
+    symbol table ``table``, after ``check_voice_fits`` (what synthesis and the server prompt with)."""
+    check_voice_fits(voice, codec, table.symbols, checkpoint)
+    return voice.prompt_codes(), voice_prompt_ids(voice, table)

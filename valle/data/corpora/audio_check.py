@@ -135,6 +135,26 @@ def refuse_unreadable_kind(path: Path) -> None:
                                                  f"`ffmpeg -i '{path}' '{path.with_suffix('.wav')}'`")
 
 
+def header_info(path: Path):
+    """``soundfile.info`` of ``path``, read only once the file is known safe to open: a FIFO or
+    device is refused unopened (it would block), a wav whose data chunk is truncated is corrupt (it
+    would read short), a file that cannot be read or that libsndfile cannot open is unreadable.
+    Raises AudioProblem; every stage that opens user audio asks this first."""
+    import soundfile as sf
+
+    refuse_unreadable_kind(path)
+    try:
+        truncated = wav_truncation(path)
+    except OSError as e:  # a dangling link, no permission
+        raise AudioProblem("unreadable_audio", f"cannot read file: {e}") from None
+    if truncated:
+        raise AudioProblem("corrupt_audio", truncated)
+    try:
+        return sf.info(str(path))
+    except Exception as e:  # libsndfile's own error types, with empty messages at times
+        raise AudioProblem("unreadable_audio", f"cannot open it: {str(e).strip() or type(e).__name__}") from None
+
+
 def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[float] = None) -> AudioInfo:
     """Decode ``path`` fully; raise AudioProblem (unreadable/corrupt/zero/too long) or return its info.
 
@@ -143,19 +163,8 @@ def check_audio(path: Path, trim_silence: bool = False, max_duration: Optional[f
     """
     import soundfile as sf
 
-    refuse_unreadable_kind(path)
-    try:
-        truncated = wav_truncation(path)
-    except OSError as e:
-        raise AudioProblem("unreadable_audio", f"cannot read file: {e}") from None
-    if truncated:
-        raise AudioProblem("corrupt_audio", truncated)
+    header = header_info(path)
     if max_duration is not None:
-        try:
-            header = sf.info(str(path))
-        except Exception as e:
-            msg = str(e).strip() or type(e).__name__
-            raise AudioProblem("unreadable_audio", f"cannot open audio ({msg})") from None
         limit = max_duration + (HEADER_REJECT_MARGIN_S if trim_silence else 0.0)
         if header.duration > limit:
             raise AudioProblem("too_long", too_long_detail(header.duration, max_duration))

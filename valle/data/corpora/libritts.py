@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from valle.data.corpora.audio_check import AudioInfo, AudioProblem, refuse_unreadable_kind, wav_truncation
+from valle.data.corpora.audio_check import AudioInfo, AudioProblem, header_info
 from valle.data.corpora.custom import build_manifests
 from valle.data.corpora.layouts import Candidate, TranscriptProblem, decode_utf8, list_audio_files, walk_corpus
 from valle.utils.progress import progress
@@ -171,18 +171,10 @@ def scan_libritts_part(part_dir: Path) -> Tuple[List[Candidate], List[Reject]]:
 def probe_header(path: Path) -> Union[AudioInfo, Tuple[str, str]]:
     """What LibriTTS needs to know about a wav, from its header: a FIFO or device is refused
     unopened, a truncated data chunk is corrupt, a file libsndfile cannot open is unreadable."""
-    import soundfile as sf
-
     try:
-        refuse_unreadable_kind(path)
-        truncated = wav_truncation(path)
-        if truncated:
-            return "corrupt_audio", truncated
-        info = sf.info(str(path))
+        info = header_info(path)
     except AudioProblem as e:
         return e.reason, e.detail
-    except Exception as e:  # libsndfile's own error types, an unreadable or dangling path
-        return "unreadable_audio", f"cannot open it: {str(e).strip() or type(e).__name__}"
     if info.frames == 0:
         return "zero_duration", "the file holds no samples"
     return AudioInfo(info.samplerate, info.channels, info.frames, 0.0, info.frames / info.samplerate)

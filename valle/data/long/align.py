@@ -22,6 +22,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from valle.utils.sphinx_decode import decode_pcm
+
 RATE = 16000
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y "
           "Z ZH").split()
@@ -36,12 +38,6 @@ DECODER_OPTIONS = dict(bestpath=False, fwdflat=False, beam=1e-30, wbeam=1e-20, p
 # Low fixed noise added before decoding (the same for every call): digital silence (exact zeros)
 # gives -inf log energies that throw the features off for the whole segment.
 DITHER = 3.0 / 32767
-
-
-def to_pcm(audio: np.ndarray) -> np.ndarray:
-    """16-bit samples with a fixed low noise floor (DITHER), deterministic for the same audio."""
-    noise = np.random.default_rng(0).standard_normal(audio.shape[0]).astype(np.float32) * DITHER
-    return (np.clip(audio + noise, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 def dictionary_words(token: str) -> List[str]:
@@ -123,15 +119,13 @@ class Aligner:
         fsg.add_silence("<sil>", -1, SILENCE_PRIOR)
         return fsg
 
-    def _decode(self, pcm: np.ndarray, fsg) -> List[Tuple[str, int, int]]:
+    def _decode(self, audio: np.ndarray, fsg) -> List[Tuple[str, int, int]]:
         d = self.decoder
         name = f"prefix{self._n}"
         self._n += 1
         d.add_fsg(name, fsg)
         d.activate_search(name)
-        d.start_utt()
-        d.process_raw(pcm.tobytes(), full_utt=True)
-        d.end_utt()
+        decode_pcm(d, audio, dither=DITHER)
         segs = [] if d.hyp() is None else [(re.sub(r"\(\d+\)$", "", s.word), s.start_frame, s.end_frame)
                                             for s in d.seg()]
         d.activate_search("_default")
@@ -142,8 +136,7 @@ class Aligner:
         """Align the start of ``tokens`` (transcript tokens) to ``audio`` (mono float32 16 kHz)."""
         if not tokens:
             return Alignment(0, 0, 0.0, 0)
-        pcm = to_pcm(audio)
-        segs = self._decode(pcm, self._grammar(tokens, skip))
+        segs = self._decode(audio, self._grammar(tokens, skip))
         words_frames = garbage_frames = 0
         vocab = {w for t in tokens for w in dictionary_words(t)}
         for w, a, b in segs:
@@ -184,9 +177,6 @@ class Aligner:
         """Free recognition with the bundled 3-gram LM (for recordings without a transcript)."""
         d = self.decoder
         d.activate_search("_default")
-        pcm = to_pcm(audio)
-        d.start_utt()
-        d.process_raw(pcm.tobytes(), full_utt=True)
-        d.end_utt()
+        decode_pcm(d, audio, dither=DITHER)
         hyp = d.hyp()
         return hyp.hypstr.strip() if hyp is not None else ""

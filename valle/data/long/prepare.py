@@ -17,7 +17,7 @@ import json
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from valle.data.corpora.rejects import Reject
 from valle.data.long.process import Options, SourceResult, process_source
@@ -161,19 +161,14 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     cache_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(s, opts, cache_dir, corrections.get(str(s.audio.resolve()), {})) for s in sources_list]
     logging.info("long layout: %d recording(s), %d job(s)", len(jobs), num_jobs)
-    results: List[SourceResult] = []
     bar = dict(total=len(jobs), desc="stage 1: long recordings", unit="rec")
     if num_jobs <= 1 or len(jobs) < 2:
-        for j in progress(jobs, **bar):
-            results.append(_safe(j, rejects))
+        done = [_safe(j) for j in progress(jobs, **bar)]
     else:
         with ProcessPoolExecutor(num_jobs) as ex:
-            for j, res in zip(jobs, progress(ex.map(_safe_pair, jobs), **bar)):
-                if isinstance(res, Reject):
-                    rejects.append(res)
-                else:
-                    results.append(res)
-    results = [r for r in results if r is not None]
+            done = list(progress(ex.map(_safe, jobs), **bar))
+    rejects += [r for r in done if isinstance(r, Reject)]
+    results: List[SourceResult] = [r for r in done if not isinstance(r, Reject)]
     more, rows = _rejects_and_tsv(sources, results)
     rejects += more
     recordings, supervisions = _manifests(sources, results, Path(output_dir), loudness, language)
@@ -196,18 +191,10 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     return recordings, supervisions, rejects
 
 
-def _safe_pair(job):
-    return _safe(job, None)
-
-
-def _safe(job, rejects: Optional[List[Reject]]):
+def _safe(job) -> Union[SourceResult, Reject]:
     """Process one source; an unreadable one becomes an unreadable_audio reject."""
     try:
         return _job(job)
     except Exception as e:  # libsndfile and onnxruntime raise their own types
         msg = str(e).strip() or type(e).__name__
-        rej = Reject(str(job[0].audio), "unreadable_audio", f"cannot decode audio ({msg})")
-        if rejects is None:
-            return rej
-        rejects.append(rej)
-        return None
+        return Reject(str(job[0].audio), "unreadable_audio", f"cannot decode audio ({msg})")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from valle.data.corpora.audio_check import AUDIO_SUFFIXES, AudioProblem, refuse_unreadable_kind, wav_truncation
+from valle.data.corpora.audio_check import AUDIO_SUFFIXES, AudioProblem, header_info
 from valle.data.corpora.layouts import TRANSCRIPT_SUFFIXES, TranscriptProblem, decode_utf8, list_audio_files
 from valle.data.corpora.rejects import Reject
 
@@ -52,16 +52,9 @@ def scan_long(corpus_dir: Path, speaker: Optional[str],
     sources, rejects = [], []
     for p in list_audio_files(corpus_dir, exclude):
         try:  # never open a FIFO (it would block) nor a truncated wav (it would read short)
-            refuse_unreadable_kind(p)
-            truncated = wav_truncation(p) if p.is_file() else None
+            header_info(p)
         except AudioProblem as e:
             rejects.append(Reject(str(p), e.reason, e.detail))
-            continue
-        except OSError as e:
-            rejects.append(Reject(str(p), "unreadable_audio", f"cannot read file: {e}"))
-            continue
-        if truncated:
-            rejects.append(Reject(str(p), "corrupt_audio", truncated))
             continue
         rel = p.relative_to(corpus_dir)
         stem = p.name[: -len(p.suffix)]

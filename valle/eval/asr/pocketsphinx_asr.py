@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from valle.eval.audio import resample, to_mono
+from valle.utils.sphinx_decode import decode_pcm
 
 SAMPLE_RATE = 16000
 # The default ("fast") search: the first (lexicon-tree) pass only, at most 1500 active HMMs per
@@ -55,14 +54,6 @@ class PocketsphinxASR:
 
     def transcribe(self, wav, sample_rate: int) -> str:
         audio = resample(to_mono(wav), sample_rate, SAMPLE_RATE)
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
-        d = self._decoder
-        # the front end's noise and cepstral-mean estimates carry over from the previous utterance:
-        # without this reset the LibriSpeech sample scored WER 0.167 decoded first and 0.306 after
-        # six espeak-ng clips, so a transcript (and --jobs N results) depended on the order
-        d.reinit_feat()
-        d.start_utt()
-        d.process_raw(pcm.tobytes(), full_utt=True)
-        d.end_utt()
-        hyp = d.hyp()
+        decode_pcm(self._decoder, audio)  # features reset: a transcript does not depend on the order
+        hyp = self._decoder.hyp()
         return hyp.hypstr.strip() if hyp is not None else ""
