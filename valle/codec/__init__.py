@@ -12,6 +12,8 @@ The ``--codec`` value (its *spec*) names the backend and, for Encodec, its weigh
 ``encodec:PATH``          the same model with a local state dict
 ``encodec:random``        seeded untrained weights: tests and plumbing runs only, NOT speech tokens
 ``codec2``                codec2 3200 (pycodec2): 8 kHz, 50 frames/s, 8 x 256; no weights needed
+``codec2:1200``           codec2 1200: 8 kHz, 25 frames/s, 5 x 1024, codebook 0 = the LSP envelope
+                          class (codec2_1200.py); what the offline demo learns to speak from
 ========================  ==========================================================================
 
 Prepared data, model configs and checkpoints record ``codec.facts()``; ``check_same_codec``
@@ -35,18 +37,35 @@ def split_spec(spec: Optional[str]) -> tuple:
     if name not in CODECS:
         raise CodecError(f"--codec {spec}: unknown codec {name!r}; choose one of: encodec (the default; "
                          f"encodec:PATH or encodec:random for other weights) or codec2 (no weights, 8 kHz)")
-    if name == "codec2" and weights:
-        raise CodecError(f"--codec {spec}: codec2 has no weights; use --codec codec2")
+    if name == "codec2":
+        if weights not in (None, "", "3200", "1200"):
+            raise CodecError(f"--codec {spec}: codec2 takes a mode, not weights: codec2 (3200) or codec2:1200")
+        return name, ("1200" if weights == "1200" else None)  # codec2:3200 is plain codec2
     return name, (weights or None)
+
+
+def code_space(spec: Optional[str]) -> str:
+    """What a model's vocabularies are tied to: the codec and, for codec2, its mode (weights do not
+    matter): ``encodec``, ``codec2`` (3200) or ``codec2:1200``. Model configs record it."""
+    name, weights = split_spec(spec)
+    return f"codec2:{weights}" if name == "codec2" and weights else name
+
+
+def _codec2_class(mode: Optional[str]):
+    if mode == "1200":
+        from valle.codec.codec2_1200 import Codec2Mode1200
+
+        return Codec2Mode1200
+    from valle.codec.codec2_codec import Codec2Codec
+
+    return Codec2Codec
 
 
 def load_codec(spec: Optional[str] = None, device: str = "cpu") -> Codec:
     """The codec named by ``spec`` (see the module docstring), ready to encode and decode."""
     name, weights = split_spec(spec)
     if name == "codec2":
-        from valle.codec.codec2_codec import Codec2Codec
-
-        return Codec2Codec()
+        return _codec2_class(weights)()
     from valle.codec.encodec_codec import EncodecCodec
 
     return EncodecCodec(weights, device)
@@ -56,7 +75,7 @@ def facts_of(spec: Optional[str]) -> Dict[str, object]:
     """The facts of the codec ``spec`` names, without loading any weights."""
     name, weights = split_spec(spec)
     if name == "codec2":
-        from valle.codec.codec2_codec import Codec2Codec as cls
+        cls = _codec2_class(weights)
     else:
         from valle.codec.encodec_codec import EncodecCodec as cls
     spec = name if weights is None else f"{name}:{weights}"
@@ -72,7 +91,7 @@ def codec_identity(spec: Optional[str]) -> str:
     if name == "codec2":
         from valle.codec.codec2_codec import MODE
 
-        return f"codec2:{MODE}"
+        return f"codec2:{weights or MODE}"
     from pathlib import Path
 
     from valle.codec import encodec_model
@@ -106,5 +125,5 @@ def check_same_codec(expected: Mapping, got: Mapping, expected_what: str, got_wh
     )
 
 
-__all__ = ["CODECS", "DEFAULT_CODEC", "Codec", "CodecError", "check_same_codec", "codec_identity", "facts_of", "load_codec",
+__all__ = ["CODECS", "DEFAULT_CODEC", "Codec", "CodecError", "check_same_codec", "code_space", "codec_identity", "facts_of", "load_codec",
            "same_codec", "split_spec", "to_mono"]

@@ -21,29 +21,30 @@ MODE = 3200
 SAMPLES_PER_FRAME = 160
 
 
-def _codec2():
+def load_pycodec2(mode: int = MODE):
+    """A fresh ``pycodec2.Codec2(mode)`` (codec2 keeps state between frames: one per utterance)."""
     try:
         import pycodec2
     except ImportError as e:
         raise CodecError(f"--codec codec2 needs the pycodec2 package ({e}); pip install pycodec2==4.1.1") from None
-    return pycodec2.Codec2(MODE)
+    return pycodec2.Codec2(mode)
 
 
-def encode_bytes(samples: np.ndarray) -> bytes:
-    """codec2 3200 bytes of int16 8 kHz ``samples``, zero-padded to whole 20 ms frames."""
+def encode_bytes(samples: np.ndarray, mode: int = MODE, samples_per_frame: int = SAMPLES_PER_FRAME) -> bytes:
+    """codec2 bytes (3200 unless ``mode`` says) of int16 8 kHz ``samples``, zero-padded to whole frames."""
     samples = np.asarray(samples, dtype=np.int16)
-    frames = -(-len(samples) // SAMPLES_PER_FRAME)
-    padded = np.zeros(frames * SAMPLES_PER_FRAME, dtype=np.int16)
+    frames = -(-len(samples) // samples_per_frame)
+    padded = np.zeros(frames * samples_per_frame, dtype=np.int16)
     padded[:len(samples)] = samples
-    c2 = _codec2()
+    c2 = load_pycodec2(mode)
     # pycodec2's encode codes one frame per call (extra samples are ignored), so go frame by frame
-    return b"".join(c2.encode(padded[i:i + SAMPLES_PER_FRAME]) for i in range(0, len(padded), SAMPLES_PER_FRAME))
+    return b"".join(c2.encode(padded[i:i + samples_per_frame]) for i in range(0, len(padded), samples_per_frame))
 
 
-def decode_bytes(data: bytes) -> np.ndarray:
-    """int16 8 kHz samples of codec2 3200 bytes (one frame per call, as pycodec2 decodes one)."""
-    c2 = _codec2()
-    pieces = [c2.decode(data[i:i + BYTES_PER_FRAME]) for i in range(0, len(data), BYTES_PER_FRAME)]
+def decode_bytes(data: bytes, mode: int = MODE, bytes_per_frame: int = BYTES_PER_FRAME) -> np.ndarray:
+    """int16 8 kHz samples of codec2 bytes (one frame per call, as pycodec2 decodes one)."""
+    c2 = load_pycodec2(mode)
+    pieces = [c2.decode(data[i:i + bytes_per_frame]) for i in range(0, len(data), bytes_per_frame)]
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
 
@@ -56,7 +57,7 @@ class Codec2Codec(Codec):
     min_input_rate = 8000
 
     def __init__(self) -> None:
-        _codec2()  # fail now, with the install hint, if pycodec2 is missing
+        load_pycodec2()  # fail now, with the install hint, if pycodec2 is missing
 
     def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
         samples = (wav.detach().cpu().numpy() * 32767.0).clip(-32768, 32767).round().astype(np.int16)

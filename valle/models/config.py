@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict
 
-from valle.codec import CODECS, facts_of
+from valle.codec import CodecError, code_space, facts_of
 
 NUM_AUDIO_TOKENS = 1024  # Encodec codebook size; id 1024 is EOS (AR) / padding (NAR)
 
@@ -31,7 +31,7 @@ class ModelConfig:
     num_quantizers: int = 8
     text_vocab_size: int = 512
     num_audio_tokens: int = NUM_AUDIO_TOKENS  # the codec's codebook size (EOS = this id)
-    codec: str = "encodec"  # the codec backend whose codes the model reads and writes (valle.codec)
+    codec: str = "encodec"  # the code space the model reads and writes: encodec, codec2 or codec2:1200 (valle.codec)
     num_languages: int = 0  # 0 = no language embeddings (plain VALL-E)
     prepend_bos: bool = False
     share_embedding: bool = True
@@ -52,8 +52,12 @@ class ModelConfig:
             problems.append(f"prefix_mode must be 0, 1, 2 or 4, got {self.prefix_mode}")
         if not 2 <= self.num_quantizers <= 8:
             problems.append(f"num_quantizers must be in 2..8, got {self.num_quantizers}")
-        if self.codec not in CODECS:
-            problems.append(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        try:
+            space = code_space(self.codec)
+        except CodecError:
+            space = None
+        if space != self.codec:
+            problems.append(f"codec must be encodec, codec2 or codec2:1200, got {self.codec!r}")
         elif self.num_audio_tokens != facts_of(self.codec)["codebook_size"]:
             problems.append(f"num_audio_tokens ({self.num_audio_tokens}) must be {self.codec}'s codebook size "
                             f"({facts_of(self.codec)['codebook_size']})")
@@ -114,9 +118,11 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 
 def for_codec(cfg: ModelConfig, codec: str) -> ModelConfig:
-    """``cfg`` for the codes of ``codec``: its name and codebook size (the AR/NAR vocabularies)."""
-    size = facts_of(codec)["codebook_size"]
-    return ModelConfig.from_dict({**cfg.to_dict(), "codec": codec, "num_audio_tokens": size})
+    """``cfg`` for the codes of ``codec`` (a spec): its code space, codebook size (the AR/NAR
+    vocabularies) and at most its number of codebooks (codec2:1200 has 5)."""
+    facts = facts_of(codec)
+    return ModelConfig.from_dict({**cfg.to_dict(), "codec": code_space(codec), "num_audio_tokens": facts["codebook_size"],
+                                  "num_quantizers": min(cfg.num_quantizers, int(facts["num_quantizers"]))})
 
 
 def get_preset(name: str, **overrides: Any) -> ModelConfig:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .guided_attention import TextAttentionRecorder
 from .masks import ar_mask, lengths_to_valid, padding_mask
 from .modules import Decoder, SinePositionalEmbedding, TokenEmbedding
 
@@ -114,8 +115,12 @@ class VALLE(nn.Module):
         out: Dict[str, object] = {}
         losses = []
         if train_stage in (0, 1):
-            loss, acc, n = self._ar_loss(text, text_valid, langs, codes[..., 0], audio_lens, audio_valid)
+            guide = batch.get("guided_attention") if self.training else None  # (weight, sigma)
+            loss, acc, n, guided = self._ar_loss(text, text_valid, langs, codes[..., 0], audio_lens, audio_valid, guide)
             out.update(ar_loss=loss.detach(), ar_top10_acc=acc, ar_frames=n)
+            if guided is not None:
+                out["guided_attention_loss"] = guided.detach()
+                loss = loss + float(guide[0]) * guided
             losses.append(loss)
         if train_stage in (0, 2):
             loss, acc, n = self._nar_loss(text, text_valid, langs, codes, audio_lens, audio_valid, batch)
@@ -133,7 +138,9 @@ class VALLE(nn.Module):
             acc = (above < 10).float().mean()
         return loss, acc, int(targets.numel())
 
-    def _ar_loss(self, text, text_valid, langs, q0, audio_lens, audio_valid):
+    def _ar_loss(self, text, text_valid, langs, q0, audio_lens, audio_valid, guide=None):
+        """Cross-entropy, top-10 accuracy and frames of codebook 0, plus the guided-attention
+        loss (valle/models/guided_attention.py) when ``guide`` = (weight, sigma) is given."""
         c = self.config
         B, S = text.shape
         q0 = q0.masked_fill(~audio_valid, c.eos_id)
@@ -149,12 +156,18 @@ class VALLE(nn.Module):
         x = self.embed_text(text, langs, nar=False)
         y = self.ar_audio_position(self.ar_audio_embedding(y_in))
         mask = ar_mask(S, y.shape[1], torch.cat([text_valid, in_valid], dim=1), device=text.device)
-        h = self.ar_decoder(torch.cat([x, y], dim=1), mask)
+        recorder = TextAttentionRecorder(self.ar_decoder, S) if guide else None
+        try:
+            h = self.ar_decoder(torch.cat([x, y], dim=1), mask)
+        finally:
+            if recorder is not None:
+                recorder.remove()
+        guided = recorder.loss(text_valid, in_valid, float(guide[1])) if recorder is not None else None
         if bool(in_valid.all()):  # no padding: a view instead of a gather
             h, targets = h[:, S:].reshape(-1, h.shape[-1]), targets.reshape(-1)
         else:
             h, targets = h[:, S:][in_valid], targets[in_valid]
-        return self._ce_and_acc(self.ar_predict_layer(h), targets)
+        return (*self._ce_and_acc(self.ar_predict_layer(h), targets), guided)
 
     def _nar_stages(self, batch) -> List[int]:
         """The NAR codebooks this batch trains: ``batch["nar_stage"]`` pins one (validation);

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Optional
 
-from valle.codec import CodecError, check_same_codec, facts_of
+from valle.codec import CodecError, check_same_codec, code_space, facts_of
 from valle.data.codes_archive import read_codec_record
 
 
@@ -42,9 +42,10 @@ def data_codec_facts(train_cuts_path, train_cuts, valid_cuts=None) -> Dict[str, 
 
 def check_model_codec(config_codec: str, facts: Dict[str, object], source: str) -> None:
     """A model read from ``source`` must model the data's codec: refuse with the fix otherwise."""
-    if config_codec != facts.get("name"):
+    data_space = code_space(str(facts.get("codec") or facts.get("name")))
+    if code_space(config_codec) != data_space:
         raise CodecError(
-            f"{source} models {config_codec} codes but the training data hold {facts.get('name')} codes; "
+            f"{source} models {config_codec} codes but the training data hold {data_space} codes; "
             f"prepare the data with prepare.sh --codec {config_codec}, or train a new model from scratch "
             f"on these data (drop --init-from/--resume)"
         )

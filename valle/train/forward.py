@@ -21,6 +21,8 @@ def compute_loss(model, batch, args, device) -> Dict[str, object]:
     batch = to_device(batch, device)
     if getattr(args, "nar_stages_per_step", 1) > 1:
         batch["nar_stages_per_step"] = args.nar_stages_per_step
+    if getattr(args, "guided_attention_weight", 0.0) > 0:
+        batch["guided_attention"] = (args.guided_attention_weight, args.guided_attention_sigma)
     with ctx:
         return model(batch, train_stage=args.train_stage)
 

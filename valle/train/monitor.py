@@ -21,7 +21,7 @@ from valle.utils.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-METRICS = ("loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc")
+METRICS = ("loss", "ar_loss", "nar_loss", "ar_top10_acc", "nar_top10_acc", "guided_attention_loss")
 
 
 def _fmt_eta(seconds: float) -> str:

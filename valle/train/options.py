@@ -68,6 +68,12 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--nar-stages-per-step", type=int, default=1,
                    help="NAR codebooks trained per batch (distinct, drawn at random; num_quantizers-1 = all): "
                         "each codebook learns more per CPU second, at the cost of a slower step")
+    g.add_argument("--guided-attention-weight", type=float, default=0.0,
+                   help="weight of the guided-attention loss (valle/models/guided_attention.py): pulls the AR's "
+                        "attention from audio to text onto the diagonal, so a small model trained from scratch "
+                        "learns alignment sooner; 0 = off (the published recipe)")
+    g.add_argument("--guided-attention-sigma", type=float, default=0.2,
+                   help="width of the guided-attention diagonal, as a fraction of the text and audio lengths")
     g.add_argument("--share-embedding", type=str2bool, default=None,
                    help="override the preset: tie the NAR output layers to the NAR input tables (the published "
                         "layout; the key set is the same either way). false: untied, small initial logits")
@@ -195,7 +201,8 @@ NUMERIC_RANGES = {
     "lr_total_steps": (1, True, None), "num_workers": (0, True, None), "keep_last_k": (0, True, None),
     "save_every_n": (0, True, None), "valid_interval": (0, True, None), "log_interval": (0, True, None),
     "early_stop_patience": (0, True, None), "num_buckets": (1, True, None), "nar_stages_per_step": (1, True, None),
-    "stop_at_loss": (0.0, True, None),
+    "stop_at_loss": (0.0, True, None), "guided_attention_weight": (0.0, True, None),
+    "guided_attention_sigma": (0.0, False, None),
 }
 
 

@@ -1,0 +1,113 @@
+"""codec2 1200 (``--codec codec2:1200``): 8 kHz speech as 5 codebooks of 1024 at 25 frames per second.
+
+Why a second codec2 mode: a model learns to speak from codebook 0 (the AR predicts it, the NAR
+fills in the rest), so codebook 0 has to say *what* is being said. In codec2 3200 every field is a
+scalar index; the 8 bits that can go to codebook 0 (voicing and the top bit of pitch, energy and
+four LSP differences) are nearly constant through voiced speech: measured on the demo's grammar
+corpus, codebook 0 was 208 or 209 for most voiced frames, and a model trained on it for ~500 steps
+generated 208 forever on every sentence, training sentences included. codec2 1200 codes the
+spectral envelope with a three-stage vector quantiser of the ten LSPs; its first stage (512
+entries) is a coarse class of the whole envelope, i.e. of the sound being made, the role
+Encodec's first residual codebook plays. Measured with pocketsphinx held to the demo grammar on 40
+espeak-ng utterances: codec2 1200 resynthesis 4.6% WER, 3200 5.0%.
+
+The 48 bits of a 40 ms frame (codec2.c ``codec2_encode_1200``, MSB first; every field Gray-coded
+by ``pack``) are: voicing of 10 ms quarter 1 and 2, the joint Wo/energy VQ index of the first
+half (8 bits), voicing of quarters 3 and 4, the Wo/energy index of the second half (8), the three
+LSP VQ stage indices (9 + 9 + 9), one spare bit (always 0). The fields are VQ labels, so their bits
+are kept as they are (no Gray decoding: adjacent labels mean nothing). Codes, coarse to fine:
+
+=========  ========================================================  =====
+codebook   bits                                                       range
+=========  ========================================================  =====
+0          LSP stage 1 (the envelope class) + voicing of quarter 1    0..1023
+1          Wo/energy, first half + voicing of quarter 2 + spare bit   0..1023
+2          Wo/energy, second half + voicing of quarters 3 and 4       0..1023
+3          LSP stage 2                                                0..511
+4          LSP stage 3                                                0..511
+=========  ========================================================  =====
+
+``frame_to_codes`` and ``codes_to_frame`` are inverse bijections on real frames; codes a model
+makes outside a field's range are cut to the field's bits (a 9-bit codebook reads ``code % 512``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from valle.codec.base import Codec
+from valle.codec.codec2_codec import decode_bytes, encode_bytes, load_pycodec2
+
+MODE = 1200
+SAMPLES_PER_FRAME = 320
+BYTES_PER_FRAME = 6
+NUM_CODEBOOKS = 5
+
+# (first bit, width) of each field in the 48-bit frame, MSB first.
+VOICED = ((0, 1), (1, 1), (10, 1), (11, 1))
+WOE = ((2, 8), (12, 8))
+LSP = ((20, 9), (29, 9), (38, 9))
+SPARE = (47, 1)
+
+# codebook -> its fields, most significant first: (first bit, width)
+LAYOUT = (
+    (VOICED[0], LSP[0]),
+    (SPARE, VOICED[1], WOE[0]),
+    (VOICED[2], VOICED[3], WOE[1]),
+    (LSP[1],),
+    (LSP[2],),
+)
+_ORDER = np.array([start + i for fields in LAYOUT for start, width in fields for i in range(width)])
+_WIDTHS = [sum(width for _, width in fields) for fields in LAYOUT]
+assert sorted(_ORDER.tolist()) == list(range(8 * BYTES_PER_FRAME))
+
+
+def frame_to_codes(frames: bytes) -> np.ndarray:
+    """codec2 1200 bytes (6 per frame) -> codes ``int64[frames, 5]``."""
+    bits = np.unpackbits(np.frombuffer(frames, dtype=np.uint8).reshape(-1, BYTES_PER_FRAME), axis=1)
+    ordered = bits[:, _ORDER].astype(np.int64)
+    codes, at = [], 0
+    for width in _WIDTHS:
+        weights = 1 << np.arange(width - 1, -1, -1)
+        codes.append(ordered[:, at: at + width] @ weights)
+        at += width
+    return np.stack(codes, axis=1)
+
+
+def codes_to_frame(codes: np.ndarray) -> bytes:
+    """Codes ``[frames, 5]`` (from ``frame_to_codes`` or a model) -> codec2 1200 bytes."""
+    codes = np.asarray(codes, dtype=np.int64)
+    ordered = np.empty((codes.shape[0], 8 * BYTES_PER_FRAME), dtype=np.uint8)
+    at = 0
+    for k, width in enumerate(_WIDTHS):
+        shifts = np.arange(width - 1, -1, -1)
+        ordered[:, at: at + width] = (codes[:, k: k + 1] >> shifts) & 1
+        at += width
+    bits = np.empty_like(ordered)
+    bits[:, _ORDER] = ordered
+    return np.packbits(bits, axis=1).tobytes()
+
+
+class Codec2Mode1200(Codec):
+    name = "codec2"
+    sample_rate = 8000
+    frame_rate = 25.0
+    num_quantizers = NUM_CODEBOOKS
+    codebook_size = 1024
+    min_input_rate = 8000
+
+    def __init__(self) -> None:
+        load_pycodec2(MODE)  # fail now, with the install hint, if pycodec2 is missing
+
+    @property
+    def spec(self) -> str:
+        return f"codec2:{MODE}"
+
+    def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
+        samples = (wav.detach().cpu().numpy() * 32767.0).clip(-32768, 32767).round().astype(np.int16)
+        return torch.from_numpy(frame_to_codes(encode_bytes(samples, MODE, SAMPLES_PER_FRAME)))
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = self.check_codes(codes)
+        samples = decode_bytes(codes_to_frame(codes.cpu().numpy()), MODE, BYTES_PER_FRAME)
+        return torch.from_numpy(samples.astype(np.float32) / 32768.0)
