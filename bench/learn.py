@@ -3,7 +3,7 @@
 The corpus is valle/demo/grammar.py's small-vocabulary sentences spoken by several espeak-ng
 voices (``valle.demo.make_corpus --sentences grammar``); ``--num-heldout`` sentences are spoken
 too but kept out of training.  The corpus goes through the real stages (egs/custom/prepare.sh
-with ``--codec codec2``, then ``valle.bin.train`` with ``--concat-prompt``), the model trains
+with ``--codec codec2:1200`` by default, then ``valle.bin.train`` with ``--concat-prompt``), the model trains
 for a CPU budget measured in **process CPU seconds** (all threads; ``--max-cpu-seconds``), and
 after each budget step every held-out sentence is synthesized with a prompt of the same voice
 (an utterance of the training corpus, with its text), decoded by codec2 and transcribed by
@@ -48,8 +48,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="torch threads (1 wastes no CPU time on a shared machine; CPU seconds are counted either way)")
     p.add_argument("--model", nargs="*", default=["--model-preset", "small", "--d-model", "128", "--nhead", "4",
                                                  "--num-layers", "3", "--dim-feedforward", "512",
-                                                 "--share-embedding", "false", "--nar-stages-per-step", "3"],
+                                                 "--share-embedding", "false", "--nar-stages-per-step", "4",
+                                                 "--guided-attention-weight", "1.0"],
                    help="model and recipe options for valle.bin.train (docs/training.md, 'Short budgets')")
+    p.add_argument("--codec", default="codec2:1200",
+                   help="codec2:1200 (codebook 0 = the envelope class; docs/codec.md) or codec2 (3200)")
     p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
@@ -110,10 +113,10 @@ def main(argv=None) -> int:
                       "--num-voices", str(args.num_voices)])
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run(["bash", str(ROOT / "egs/custom/prepare.sh"), "--corpus-dir", str(corpus), "--data-dir", str(data),
-                    "--language", "en-us", "--codec", "codec2", "--nj", "2", "--dev-size", "8", "--test-size", "4"],
+                    "--language", "en-us", "--codec", args.codec, "--nj", "2", "--dev-size", "8", "--test-size", "4"],
                    check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
-    codec = load_codec("codec2")
+    codec = load_codec(args.codec)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
     items = read_heldout(heldout_dir)
     gt, resynth = [], []
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
     result = {"cpu": cpu_info(), "threads": args.threads, "budget_unit": "process CPU minutes (all threads)",
               "corpus": {"train_sentences": args.num_sentences, "heldout_sentences": args.num_heldout,
                          "voices": args.num_voices, "heldout_utterances": len(items)},
-              "model_options": args.model, "ground_truth": score(asr, items, gt),
+              "codec": args.codec, "model_options": args.model, "ground_truth": score(asr, items, gt),
               "codec2_resynthesis": score(asr, items, resynth), "model": []}
 
     from valle.bin import train
@@ -152,7 +155,7 @@ def main(argv=None) -> int:
             res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=str(wav_of(corpus, prompt_id)),
                                    options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
             outs.append((res.wav.numpy(), synth.codec.sample_rate))
-            frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * 50)))
+            frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * codec.frame_rate)))
         step = {"cpu_minutes": round(spent / 60, 2), "steps": int(ckpts[-1].stem.split("-")[1]),
                 "train_wall_minutes": round((time.time() - w0) / 60, 2),
                 "generated_frames_vs_espeak": frames[:8],

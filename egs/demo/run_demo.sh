@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on a small built-in corpus, on CPU, in a few minutes.
 #   0  codec       valle.demo.codec_choice: Encodec with its published weights when the torch hub cache
-#                  has them (or they can be downloaded), else codec2 3200 (no weights); a banner says which and why
+#                  has them (or they can be downloaded), else codec2 1200 (no weights; docs/codec.md says
+#                  why 1200 and not 3200); a banner says which and why
 #   1  corpus      valle.demo.make_corpus, spoken by espeak-ng voices in the LibriTTS layout -> demo/corpus/
 #                  Encodec: the project's sentences (valle/demo/sentences.txt), 3 voices;
 #                  codec2: sentences of a small grammar (valle/demo/grammar.py), 4 voices, and
@@ -9,15 +10,15 @@
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, codec codes, splits, report) -> demo/data/
 #   3  train       egs/custom/run.sh, AR+NAR (--train-stage 0) on CPU -> demo/exp/
 #                  Encodec: nano model, DEMO_STEPS steps; codec2: d128 x 3 layers, same-speaker utterance
-#                  pairs (--concat-prompt), untied NAR outputs, 3 NAR codebooks a batch (docs/training.md,
-#                  "Short budgets"), DEMO_CPU_SECONDS of process CPU time
+#                  pairs (--concat-prompt), untied NAR outputs, every NAR codebook on every batch, guided
+#                  attention (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
 #   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
 #   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
 # Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
 # DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
-# encodec, encodec:PATH, encodec:random or codec2).
+# encodec, encodec:PATH, encodec:random, codec2:1200 or codec2).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -41,7 +42,7 @@ if [[ -n "${CODEC:-}" ]]; then codec_args=(--codec "$CODEC"); fi
 say "0/5 codec"
 codec="$("$python" -m valle.demo.codec_choice --record "$demo/codec.json" "${codec_args[@]+"${codec_args[@]}"}")"
 
-if [[ "$codec" == codec2 ]]; then
+if [[ "$codec" == codec2* ]]; then
   say "1/5 corpus: 4 espeak-ng voices x $sentences grammar sentences (+ 5 held-out ones) -> $demo/corpus"
   "$python" -m valle.demo.make_corpus --output-dir "$demo/corpus" --heldout-dir "$demo/corpus_heldout" \
     --sentences grammar --num-sentences "$sentences" --num-heldout 5 --num-voices 4 --num-jobs 2
@@ -54,12 +55,13 @@ say "2/5 prepare: manifests, phonemes, $codec codes, splits, report -> $demo/dat
 bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" --language en-us \
   --codec "$codec" --nj 2 --dev-size 8 --test-size 4
 
-if [[ "$codec" == codec2 ]]; then
+if [[ "$codec" == codec2* ]]; then
   say "3/5 train: d128 x 3 layers AR+NAR on utterance pairs for $cpu_seconds CPU seconds -> $demo/exp"
+  nar_stages=$(( $("$python" -c "from valle.codec import facts_of; print(facts_of('$codec')['num_quantizers'])") - 1 ))
   if [[ ! -f "$demo/exp/trained-$cpu_seconds" ]]; then
     bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --stop-stage 1 \
       --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
-      --share-embedding false --nar-stages-per-step 3 \
+      --share-embedding false --nar-stages-per-step "$nar_stages" --guided-attention-weight 1.0 \
       --train-stage 0 --concat-prompt true --max-cpu-seconds "$cpu_seconds" --num-epochs 100000 \
       --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
       --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
@@ -89,7 +91,7 @@ say "4/5 synthesize a sentence the model never heard, in the voice of $(basename
   --text-prompt "$(cat "$prompt_txt")" --audio-prompt "${prompt_txt%.normalized.txt}.wav" \
   --language en-us --top-k "$top_k" --seed 1 --max-len-ratio 8 --output "$demo/out.wav"
 
-if [[ "$codec" == codec2 ]]; then
+if [[ "$codec" == codec2* ]]; then
   say "5/5 score: pocketsphinx + the grammar on out.wav and on codec2 resynthesis of the espeak-ng sentence"
   "$python" -m valle.demo.score --wav "$demo/out.wav" --text "$text" \
     --reference-wav "$demo/corpus_heldout/2001/1/2001_1_000000.wav" --output "$demo/score.json"
@@ -99,8 +101,8 @@ elapsed=$(( $(date +%s) - start ))
 note=""
 if [[ "$codec" == encodec:random ]]; then
   note="  (RANDOM Encodec weights: plumbing output, not speech; see $demo/out.json)"
-elif [[ "$codec" == codec2 ]]; then
-  note="  (codec2 3200, 8 kHz; scores in $demo/score.json)"
+elif [[ "$codec" == codec2* ]]; then
+  note="  ($codec, 8 kHz; scores in $demo/score.json)"
 fi
 cat <<EOF2
 

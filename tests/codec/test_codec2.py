@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from valle.codec import CodecError, check_same_codec, facts_of, load_codec
+from valle.codec import CodecError, check_same_codec, code_space, facts_of, load_codec
+from valle.codec.codec2_1200 import codes_to_frame, frame_to_codes
 from valle.codec.codec2_codec import encode_bytes
 from valle.codec.codec2_frame import FIELDS, ORDER, frame_fields, repack, unpack
 
@@ -127,7 +128,7 @@ def test_codebooks_are_coarse_to_fine():
 def test_codec_errors_name_the_fix():
     with pytest.raises(CodecError, match="unknown codec 'opus'.*encodec.*codec2"):
         load_codec("opus")
-    with pytest.raises(CodecError, match="codec2 has no weights"):
+    with pytest.raises(CodecError, match="codec2 takes a mode, not weights: codec2 \\(3200\\) or codec2:1200"):
         load_codec("codec2:/tmp/w.th")
     low = np.zeros(6000, dtype=np.float32)
     with pytest.raises(CodecError, match="6000 Hz, below the 8000 Hz.*>= 8000 Hz"):
@@ -135,3 +136,54 @@ def test_codec_errors_name_the_fix():
     with pytest.raises(CodecError, match="codec mismatch: the checkpoint uses codec2.*the prompt uses encodec.*--codec codec2 for the prompt"):
         check_same_codec(facts_of("codec2"), facts_of("encodec:random"), "the checkpoint", "the prompt")
     check_same_codec(facts_of("encodec"), facts_of("encodec:random"), "a", "b")  # same code space
+
+
+# -- codec2:1200 -------------------------------------------------------------------------------
+
+def _our_decode_1200(codes):
+    return (load_codec("codec2:1200").decode(codes).numpy() * 32768.0).round().astype(np.int16)
+
+
+def _pycodec2_decode_1200(frames):
+    dec = pycodec2.Codec2(1200)
+    return np.concatenate([dec.decode(frame) for frame in frames])
+
+
+def test_codec2_1200_facts_shapes_and_pycodec2_equality(speech):
+    codec = load_codec("codec2:1200")
+    assert (codec.sample_rate, codec.frame_rate, codec.num_quantizers, codec.codebook_size) == (8000, 25.0, 5, 1024)
+    assert codec.spec == "codec2:1200" and codec.facts() == facts_of("codec2:1200") and codec.identity == "codec2:1200"
+    wav, sr = speech
+    codes = codec.encode(wav, sr)
+    assert codes.dtype == torch.long and codes.shape[1] == 5 and abs(codes.shape[0] - len(wav) / sr * 25) <= 1
+    assert int(codes[:, 3:].max()) < 512 and int(codes[:, 1].max()) < 512  # 9-bit fields; the spare bit is 0
+    samples = (codec.to_input(wav, sr)[0].numpy() * 32767.0).round().astype(np.int16)
+    samples = samples[: len(samples) // 320 * 320]
+    enc = pycodec2.Codec2(1200)
+    own = [enc.encode(samples[i:i + 320]) for i in range(0, len(samples), 320)]
+    assert codes_to_frame(frame_to_codes(b"".join(own))) == b"".join(own)  # a bijection on real frames
+    assert codes_to_frame(codes[: len(own)].numpy()) == b"".join(own)
+    np.testing.assert_array_equal(_in_fork(_our_decode_1200, codes[: len(own)]), _in_fork(_pycodec2_decode_1200, own))
+
+
+def test_codec2_1200_codebook_0_says_what_is_said(speech):
+    """The reason for the mode: 3200's codebook 0 barely changes through voiced speech, 1200's (the
+    LSP envelope class) changes with the sound; and a gliding voiced tone sets every voicing bit."""
+    wav, sr = speech
+    c3200, c1200 = load_codec("codec2").encode(wav, sr), load_codec("codec2:1200").encode(wav, sr)
+    changes = [float((c[1:, 0] != c[:-1, 0]).float().mean()) for c in (c3200, c1200)]
+    assert changes[1] > 0.6 and changes[0] < 0.5
+    t = np.arange(2 * 8000) / 8000
+    phase = 2 * np.pi * np.cumsum(np.exp(np.linspace(np.log(90), np.log(300), len(t)))) / 8000
+    tone = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 10))
+    codes = load_codec("codec2:1200").encode(tone.astype(np.float32), 8000)[3:-2]
+    assert (codes[:, 0] >> 9 == 1).all() and (codes[:, 1] >> 8 == 1).all() and (codes[:, 2] >> 8 == 3).all()
+
+
+def test_codec2_mode_specs():
+    assert facts_of("codec2:3200") == facts_of("codec2") and code_space("codec2:3200") == "codec2"
+    assert code_space("codec2:1200") == "codec2:1200" and code_space("encodec:random") == "encodec"
+    with pytest.raises(CodecError, match="codec2:700: codec2 takes a mode"):
+        load_codec("codec2:700")
+    with pytest.raises(CodecError, match="codec mismatch"):
+        check_same_codec(facts_of("codec2"), facts_of("codec2:1200"), "the checkpoint", "the prompt")

@@ -2,13 +2,13 @@
 
 Why: ``make demo`` must pass on a machine without network, but must never pretend.  This tries
 the normal resolution (torch hub cache, then download, failing fast offline); on failure it
-picks codec2 3200, the speech codec that needs no weights, and the demo switches to the corpus
+picks codec2 1200, the speech codec that needs no weights, and the demo switches to the corpus
 a model learns to speak in minutes (valle/demo/grammar.py).  A banner names the codec and why.
 The choice is written to ``--record`` so reruns, the prepare stage and synthesis all use the
 same codec.
 
 Prints exactly one line on stdout: the value for ``prepare.sh --codec`` (``encodec``,
-``codec2`` or what ``--codec`` forced, e.g. ``encodec:random`` for a plumbing run).
+``codec2:1200`` or what ``--codec`` forced, e.g. ``encodec:random`` for a plumbing run).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     choice = None
     if args.codec is None and args.record.is_file():
         choice = json.loads(args.record.read_text())
-        if choice.get("codec") in ("codec2", "encodec:random") and choice.get("reason") != "given with --codec" \
+        if choice.get("codec") in ("codec2", "codec2:1200", "encodec:random") and choice.get("reason") != "given with --codec" \
                 and hub_checkpoint_path().is_file():
             choice = None  # the real weights have arrived since: use them
         elif choice.get("random") and choice.get("reason") != "given with --codec":
@@ -58,9 +58,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             except CodecWeightsError as e:
                 if wanted == "encodec":
                     raise SystemExit(f"error: {e}")
-                value = "codec2"
-                reason = (f"the published Encodec weights are unavailable ({e}); codec2 3200 needs no "
-                          f"weights: 8 kHz, robotic but intelligible speech")
+                value = "codec2:1200"
+                reason = (f"the published Encodec weights are unavailable ({e}); codec2 1200 needs no "
+                          f"weights: 8 kHz, robotic but intelligible speech (docs/codec.md: why 1200, not 3200)")
         else:
             try:
                 load_codec(wanted)  # fail now, with its message, if a PATH or name is wrong

@@ -26,6 +26,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", required=True, help="what it should say")
     p.add_argument("--reference-wav", type=Path, required=True,
                    help="the same sentence spoken by espeak-ng (scored after codec2 resynthesis)")
+    p.add_argument("--codec", default="codec2:1200", help="the codec the model speaks (the reference is resynthesized with it)")
     p.add_argument("--output", type=Path, default=None, help="JSON result (default: WAV with .score.json)")
     return p
 
@@ -53,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ref, ref_sr = read_audio(args.reference_wav, "--reference-wav")
     except AudioInputError as e:
         raise SystemExit(f"error: {e}") from None
-    codec = load_codec("codec2")
+    codec = load_codec(args.codec)
     resynth = codec.decode(codec.encode(ref, ref_sr)).numpy().reshape(-1)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
     result = {
