@@ -29,8 +29,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, default=Path("demo/codec.json"),
                    help="where the choice is kept (reused on reruns)")
     p.add_argument("--codec", default=None,
-                   help="force a choice: a --codec spec such as encodec:PATH, encodec:random or codec2, or "
-                        "encodec for the published weights (default: try them, else encodec:random)")
+                   help="force a choice: a --codec spec such as encodec:PATH, encodec:random, codec2:1200 or "
+                        "codec2, or encodec for the published weights (default: try them, else codec2:1200)")
     return p
 
 
