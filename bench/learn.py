@@ -48,8 +48,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="torch threads (1 wastes no CPU time on a shared machine; CPU seconds are counted either way)")
     p.add_argument("--model", nargs="*", default=["--model-preset", "small", "--d-model", "128", "--nhead", "4",
                                                  "--num-layers", "3", "--dim-feedforward", "512",
-                                                 "--share-embedding", "false", "--nar-stages-per-step", "4",
-                                                 "--guided-attention-weight", "1.0"],
+                                                 "--share-embedding", "false", "--nar-stages-per-step", "4"],
                    help="model and recipe options for valle.bin.train (docs/training.md, 'Short budgets')")
     p.add_argument("--codec", default="codec2:1200",
                    help="codec2:1200 (codebook 0 = the envelope class; docs/codec.md) or codec2 (3200)")

@@ -10,8 +10,8 @@
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, codec codes, splits, report) -> demo/data/
 #   3  train       egs/custom/run.sh, AR+NAR (--train-stage 0) on CPU -> demo/exp/
 #                  Encodec: nano model, DEMO_STEPS steps; codec2: d128 x 3 layers, same-speaker utterance
-#                  pairs (--concat-prompt), untied NAR outputs, every NAR codebook on every batch, guided
-#                  attention (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
+#                  pairs (--concat-prompt), untied NAR outputs, every NAR codebook on every batch
+#                  (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
 #   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
 #   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
@@ -61,7 +61,7 @@ if [[ "$codec" == codec2* ]]; then
   if [[ ! -f "$demo/exp/trained-$cpu_seconds" ]]; then
     bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --stop-stage 1 \
       --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
-      --share-embedding false --nar-stages-per-step "$nar_stages" --guided-attention-weight 1.0 \
+      --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
       --train-stage 0 --concat-prompt true --max-cpu-seconds "$cpu_seconds" --num-epochs 100000 \
       --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
       --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
