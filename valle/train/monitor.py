@@ -58,6 +58,7 @@ class Monitor:
         self.steps_path = self.exp_dir / "steps.jsonl"
         self.last_time = time.perf_counter()
         self.start_time = self.last_time
+        self.start_cpu = time.process_time()
         self.start_step: Optional[int] = None
         self.window: List[Dict[str, float]] = []
         self.synth_failed = False
@@ -122,12 +123,16 @@ class Monitor:
         else:
             remaining = (self.args.num_epochs - epoch + 1) * self.batches_per_epoch - \
                 (step % self.batches_per_epoch)
+        eta = per_step * max(remaining, 0)
+        budget = getattr(self.args, "max_cpu_seconds", 0) or 0
+        if budget:  # --max-cpu-seconds ends the run when it comes first: wall time per CPU second spent
+            cpu = max(time.process_time() - self.start_cpu, 1e-9)
+            eta = min(eta, max(budget - cpu, 0.0) * elapsed / cpu)
         fps = sum(r["frames"] for r in w) / max(sum(r["frames"] / max(r["frames_per_s"], 1e-9) for r in w), 1e-9)
         acc = " ".join(f"{k.split('_')[0]}_acc {mean(k):.3f}" for k in ("ar_top10_acc", "nar_top10_acc")
                        if any(k in r for r in w))
         log.info("epoch %d step %d | loss %.4f | %s | lr %.3g | grad %.3g | %.0f frames/s | ETA ~%s",
-                 epoch, step, mean("loss"), acc, w[-1]["lr"], mean("grad_norm"), fps,
-                 _fmt_eta(per_step * max(remaining, 0)))
+                 epoch, step, mean("loss"), acc, w[-1]["lr"], mean("grad_norm"), fps, _fmt_eta(eta))
         if self.writer is not None:  # the same quantities as the console line: means over the window
             for k in METRICS + ("grad_norm",):
                 if any(k in r for r in w):
