@@ -33,10 +33,8 @@ makes outside a field's range are cut to the field's bits (a 9-bit codebook read
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from valle.codec.base import Codec
-from valle.codec.codec2_codec import decode_bytes, encode_bytes, load_pycodec2
+from valle.codec.codec2_codec import Codec2Codec
 
 MODE = 1200
 SAMPLES_PER_FRAME = 320
@@ -88,26 +86,16 @@ def codes_to_frame(codes: np.ndarray) -> bytes:
     return np.packbits(bits, axis=1).tobytes()
 
 
-class Codec2Mode1200(Codec):
-    name = "codec2"
-    sample_rate = 8000
+class Codec2Mode1200(Codec2Codec):
     frame_rate = 25.0
     num_quantizers = NUM_CODEBOOKS
     codebook_size = 1024
-    min_input_rate = 8000
-
-    def __init__(self) -> None:
-        load_pycodec2(MODE)  # fail now, with the install hint, if pycodec2 is missing
+    mode = MODE
+    samples_per_frame = SAMPLES_PER_FRAME
+    bytes_per_frame = BYTES_PER_FRAME
+    frames_to_codes = staticmethod(frame_to_codes)
+    codes_to_frames = staticmethod(codes_to_frame)
 
     @property
     def spec(self) -> str:
         return f"codec2:{MODE}"
-
-    def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
-        samples = (wav.detach().cpu().numpy() * 32767.0).clip(-32768, 32767).round().astype(np.int16)
-        return torch.from_numpy(frame_to_codes(encode_bytes(samples, MODE, SAMPLES_PER_FRAME)))
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        codes = self.check_codes(codes)
-        samples = decode_bytes(codes_to_frame(codes.cpu().numpy()), MODE, BYTES_PER_FRAME)
-        return torch.from_numpy(samples.astype(np.float32) / 32768.0)

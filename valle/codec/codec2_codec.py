@@ -49,21 +49,28 @@ def decode_bytes(data: bytes, mode: int = MODE, bytes_per_frame: int = BYTES_PER
 
 
 class Codec2Codec(Codec):
+    """codec2 3200; a subclass for another mode sets the mode's facts, frame sizes and code layout."""
+
     name = "codec2"
     sample_rate = 8000
     frame_rate = 50.0
     num_quantizers = 8
     codebook_size = 256
     min_input_rate = 8000
+    mode = MODE
+    samples_per_frame = SAMPLES_PER_FRAME
+    bytes_per_frame = BYTES_PER_FRAME
+    frames_to_codes = staticmethod(repack)  # codec2 bytes -> codes [frames, num_quantizers]
+    codes_to_frames = staticmethod(unpack)  # and back
 
     def __init__(self) -> None:
-        load_pycodec2()  # fail now, with the install hint, if pycodec2 is missing
+        load_pycodec2(self.mode)  # fail now, with the install hint, if pycodec2 is missing
 
     def encode_input(self, wav: torch.Tensor) -> torch.Tensor:
         samples = (wav.detach().cpu().numpy() * 32767.0).clip(-32768, 32767).round().astype(np.int16)
-        return torch.from_numpy(repack(encode_bytes(samples)))
+        return torch.from_numpy(self.frames_to_codes(encode_bytes(samples, self.mode, self.samples_per_frame)))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         codes = self.check_codes(codes)
-        samples = decode_bytes(unpack(codes.cpu().numpy()))
+        samples = decode_bytes(self.codes_to_frames(codes.cpu().numpy()), self.mode, self.bytes_per_frame)
         return torch.from_numpy(samples.astype(np.float32) / 32768.0)
