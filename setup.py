@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "tqdm",
     "pyyaml",
     "numpy",
+    "numba",  # the AR's compiled CPU decoding step (valle/models/step_kernels.py); also a librosa dependency
     "h5py",  # stage 3 stores Encodec codes with lhotse NumpyHdf5Writer (exact int16)
     # VALL-E X text frontend (reference/README.md): all run offline
     "eng_to_ipa",

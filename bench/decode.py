@@ -7,16 +7,18 @@ Every comparison is timed in the same run, alternating its two sides ``--repeats
 of each is reported, with all runs), as wall-clock frames/s and as frames per CPU-second of this
 process (the second is what a busy shared machine disturbs least). The CPU model, its SIMD flags,
 torch's dispatch level and the load average at the start and end are printed with the figures.
-Weights are random; EOS is forbidden (a forward hook on the output layer) so every run makes the
-requested frames.
+Weights are random; EOS is forbidden so every run makes the requested frames: fp32 models through
+their weights (``suppress_eos``, so the output layer runs as in synthesis, inside the "kernel" step),
+int8 ones by a forward hook on the output layer (an EOS weight of -100 would crush the int8 scale).
 
 - ``d256_l4``: the ``small`` size (d256 / 4 heads / 4 layers), 150 frames after a 225-frame
-  prompt and 60 text tokens, greedy, in every step mode the device runs (``fused``, the default;
-  ``modules``, the decoder modules with the KV cache; ``static``; ``cuda_graph`` on CUDA only):
-  their codes must be equal.
-- ``d256_step_profile``: where one fused step's time goes: prefill (+1 frame) apart from the
-  steps, the torch operations one step calls (torch.profiler), and two floors measured in the same
-  run: the step's 17 weight products alone, and one read of their fp32 weights (``sum``).
+  prompt and 60 text tokens, greedy, in every step mode the device runs (``kernel``, the default
+  on the CPU; ``fused``, torch operations; ``modules``, the decoder modules with the KV cache;
+  ``static``; ``cuda_graph`` on CUDA only): their codes must be equal.
+- ``d256_step_profile``: per step mode (``kernel``, ``fused``), where the time goes: prefill (+1
+  frame) apart from the steps, the torch operations one step calls (torch.profiler), and two floors
+  measured in the same run: the step's 17 weight products alone in torch, and one read of their
+  fp32 weights (``sum``).
 - ``paper`` (not with ``--quick``): the ``vallex`` preset (370 M parameters), 40 frames after a
   225-frame prompt, prefill included: fp32 vs ``--quantize int8``; and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from valle.models import VALLE, get_preset  # noqa: E402
 from valle.models.decoding import STEP_MODES, ar_decode  # noqa: E402
+from valle.models.eos_suppression import suppress_eos  # noqa: E402
 from valle.models.quantize import quantize_for_synthesis  # noqa: E402
 from valle.utils.precision import cpu_info  # noqa: E402
 
@@ -57,7 +60,11 @@ def forbid_eos(model) -> None:
 
 def build(preset: str, quantize: str = "none", **over) -> VALLE:
     torch.manual_seed(0)
-    model = quantize_for_synthesis(VALLE(get_preset(preset, **over)).eval(), quantize)
+    model = VALLE(get_preset(preset, **over)).eval()
+    if quantize == "none":
+        suppress_eos(model)
+        return model
+    model = quantize_for_synthesis(model, quantize)
     forbid_eos(model)
     return model
 
@@ -70,7 +77,7 @@ def inputs(model, text_lens, prompt_lens, seed=0):
                 prompt=torch.randint(0, 1024, (B, P), generator=g), prompt_lens=torch.tensor(prompt_lens))
 
 
-def timed_decode(model, x, new_frames, step_mode="fused"):
+def timed_decode(model, x, new_frames, step_mode="auto"):
     """(codes, wall s, CPU s) of one greedy ar_decode call."""
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
@@ -99,7 +106,7 @@ def compare(sides, repeats):
     return out, codes
 
 
-def single(model, x, n, step_mode="fused"):
+def single(model, x, n, step_mode="auto"):
     def fn():
         c, w, cpu = timed_decode(model, x, [n] * len(x["text_lens"]), step_mode)
         return c, n * len(c), w, cpu
@@ -161,17 +168,17 @@ def int8_agreement():
             "all_codebooks_agreement": round(float((a[:k] == b[:k]).float().mean()), 4)}
 
 
-def step_profile(model, x, frames=150, repeats=3) -> dict:
-    """Prefill and per-step CPU time of the fused step, the operations of one step, and the floors."""
-    timed_decode(model, x, [frames])  # warm-up
+def step_profile(model, x, frames=150, repeats=3, step_mode="auto") -> dict:
+    """Prefill and per-step CPU time of one step mode, the torch operations of one step, and the floors."""
+    timed_decode(model, x, [frames], step_mode)  # warm-up
     best = {}
     for n in (1, frames):
-        best[n] = min(timed_decode(model, x, [n])[2] for _ in range(repeats))
+        best[n] = min(timed_decode(model, x, [n], step_mode)[2] for _ in range(repeats))
     step_ms = (best[frames] - best[1]) / (frames - 1) * 1e3
     with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        timed_decode(model, x, [11])
+        timed_decode(model, x, [11], step_mode)
     with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof1:
-        timed_decode(model, x, [1])
+        timed_decode(model, x, [1], step_mode)
     ops = {e.key: e.count for e in prof.key_averages()}
     for e in prof1.key_averages():  # what 10 more frames add, per frame
         ops[e.key] = ops.get(e.key, 0) - e.count
@@ -243,13 +250,15 @@ def main(argv=None) -> int:
         small = build("small", d_model=256, nhead=4, num_layers=4)
     if "d256" in parts:
         x = inputs(small, [60], [225])
-        modes = [m for m in STEP_MODES if m != "cuda_graph"]  # a CUDA graph needs a CUDA device
+        # "auto" is "kernel" here; a CUDA graph needs a CUDA device
+        modes = [m for m in STEP_MODES if m not in ("auto", "cuda_graph")]
         d256, codes = compare({m: single(small, x, 150, step_mode=m) for m in modes}, args.repeats)
         d256["codes_equal"] = all(torch.equal(codes[m][0], codes["modules"][0]) for m in modes)
-        d256["speedup"] = round(d256["fused"]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)
-        d256["speedup_cpu"] = round(d256["fused"]["frames_per_cpu_s"] / d256["modules"]["frames_per_cpu_s"], 2)
+        for m in ("kernel", "fused"):
+            d256[f"speedup_{m}"] = round(d256[m]["frames_per_s"] / d256["modules"]["frames_per_s"], 2)
+            d256[f"speedup_{m}_cpu"] = round(d256[m]["frames_per_cpu_s"] / d256["modules"]["frames_per_cpu_s"], 2)
         res["d256_l4_prompt225_new150"] = d256
-        res["d256_step_profile"] = step_profile(small, x)
+        res["d256_step_profile"] = {m: step_profile(small, x, step_mode=m) for m in ("kernel", "fused")}
     if "batch8" in parts:
         res["batch8_d256_l4"] = batch_curve(small, args.repeats)
     if "int8_agreement" in parts:

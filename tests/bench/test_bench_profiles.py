@@ -22,14 +22,14 @@ def load(name: str):
     return module
 
 
-def test_decode_step_profile_counts_the_fused_step():
+def test_decode_step_profile_counts_the_fused_and_kernel_steps():
     decode = load("decode")
     layers = 2
     model = decode.build("small", d_model=64, nhead=2, num_layers=layers, dim_feedforward=128)
     x = decode.inputs(model, [7], [12])
     threads = torch.get_num_threads()
     try:
-        prof = decode.step_profile(model, x, frames=40, repeats=2)
+        prof, kernel = (decode.step_profile(model, x, frames=40, repeats=2, step_mode=m) for m in ("fused", "kernel"))
     finally:
         torch.set_num_threads(threads)
     ops = prof["ops_per_step"]
@@ -42,6 +42,10 @@ def test_decode_step_profile_counts_the_fused_step():
     weights += model.ar_predict_layer.weight.numel()
     assert prof["weights_mb"] == round(weights * 4 / 1e6, 1)
     assert prof["step_cpu_ms"] > 0 and prof["floor_weight_read_cpu_ms"] > 0 and prof["torch_ops_per_step"] > 0
+    # the kernel step runs no torch product, attention or sampling operation: a handful of ops in all
+    assert not {"aten::addmm", "aten::linear", "aten::scaled_dot_product_attention", "aten::argmax"} & set(
+        kernel["ops_per_step"])
+    assert kernel["step_cpu_ms"] > 0 and 0 < kernel["torch_ops_per_step"] < prof["torch_ops_per_step"] / 5
 
 
 def test_encodec_profile_names_the_encoder_operations(capsys):

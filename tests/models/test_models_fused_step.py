@@ -8,6 +8,8 @@ from reference_case import case_inputs
 from model_batches import make_inputs
 from test_models_kv_cache import make_model
 from valle.models.decoding import ar_decode
+from valle.models.kernel_step import greedy_choice, kernel_step_supported
+from valle.models.quantize import quantize_for_synthesis
 
 
 def test_fused_step_equals_module_step_on_reference_case(vallex_small):
@@ -17,11 +19,11 @@ def test_fused_step_equals_module_step_on_reference_case(vallex_small):
     n = case["max_new_frames"]
     runs = {}
     with torch.no_grad():
-        for mode in ("fused", "modules", "static"):
+        for mode in ("kernel", "fused", "modules", "static"):
             runs[mode] = ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"],
                                    x["audio_prompts"][..., 0], x["prompt_lens"], torch.tensor([n]), top_k=1,
                                    keep_logits=True, step_mode=mode)
-    for mode in ("fused", "static"):
+    for mode in ("kernel", "fused", "static"):
         assert torch.equal(runs[mode].codes[0], runs["modules"].codes[0])
         assert torch.equal(runs[mode].codes[0], out["ar_generated_q0"])
         assert (runs[mode].step_logits[0] - runs["modules"].step_logits[0]).abs().max() < 1e-5
@@ -36,11 +38,11 @@ def test_fused_step_batched_padding_and_stopping(bos):
     lens = ([11, 4, 8], [1 if bos else 2, 17, 40], [20, 6, 13])
     x = make_inputs(*lens[:2])
     with torch.no_grad():
-        plain, fused, static = (
+        plain, fused, static, kernel = (
             ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
                       x["prompt_lens"], torch.tensor(lens[2]), top_k=1, keep_logits=True, step_mode=mode)
-            for mode in ("modules", "fused", "static"))
-    for run in (fused, static):  # "static": the fixed-shape step that CUDA graphs capture
+            for mode in ("modules", "fused", "static", "kernel"))
+    for run in (fused, static, kernel):  # "static": the fixed-shape step that CUDA graphs capture
         for i in range(3):
             assert len(run.codes[i]) == lens[2][i]
             assert torch.equal(run.codes[i], plain.codes[i])
@@ -54,3 +56,29 @@ def test_step_mode_checked():
     with pytest.raises(ValueError, match="step_mode must be one of"):
         ar_decode(model, x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0],
                   x["prompt_lens"], torch.tensor([2]), top_k=1, step_mode="graph")
+
+
+def test_auto_step_mode_uses_the_kernel_only_where_it_applies():
+    model = make_model()
+    cpu = torch.device("cpu")
+    assert kernel_step_supported(model, cpu)
+    x = make_inputs([6], [5])
+    args = (x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0], x["prompt_lens"], torch.tensor([4]))
+    int8 = quantize_for_synthesis(make_model(), "int8")  # int8 linear maps: the torch step
+    assert not kernel_step_supported(int8, cpu)
+    with torch.no_grad():
+        assert len(ar_decode(int8, *args, top_k=1).codes[0]) == 4  # "auto" falls back to "fused"
+        with pytest.raises(ValueError, match="step_mode 'kernel' needs"):
+            ar_decode(int8, *args, top_k=1, step_mode="kernel")
+    assert not kernel_step_supported(make_model().double(), cpu)
+
+
+def test_greedy_choice_is_argmax_and_log_softmax():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 1025, generator=g) * 5
+    logits[0, 7] = logits[0, 9] = logits[0].max() + 1  # a tie: the first index, as argmax
+    logits[1, :100] = float("-inf")
+    tok, lp = greedy_choice(logits)
+    assert torch.equal(tok, logits.argmax(dim=-1)) and int(tok[0]) == 7
+    expect = torch.log_softmax(logits, dim=-1).gather(1, tok[:, None]).view(-1)
+    assert torch.allclose(torch.tensor(lp, dtype=torch.float32), expect, atol=1e-5)

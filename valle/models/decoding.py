@@ -16,10 +16,11 @@ from torch import Tensor
 
 from .masks import ar_mask, lengths_to_valid, padding_mask
 from .fused_step import CUDAGraphStep, FusedARStep, StaticStep, fused_step_supported
+from .kernel_step import KernelARStep, greedy_choice, kernel_step_supported
 from .modules import KVCache
 from .sampling import sample_next
 
-STEP_MODES = ("fused", "modules", "static", "cuda_graph")
+STEP_MODES = ("auto", "kernel", "fused", "modules", "static", "cuda_graph")
 
 
 @dataclass
@@ -46,11 +47,13 @@ def _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts
 def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
               prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
               temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-              keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "fused") -> ARResult:
+              keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "auto") -> ARResult:
     """Generate codebook 0 for every item until it samples EOS or reaches ``max_frames[i]`` frames.
 
-    With the KV cache, ``step_mode`` "fused" (the default) runs each new frame through
-    ``FusedARStep`` (fused_step.py); "modules" through the decoder modules (same codes, slower);
+    With the KV cache, ``step_mode`` "kernel" runs each new frame as one compiled CPU kernel
+    (kernel_step.py), "fused" through ``FusedARStep`` (fused_step.py); "auto" (the default) picks
+    "kernel" where it applies (fp32 on the CPU, ``kernel_step_supported``), else "fused";
+    "modules" through the decoder modules (same codes, slower);
     "static" through its fixed-shape step and "cuda_graph" through that step captured as a CUDA graph.
 
     ``min_frames[i]`` (optional) forbids EOS before item i has that many frames: an under-trained
@@ -68,7 +71,7 @@ def ar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optiona
 def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Optional[Tensor], prompt_q0: Tensor,
                     prompt_lens: Tensor, max_frames: Tensor, top_k: int = -100, top_p: float = 1.0,
                     temperature: float = 1.0, use_kv_cache: bool = True, generator: Optional[torch.Generator] = None,
-                    keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "fused"):
+                    keep_logits: bool = False, min_frames: Optional[Tensor] = None, step_mode: str = "auto"):
     """``ar_decode`` one step at a time: a generator that yields the per-item lists of codebook-0
     ids generated so far after every step (streaming synthesis reads them while the AR runs) and
     returns the ``ARResult``. The lists grow in place; callers must not change them.
@@ -110,6 +113,11 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
 
     if step_mode not in STEP_MODES:
         raise ValueError(f"step_mode must be one of {', '.join(STEP_MODES)}, got {step_mode!r}")
+    if step_mode == "auto":
+        step_mode = "kernel" if kernel_step_supported(model, device) else "fused"
+    elif step_mode == "kernel" and not kernel_step_supported(model, device):
+        raise ValueError("step_mode 'kernel' needs numba and an fp32 pre-norm model with plain linear layers on the "
+                         "CPU; use step_mode 'auto' or 'fused'")
     fused = cache is not None and step_mode != "modules" and fused_step_supported(model)
     if fused and B > 1 and device.type == "cpu":
         logits = prefill_by_item(model, text_tokens, text_lens, text_langs, seq, positions, a_lens, cache)
@@ -118,12 +126,13 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     stepper = None
     if fused:
         capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks
-        stepper = FusedARStep(model, cache, key_valid, capacity)
+        stepper = (KernelARStep if step_mode == "kernel" else FusedARStep)(model, cache, key_valid, capacity)
         if step_mode == "static":
             stepper = StaticStep(stepper)
         elif step_mode == "cuda_graph":
             stepper = CUDAGraphStep(stepper)
         cache = None  # the stepper holds the keys and values from here on
+    fast_greedy = top_k == 1 and isinstance(stepper, KernelARStep)
     step = 0
     alive_l = list(range(B))  # the items still decoding, in batch-row order
     max_l = [int(m) for m in max_frames.tolist()]
@@ -133,8 +142,11 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
             if bool(early.any()):
                 logits = logits.clone()
                 logits[early, c.eos_id] = float("-inf")
-        tok = sample_next(logits, top_k, top_p, temperature, generator)
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).view(-1).tolist()
+        if fast_greedy:  # argmax and its log-probability in one compiled pass
+            tok, lp = greedy_choice(logits)
+        else:
+            tok = sample_next(logits, top_k, top_p, temperature, generator)
+            lp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).view(-1).tolist()
         tok_l = tok.tolist()
         keep = []
         for r, item in enumerate(alive_l):

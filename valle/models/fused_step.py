@@ -61,6 +61,8 @@ def fused_step_supported(model) -> bool:
 class FusedARStep:
     """Single-token AR steps over a preallocated KV cache filled from a prefill ``KVCache``."""
 
+    transpose_weights = True  # small decoders: [in, out] copies for the single-row products
+
     def __init__(self, model, prefill: KVCache, key_valid: Tensor, capacity: int):
         dec = model.ar_decoder
         first = prefill.k[0]
@@ -68,7 +70,7 @@ class FusedARStep:
         self.B, self.H, self.Dh, self.D = B, H, Dh, H * Dh
         self.length = prefill.length
         self.layers = []
-        tr = sum(p.numel() * p.element_size() for p in dec.parameters()) <= TRANSPOSE_MAX_BYTES
+        tr = self.transpose_weights and sum(p.numel() * p.element_size() for p in dec.parameters()) <= TRANSPOSE_MAX_BYTES
         for layer in dec.layers:
             att = layer.self_attn
             qkv = getattr(att, "qkv_proj", None)
@@ -83,7 +85,7 @@ class FusedARStep:
         self.head = model.ar_predict_layer
         self.embedding = model.ar_audio_embedding.weight
         pos = model.ar_audio_position
-        self.pe = pos.alpha * pos.table(capacity + 1, first.device).to(first.dtype)  # alpha * PE, as its forward
+        self.pe = pos.alpha * pos.table(capacity + 1, first.device)[: capacity + 1].to(first.dtype)  # alpha * PE, as its forward
         # zeros, not empty: the static step attends over all columns (masked), and garbage could be NaN
         # keys and values apart ([2, B, H, ...] per layer): each is [B * H, capacity, Dh] in memory, which
         # attention reads faster over a batch than keys and values interleaved per item
