@@ -252,6 +252,8 @@ def main(argv=None) -> int:
         x = inputs(small, [60], [225])
         # "auto" is "kernel" here; a CUDA graph needs a CUDA device
         modes = [m for m in STEP_MODES if m not in ("auto", "cuda_graph")]
+        for m in modes:  # warm-up: load (or compile) the kernels, first-call allocations
+            timed_decode(small, x, [2], m)
         d256, codes = compare({m: single(small, x, 150, step_mode=m) for m in modes}, args.repeats)
         d256["codes_equal"] = all(torch.equal(codes[m][0], codes["modules"][0]) for m in modes)
         for m in ("kernel", "fused"):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .masks import ar_mask, lengths_to_valid, padding_mask
-from .fused_step import CUDAGraphStep, FusedARStep, StaticStep, fused_step_supported
+from .fused_step import CUDAGraphStep, FusedARStep, StaticStep, fused_step_supported, preallocated_cache
 from .kernel_step import KernelARStep, greedy_choice, kernel_step_supported
 from .modules import KVCache
 from .sampling import sample_next
@@ -108,7 +108,7 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     def full_logits():
         y = model.ar_audio_position(model.ar_audio_embedding(seq), positions=positions)
         mask = ar_mask(S, seq.shape[1], key_valid, device=device)
-        h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache)
+        h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache, last_only=True)
         return model.ar_predict_layer(h[:, -1])
 
     if step_mode not in STEP_MODES:
@@ -119,13 +119,16 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         raise ValueError("step_mode 'kernel' needs numba and an fp32 pre-norm model with plain linear layers on the "
                          "CPU; use step_mode 'auto' or 'fused'")
     fused = cache is not None and step_mode != "modules" and fused_step_supported(model)
+    if fused:
+        capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks
+        if not torch.is_autocast_enabled(device.type):  # under autocast the keys' dtype is not the weights'
+            cache = preallocated_cache(model, B, capacity, device)
     if fused and B > 1 and device.type == "cpu":
         logits = prefill_by_item(model, text_tokens, text_lens, text_langs, seq, positions, a_lens, cache)
     else:
         logits = full_logits()
     stepper = None
     if fused:
-        capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks
         stepper = (KernelARStep if step_mode == "kernel" else FusedARStep)(model, cache, key_valid, capacity)
         if step_mode == "static":
             stepper = StaticStep(stepper)
@@ -210,14 +213,15 @@ def prefill_by_item(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         x = model.embed_text(text_tokens[one, :s], None if text_langs is None else text_langs[one, :s], nar=False)
         y = model.ar_audio_position(model.ar_audio_embedding(seq[one, A - a:]), positions=positions[one, A - a:])
         alone = KVCache(layers)
-        h = model.ar_decoder(torch.cat([x, y], dim=1), ar_mask(s, a, None, device=seq.device), cache=alone)
+        h = model.ar_decoder(torch.cat([x, y], dim=1), ar_mask(s, a, None, device=seq.device), cache=alone,
+                             last_only=True)
         logits.append(model.ar_predict_layer(h[:, -1]))
         for j in range(layers):
             for dst, src in ((cache.k, alone.k[j]), (cache.v, alone.v[j])):
                 if dst[j] is None:
                     dst[j] = src.new_zeros(B, src.shape[1], S + A, src.shape[3])
                 dst[j][i, :, :s] = src[0, :, :s]
-                dst[j][i, :, S + A - a:] = src[0, :, s: s + a]
+                dst[j][i, :, S + A - a: S + A] = src[0, :, s: s + a]
     cache.length = S + A
     return torch.cat(logits)
 

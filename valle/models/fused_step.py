@@ -58,6 +58,20 @@ def fused_step_supported(model) -> bool:
     return bool(model.config.norm_first) and not model.ar_decoder.training
 
 
+def preallocated_cache(model, batch: int, capacity: int, device) -> KVCache:
+    """A ``KVCache`` whose layers write into views of one zeroed [layers, 2, B, H, capacity, Dh] block
+    (``.block``), which ``FusedARStep`` then keeps as its cache: the prefill's keys and values are
+    written once, where the steps read them, instead of being copied over after the prefill."""
+    dec = model.ar_decoder
+    att = dec.layers[0].self_attn
+    H, D = att.nhead, att.in_proj_weight.shape[1]
+    block = torch.zeros(len(dec.layers), 2, batch, H, capacity, D // H, device=device, dtype=att.in_proj_weight.dtype)
+    cache = KVCache(len(dec.layers))
+    cache.k, cache.v = list(block[:, 0].unbind(0)), list(block[:, 1].unbind(0))
+    cache.block = block
+    return cache
+
+
 class FusedARStep:
     """Single-token AR steps over a preallocated KV cache filled from a prefill ``KVCache``."""
 
@@ -89,10 +103,14 @@ class FusedARStep:
         # zeros, not empty: the static step attends over all columns (masked), and garbage could be NaN
         # keys and values apart ([2, B, H, ...] per layer): each is [B * H, capacity, Dh] in memory, which
         # attention reads faster over a batch than keys and values interleaved per item
-        self.kv = first.new_zeros(len(dec.layers), 2, B, H, capacity, Dh)
-        for i in range(len(dec.layers)):
-            self.kv[i, 0, :, :, : self.length] = prefill.k[i][:, :, : self.length]
-            self.kv[i, 1, :, :, : self.length] = prefill.v[i][:, :, : self.length]
+        block = getattr(prefill, "block", None)  # preallocated_cache: the prefill wrote into it
+        if block is not None and block.shape[2] == B and block.shape[4] == capacity and block.dtype == first.dtype:
+            self.kv = block
+        else:
+            self.kv = first.new_zeros(len(dec.layers), 2, B, H, capacity, Dh)
+            for i in range(len(dec.layers)):
+                self.kv[i, 0, :, :, : self.length] = prefill.k[i][:, :, : self.length]
+                self.kv[i, 1, :, :, : self.length] = prefill.v[i][:, :, : self.length]
         self._views()
         # additive key mask [B, 1, 1, capacity]: -inf on padded prefix keys; None when nothing is padded
         self.mask: Optional[Tensor] = None

@@ -169,7 +169,9 @@ class SelfAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: Tensor, mask: Optional[Tensor], cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
+    def forward(self, x: Tensor, mask: Optional[Tensor], cache: Optional[KVCache] = None, layer: int = 0,
+                last_only: bool = False) -> Tensor:
+        """``last_only``: keys and values of every position (cached), the output of the last one only."""
         B, L, D = x.shape
         H = self.nhead
         if self.qkv_proj is not None:
@@ -179,6 +181,9 @@ class SelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, Dh]
         if cache is not None:
             k, v = cache.append(layer, k, v)
+        if last_only:
+            q, L = q[:, :, -1:], 1
+            mask = None if mask is None else mask[..., -1:, :]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
@@ -204,16 +209,19 @@ class TransformerLayer(nn.Module):
     def _norm(self, norm: nn.Module, x: Tensor, cond: Optional[Tensor]) -> Tensor:
         return norm(x, cond) if self.adaptive else norm(x)
 
-    def _ff(self, x: Tensor) -> Tensor:
-        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x)))))
+    def _ff(self, x: Tensor) -> Tensor:  # in-place ReLU: the product's backward does not need its output
+        return self.dropout(self.linear2(self.dropout(F.relu(self.linear1(x), inplace=True))))
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
-                cache: Optional[KVCache] = None, layer: int = 0) -> Tensor:
+                cache: Optional[KVCache] = None, layer: int = 0, last_only: bool = False) -> Tensor:
+        """``last_only``: the output of the last position only ([B, 1, D]; the cache gets them all)."""
         if self.norm_first:
-            x = x + self.dropout(self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer))
+            a = self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer, last_only)
+            x = (x[:, -1:] if last_only else x) + self.dropout(a)
             x = x + self._ff(self._norm(self.norm2, x, cond))
         else:
-            x = self._norm(self.norm1, x + self.dropout(self.self_attn(x, mask, cache, layer)), cond)
+            a = self.self_attn(x, mask, cache, layer, last_only)
+            x = self._norm(self.norm1, (x[:, -1:] if last_only else x) + self.dropout(a), cond)
             x = self._norm(self.norm2, x + self._ff(x), cond)
         return x
 
@@ -236,15 +244,19 @@ class Decoder(nn.Module):
             self.norm = None
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
-                cache: Optional[KVCache] = None) -> Tensor:
+                cache: Optional[KVCache] = None, last_only: bool = False) -> Tensor:
+        """``last_only``: only the last position's output is wanted ([B, 1, D]): the last layer runs its
+        attention output, norms and FFN for that position alone (AR prefill: ~1/num_layers less work)."""
         recompute = self.activation_checkpointing and self.training and cache is None and torch.is_grad_enabled()
+        n = x.shape[1]
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if recompute:  # keep only layer inputs; recompute activations in backward (memory for time)
-                x = checkpoint(layer, x, mask, cond, None, i, use_reentrant=False)
+                x = checkpoint(layer, x, mask, cond, None, i, last_only and i == last, use_reentrant=False)
             else:
-                x = layer(x, mask, cond, cache, i)
+                x = layer(x, mask, cond, cache, i, last_only and i == last)
         if cache is not None:
-            cache.length += x.shape[1]
+            cache.length += n
         if self.norm is not None:
             x = self.norm(x, cond) if self.adaptive else self.norm(x)
         return x
