@@ -177,10 +177,10 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
                 seq, positions, key_valid, x_text = seq[idx], positions[idx], key_valid[idx], x_text[idx]
                 if cache is not None:
                     cache.select(idx)
-        new_pos = (a_lens + step - 1)[:, None]
         if stepper is not None:
-            logits = stepper.step(tok, new_pos[:, 0])
+            logits = stepper.step(tok, a_lens + (step - 1))
             continue
+        new_pos = (a_lens + step - 1)[:, None]
         seq = torch.cat([seq, tok[:, None]], dim=1)
         positions = torch.cat([positions, new_pos], dim=1)
         key_valid = torch.cat([key_valid, key_valid.new_ones(key_valid.shape[0], 1)], dim=1)

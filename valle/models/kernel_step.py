@@ -59,7 +59,10 @@ def greedy_choice(logits: Tensor):
 
 
 def _np(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
+    """A numpy view of a CPU tensor (no torch operation when it is contiguous and needs no gradient)."""
+    if t.requires_grad or not t.is_contiguous():
+        t = t.detach().contiguous()
+    return t.numpy()
 
 
 class KernelARStep(FusedARStep):
@@ -103,9 +106,9 @@ class KernelARStep(FusedARStep):
         x = k.embed(_np(tokens), _np(positions), self.emb_np, self.pe_np)
         for kv, args in zip(self.kv_layers, self.layer_args):
             k.layer_step(x, t, self.H, kv, self.key_ok, *args)
-        logits = torch.empty(self.B, 0 if self.head_hooked else self.n_out)
-        h = k.output(x, *self.norm_args, self.head_w, logits.numpy())
+        logits = np.empty((self.B, 0 if self.head_hooked else self.n_out), np.float32)
+        h = k.output(x, *self.norm_args, self.head_w, logits)
         self.length = t + 1
         if self.head_hooked:
             return self.head(torch.from_numpy(h))
-        return logits
+        return torch.from_numpy(logits)
