@@ -71,8 +71,8 @@ def attend(qkv, kv, key_ok, t, n_heads, out):
             acc = out[r, h * dh: (h + 1) * dh]
             acc[:] = 0.0
             for j in range(t + 1):
-                # below e^-87 a weight is subnormal in fp32 (0 after a few products): skipped, as
-                # subnormal arithmetic costs ~100x on x86 and was most of this loop's time
+                # below e^-87 a weight is subnormal in fp32, below the resolution of the sum: skipped,
+                # so no subnormal arithmetic (~100x slower on x86) can reach the accumulator
                 if key_ok[r, j] and scores[j] - top > -87.0:
                     p = np.exp(scores[j] - top)
                     total += p
