@@ -136,6 +136,26 @@ def test_fast_dropout_rate_scale_and_seed():
     assert fast_dropout(x, 0.1, False) is x
 
 
+def test_relu_dropout_equals_relu_then_dropout_values_and_gradients():
+    """The fused FFN activation draws the same mask and gives the same values and gradients."""
+    from valle.models.modules import fast_dropout, relu_dropout
+
+    x = torch.randn(3, 50, 64, generator=torch.Generator().manual_seed(0))
+    grad = torch.randn(3, 50, 64, generator=torch.Generator().manual_seed(1))
+    results = []
+    for fused in (False, True):
+        xi = x.clone().requires_grad_(True)
+        torch.manual_seed(2)
+        y = relu_dropout(xi, 0.1, True) if fused else fast_dropout(torch.relu(xi), 0.1, True)
+        y.backward(grad)
+        results.append((y.detach(), xi.grad))
+    (y0, g0), (y1, g1) = results
+    assert torch.equal(y0, y1) and torch.equal(g0, g1)
+    kept = (y0 != 0).float().mean()  # about 0.9 of the positive half
+    assert 0.40 < float(kept) < 0.50 and torch.equal(torch.sign(y0), torch.sign(torch.relu(x)) * (y0 != 0))
+    assert torch.equal(relu_dropout(x, 0.1, False), torch.relu(x))
+
+
 def test_activation_checkpointing_gives_the_same_gradients():
     batch = make_batch()
     grads = []

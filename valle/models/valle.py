@@ -134,7 +134,7 @@ class VALLE(nn.Module):
         logits = logits.float()
         loss = F.cross_entropy(logits, targets)
         with torch.no_grad():  # top-10: fewer than 10 classes score above the target (one pass, no sort)
-            above = (logits > logits.gather(1, targets[:, None])).sum(-1)
+            above = (logits > logits.gather(1, targets[:, None])).to(torch.uint8).sum(-1, dtype=torch.int32)
             acc = (above < 10).float().mean()
         return loss, acc, int(targets.numel())
 
