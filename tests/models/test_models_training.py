@@ -156,6 +156,23 @@ def test_relu_dropout_equals_relu_then_dropout_values_and_gradients():
     assert torch.equal(relu_dropout(x, 0.1, False), torch.relu(x))
 
 
+def test_rows_padded_output_layer_gives_the_layers_values_and_gradients():
+    from valle.models.valle import rows_padded_linear
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(32, 1025, bias=False)
+    h = torch.randn(2, 7, 32)
+    grads = []
+    for padded in (False, True):
+        layer.zero_grad()
+        out = rows_padded_linear(layer, h) if padded else layer(h)
+        assert out.shape == (2, 7, 1025)
+        (out * torch.arange(1025.0)).sum().backward()
+        grads.append((out.detach(), layer.weight.grad.clone()))
+    (y0, g0), (y1, g1) = grads
+    assert torch.allclose(y0, y1, rtol=0, atol=1e-6) and torch.allclose(g0, g1, rtol=1e-6, atol=1e-5)
+
+
 def test_activation_checkpointing_gives_the_same_gradients():
     batch = make_batch()
     grads = []
