@@ -14,7 +14,10 @@ resynthesis (the ceiling a codec2 model can reach) and of the model after each b
 with the CPU, thread count and settings; writes ``learn.json`` and ``learn_wer.png`` (WER
 against CPU minutes) into ``--work-dir``.
 
-Usage: ``.venv/bin/python bench/learn.py [--budget-minutes 5 10 20] [--threads 1]``
+The AR and the NAR train apart by default (``--ar-fraction``: the AR alone gets a third of each
+budget, the NAR alone the rest; 0 trains one AR+NAR model as before).
+
+Usage: ``.venv/bin/python bench/learn.py [--budget-minutes 6 12 20] [--threads 1]``
 (the budgets are cumulative CPU minutes of training; about 1.5x that in wall time on a quiet
 2-core machine with evaluation, far more on a busy one).
 """
@@ -39,7 +42,7 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--work-dir", type=Path, default=Path("bench_out/learn"))
-    p.add_argument("--budget-minutes", type=float, nargs="+", default=[5, 10, 20],
+    p.add_argument("--budget-minutes", type=float, nargs="+", default=[6, 12, 20],
                    help="cumulative training budgets in process CPU minutes; the model is scored after each")
     p.add_argument("--num-sentences", type=int, default=300, help="training sentences (x voices utterances)")
     p.add_argument("--num-heldout", type=int, default=5, help="held-out sentences (x voices utterances)")
@@ -52,6 +55,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="model and recipe options for valle.bin.train (docs/training.md, 'Short budgets')")
     p.add_argument("--codec", default="codec2:1200",
                    help="codec2:1200 (codebook 0 = the envelope class; docs/codec.md) or codec2 (3200)")
+    p.add_argument("--ar-fraction", type=float, default=1 / 3,
+                   help="share of every budget that trains the AR alone (--train-stage 1); the NAR alone "
+                        "(--train-stage 2) gets the rest (an AR step costs about a fifth of a NAR step; "
+                        "docs/benchmarks.md, 'AR and NAR trained apart'). 0 = one model, AR+NAR trained "
+                        "together (--train-stage 0)")
     p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
@@ -92,6 +100,45 @@ def score(asr, items, wavs_and_rates) -> dict:
             "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:4]]}
 
 
+STAGE_NAMES = {0: "ar_nar", 1: "ar", 2: "nar"}
+SPENT_FILE = "bench_cpu_seconds.json"
+
+
+def stage_budgets(cpu_seconds: float, ar_fraction: float):
+    """(train stage, cumulative CPU seconds) for one budget: AR and NAR apart, or one joint model.
+
+    ``ar_fraction`` 0 trains AR+NAR together (``--train-stage 0``) for the whole budget; between 0
+    and 1 the AR alone (stage 1) gets that share and the NAR alone (stage 2) the rest.
+    """
+    if not 0 <= ar_fraction < 1:
+        raise ValueError(f"--ar-fraction must be in [0, 1), got {ar_fraction}")
+    if ar_fraction == 0:
+        return [(0, cpu_seconds)]
+    return [(1, cpu_seconds * ar_fraction), (2, cpu_seconds * (1 - ar_fraction))]
+
+
+def train_stage(exp: Path, stage: int, cpu_seconds: float, args) -> str:
+    """Train ``stage`` in ``exp`` until it has used ``cpu_seconds`` in all (a rerun goes on); its newest checkpoint."""
+    from valle.bin import train
+    from valle.utils.atomic import atomic_write_text
+
+    spent_file = exp / SPENT_FILE
+    spent = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
+    if cpu_seconds > spent:
+        t0 = time.process_time()
+        train.main(["--tokenized-dir", str(args.work_dir.resolve() / "data" / "tokenized"), "--exp-dir", str(exp),
+                    *args.model, "--train-stage", str(stage), "--concat-prompt", "true",
+                    "--max-cpu-seconds", str(cpu_seconds - spent), "--num-epochs", "100000",
+                    "--max-duration", str(args.max_duration), "--num-workers", "0", "--device", "cpu",
+                    "--tensorboard", "false", "--synthesize-at-valid", "false", "--valid-interval", "100000",
+                    "--save-every-n", "0", "--keep-last-k", "1", "--epoch-checkpoints", "false",
+                    "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"])
+        spent += time.process_time() - t0
+        atomic_write_text(spent_file, json.dumps({"cpu_seconds": spent}) + "\n")
+    ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+    return str(ckpts[-1])
+
+
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -126,27 +173,20 @@ def main(argv=None) -> int:
     result = {"cpu": cpu_info(), "threads": args.threads, "budget_unit": "process CPU minutes (all threads)",
               "corpus": {"train_sentences": args.num_sentences, "heldout_sentences": args.num_heldout,
                          "voices": args.num_voices, "heldout_utterances": len(items)},
-              "codec": args.codec, "model_options": args.model, "ground_truth": score(asr, items, gt),
+              "codec": args.codec, "model_options": args.model, "ar_fraction": args.ar_fraction,
+              "ground_truth": score(asr, items, gt),
               "codec2_resynthesis": score(asr, items, resynth), "model": []}
 
-    from valle.bin import train
     from valle.utils.atomic import atomic_write_text
 
-    spent_file = exp / "bench_cpu_seconds.json"  # a rerun goes on from the last budget step
-    spent = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
     for minutes in args.budget_minutes:
-        t0, w0 = time.process_time(), time.time()
-        if minutes * 60 > spent:
-            train.main(["--tokenized-dir", str(data / "tokenized"), "--exp-dir", str(exp), *args.model, "--train-stage", "0",
-                        "--concat-prompt", "true", "--max-cpu-seconds", str((minutes * 60) - spent),
-                        "--num-epochs", "100000", "--max-duration", str(args.max_duration), "--num-workers", "0",
-                        "--device", "cpu", "--tensorboard", "false", "--synthesize-at-valid", "false",
-                        "--valid-interval", "100000", "--save-every-n", "0", "--keep-last-k", "1",
-                        "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50"])
-            spent += time.process_time() - t0
-            atomic_write_text(spent_file, json.dumps({"cpu_seconds": spent}) + "\n")
-        ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-        synth = Synthesizer.from_checkpoints(checkpoint=str(ckpts[-1]), device="cpu")
+        w0 = time.time()
+        checkpoints = {}
+        for stage, share in stage_budgets(minutes * 60, args.ar_fraction):
+            checkpoints[stage] = train_stage(exp / STAGE_NAMES[stage], stage, share, args)
+        synth = Synthesizer.from_checkpoints(checkpoint=checkpoints.get(0), ar_checkpoint=checkpoints.get(1),
+                                             nar_checkpoint=checkpoints.get(2), device="cpu")
+        spent = sum(json.loads((exp / STAGE_NAMES[st] / SPENT_FILE).read_text())["cpu_seconds"] for st in checkpoints)
         outs, frames = [], []
         for it in items:
             prompt_id = f"{it['speaker']}_1_000000"
@@ -155,7 +195,8 @@ def main(argv=None) -> int:
                                    options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
             outs.append((res.wav.numpy(), synth.codec.sample_rate))
             frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * codec.frame_rate)))
-        step = {"cpu_minutes": round(spent / 60, 2), "steps": int(ckpts[-1].stem.split("-")[1]),
+        step = {"cpu_minutes": round(spent / 60, 2),
+                "steps": {STAGE_NAMES[st]: int(Path(c).stem.split("-")[1]) for st, c in checkpoints.items()},
                 "train_wall_minutes": round((time.time() - w0) / 60, 2),
                 "generated_frames_vs_espeak": frames[:8],
                 "empty_outputs": sum(1 for g, _ in frames if g == 0),

@@ -8,16 +8,18 @@
 #                  codec2: sentences of a small grammar (valle/demo/grammar.py), 4 voices, and
 #                  held-out sentences that are NOT in the corpus -> demo/corpus_heldout/
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, codec codes, splits, report) -> demo/data/
-#   3  train       egs/custom/run.sh, AR+NAR (--train-stage 0) on CPU -> demo/exp/
-#                  Encodec: nano model, DEMO_STEPS steps; codec2: d128 x 3 layers, same-speaker utterance
-#                  pairs (--concat-prompt), untied NAR outputs, every NAR codebook on every batch
-#                  (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
+#   3  train       egs/custom/run.sh on CPU -> demo/exp/
+#                  Encodec: nano model, AR+NAR (--train-stage 0), DEMO_STEPS steps; codec2: d128 x 3 layers,
+#                  same-speaker utterance pairs (--concat-prompt), untied NAR outputs, every NAR codebook on
+#                  every batch (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
+#                  split between the AR alone (1/3, demo/exp/ar) and the NAR alone (2/3, demo/exp/nar):
+#                  an AR step costs a fifth of a NAR step (docs/benchmarks.md, "Splitting the budget")
 #   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
 #   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
 # Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
-# DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
+# DEMO_CPU_SECONDS (codec2 training budget, default 720), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
 # encodec, encodec:PATH, encodec:random, codec2:1200 or codec2).
 set -euo pipefail
 
@@ -26,7 +28,7 @@ cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
 steps="${DEMO_STEPS:-250}"
-cpu_seconds="${DEMO_CPU_SECONDS:-540}"
+cpu_seconds="${DEMO_CPU_SECONDS:-720}"
 sentences="${DEMO_SENTENCES:-300}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
@@ -56,20 +58,25 @@ bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" -
   --codec "$codec" --nj 2 --dev-size 8 --test-size 4
 
 if [[ "$codec" == codec2* ]]; then
-  say "3/5 train: d128 x 3 layers AR+NAR on utterance pairs for $cpu_seconds CPU seconds -> $demo/exp"
+  ar_seconds=$(( cpu_seconds / 3 )); nar_seconds=$(( cpu_seconds - ar_seconds ))
+  say "3/5 train: d128 x 3 layers on utterance pairs, the AR alone for $ar_seconds and the NAR alone for $nar_seconds CPU seconds -> $demo/exp"
   nar_stages=$(( $("$python" -c "from valle.codec import facts_of; print(facts_of('$codec')['num_quantizers'])") - 1 ))
-  if [[ ! -f "$demo/exp/trained-$cpu_seconds" ]]; then
-    bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --stop-stage 1 \
-      --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
-      --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
-      --train-stage 0 --concat-prompt true --max-cpu-seconds "$cpu_seconds" --num-epochs 100000 \
-      --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
-      --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
-    touch "$demo/exp/trained-$cpu_seconds"
-  else
-    say "   already trained for $cpu_seconds CPU seconds ($demo/exp/trained-$cpu_seconds)"
-  fi
-  checkpoint="$(ls "$demo"/exp/checkpoint-*.pt | sort -t- -k2 -n | tail -n 1)"
+  for part in "1 ar $ar_seconds" "2 nar $nar_seconds"; do
+    read -r train_stage name seconds <<<"$part"
+    if [[ ! -f "$demo/exp/$name/trained-$seconds" ]]; then
+      bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp/$name" --stop-stage 1 \
+        --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
+        --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
+        --train-stage "$train_stage" --concat-prompt true --max-cpu-seconds "$seconds" --num-epochs 100000 \
+        --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
+        --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
+      touch "$demo/exp/$name/trained-$seconds"
+    else
+      say "   $name already trained for $seconds CPU seconds ($demo/exp/$name/trained-$seconds)"
+    fi
+  done
+  newest() { ls "$1"/checkpoint-*.pt | sort -t- -k2 -n | tail -n 1; }
+  checkpoint_args=(--ar-checkpoint "$(newest "$demo/exp/ar")" --nar-checkpoint "$(newest "$demo/exp/nar")")
   prompt_txt="$demo/corpus/2001/1/2001_1_000000.normalized.txt"
   text="$(cat "$demo/corpus_heldout/2001/1/2001_1_000000.normalized.txt")"
   top_k=5
@@ -81,13 +88,14 @@ else
     --valid-interval 100 --save-every-n 100 --keep-last-k 2
   checkpoint="$demo/exp/averaged.pt"
   [[ -f "$checkpoint" ]] || checkpoint="$demo/exp/best-valid-loss.pt"
+  checkpoint_args=(--checkpoint "$checkpoint")
   prompt_txt="$demo/corpus/1002/1/1002_1_000004.normalized.txt"
   text="A quiet morning is the best time to practise a new song."
   top_k=20
 fi
 
 say "4/5 synthesize a sentence the model never heard, in the voice of $(basename "$(dirname "$(dirname "$prompt_txt")")") -> $demo/out.wav"
-"$python" -m valle.bin.infer --checkpoint "$checkpoint" --text "$text" \
+"$python" -m valle.bin.infer "${checkpoint_args[@]}" --text "$text" \
   --text-prompt "$(cat "$prompt_txt")" --audio-prompt "${prompt_txt%.normalized.txt}.wav" \
   --language en-us --top-k "$top_k" --seed 1 --max-len-ratio 8 --output "$demo/out.wav"
 
@@ -111,6 +119,6 @@ cat <<EOF2
   wav:          $demo/out.wav$note
   metadata:     $demo/out.json
   data report:  $demo/data/tokenized/report/
-  checkpoint:   $checkpoint
+  checkpoints:  ${checkpoint_args[*]}
 Rerun 'make demo' at any time: finished steps are skipped.
 EOF2
