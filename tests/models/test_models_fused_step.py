@@ -71,6 +71,10 @@ def test_auto_step_mode_uses_the_kernel_only_where_it_applies():
         with pytest.raises(ValueError, match="step_mode 'kernel' needs"):
             ar_decode(int8, *args, top_k=1, step_mode="kernel")
     assert not kernel_step_supported(make_model().double(), cpu)
+    # bf16 autocast (--dtype bfloat16) computes in bf16: the torch step, not the fp32 kernel
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not kernel_step_supported(model, cpu)
+        assert len(ar_decode(model, *args, top_k=1).codes[0]) == 4
 
 
 def test_greedy_choice_is_argmax_and_log_softmax():

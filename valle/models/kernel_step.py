@@ -29,9 +29,12 @@ def _numba_available() -> bool:
 
 
 def kernel_step_supported(model, device: torch.device) -> bool:
-    """The kernel covers a pre-norm AR in eval mode, fp32 on the CPU, with plain ``nn.Linear``
-    maps (a model quantized with ``valle.models.quantize`` keeps the torch step)."""
+    """The kernel covers a pre-norm AR in eval mode, fp32 on the CPU outside autocast (``--dtype
+    bfloat16`` computes in bf16: the torch step), with plain ``nn.Linear`` maps (a model quantized
+    with ``valle.models.quantize`` keeps the torch step)."""
     if not _numba_available() or device.type != "cpu" or not fused_step_supported(model):
+        return False
+    if torch.is_autocast_enabled(device.type):
         return False
     dec = model.ar_decoder
     plain = all(
