@@ -26,7 +26,7 @@ import torch
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
-from bench.model import ar_step_flops, make_adamw, make_batch, matmul_flops  # noqa: E402
+from bench.model import make_adamw, make_batch, matmul_flops, stage1_fp32_ceiling  # noqa: E402
 
 
 def import_base_models(commit: str, folder: str):
@@ -70,7 +70,7 @@ def main(argv=None):
                     step(name)
                 fps[name].append(int(batch["audio_lens"].sum()) * args.steps / (time.perf_counter() - t0))
             gflops.append(matmul_flops() / 1e9)
-    ceiling = statistics.median(1200 * g * 1e9 / ar_step_flops() for g in gflops)
+    ceiling = statistics.median(stage1_fp32_ceiling(g) for g in gflops)
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__, "base": args.base,
            "matmul_fp32_gflops": [round(g, 1) for g in gflops], "stage1_fp32_ceiling_median": round(ceiling)}
     for name, values in fps.items():
