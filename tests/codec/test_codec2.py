@@ -149,10 +149,18 @@ def _pycodec2_decode_1200(frames):
     return np.concatenate([dec.decode(frame) for frame in frames])
 
 
+def _split_fields(frames: bytes):
+    """codec2 1200 frame bits ``[frames, 48]`` without the two pitch/energy fields, and those fields."""
+    bits = np.unpackbits(np.frombuffer(frames, dtype=np.uint8).reshape(-1, 6), axis=1)
+    woe = np.r_[2:10, 12:20]
+    return np.delete(bits, woe, axis=1), bits[:, woe]
+
+
 def test_codec2_1200_facts_shapes_and_pycodec2_equality(speech):
     codec = load_codec("codec2:1200")
     assert (codec.sample_rate, codec.frame_rate, codec.num_quantizers, codec.codebook_size) == (8000, 25.0, 5, 1024)
-    assert codec.spec == "codec2:1200" and codec.facts() == facts_of("codec2:1200") and codec.identity == "codec2:1200"
+    assert codec.spec == "codec2:1200" and codec.facts() == facts_of("codec2:1200")
+    assert codec.identity == "codec2:1200+woe-cells" and load_codec("codec2").identity == "codec2:3200"
     wav, sr = speech
     codes = codec.encode(wav, sr)
     assert codes.dtype == torch.long and codes.shape[1] == 5 and abs(codes.shape[0] - len(wav) / sr * 25) <= 1
@@ -160,10 +168,36 @@ def test_codec2_1200_facts_shapes_and_pycodec2_equality(speech):
     samples = (codec.to_input(wav, sr)[0].numpy() * 32767.0).round().astype(np.int16)
     samples = samples[: len(samples) // 320 * 320]
     enc = pycodec2.Codec2(1200)
-    own = [enc.encode(samples[i:i + 320]) for i in range(0, len(samples), 320)]
-    assert codes_to_frame(frame_to_codes(b"".join(own))) == b"".join(own)  # a bijection on real frames
-    assert codes_to_frame(codes[: len(own)].numpy()) == b"".join(own)
-    np.testing.assert_array_equal(_in_fork(_our_decode_1200, codes[: len(own)]), _in_fork(_pycodec2_decode_1200, own))
+    own = b"".join(enc.encode(samples[i:i + 320]) for i in range(0, len(samples), 320))
+    ours = codes_to_frame(codes[: len(own) // 6].numpy())
+    # envelope and voicing bits are codec2's own; pitch/energy are re-quantised from their cells
+    np.testing.assert_array_equal(_split_fields(ours)[0], _split_fields(own)[0])
+    again = frame_to_codes(ours)
+    np.testing.assert_array_equal(again[:, [0, 3, 4]], codes[: len(again), [0, 3, 4]].numpy())
+    assert (again[:, 1:3] == codes[: len(again), 1:3].numpy()).mean() > 0.85  # cells move only at their edges
+    np.testing.assert_array_equal(_in_fork(_our_decode_1200, codes[: len(again)]),
+                                  _in_fork(_pycodec2_decode_1200, [ours[i:i + 6] for i in range(0, len(ours), 6)]))
+
+
+def test_codec2_1200_pitch_energy_codes_are_absolute():
+    """codec2's pitch/energy indices are steps from the previous frame; our codes are cells of the
+    decoded (pitch, energy): a rising tone climbs the pitch cells, a quieter copy sits ~2 energy
+    cells lower (6 dB at 3.4 dB a cell) with the same pitch cells."""
+    from valle.codec.codec2_woe import ge_codebook
+
+    assert ge_codebook().shape == (256, 2)
+    t = np.arange(3 * 8000) / 8000
+    phase = 2 * np.pi * np.cumsum(np.exp(np.linspace(np.log(110), np.log(330), len(t)))) / 8000
+    tone = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 10))
+    codec = load_codec("codec2:1200")
+    loud, quiet = (codec.encode((a * tone).astype(np.float32), 8000)[5:-5] for a in (1.0, 0.5))
+    def cells(codes):
+        return (codes[:, 1:3] & 255).numpy().reshape(-1)  # both half-frames, in time order
+
+    pitch, energy = cells(loud) // 16, cells(loud) % 16
+    assert pitch[-1] - pitch[0] >= 8 and (np.diff(pitch) >= -1).all()  # log2(3) = 1.58 octaves at 0.11 a cell
+    assert abs(np.median(energy - cells(quiet) % 16) - 6 / 3.44) <= 1
+    assert (np.abs(pitch - cells(quiet) // 16) <= 1).mean() > 0.9
 
 
 def test_codec2_1200_codebook_0_says_what_is_said(speech):

@@ -86,12 +86,13 @@ def facts_of(spec: Optional[str]) -> Dict[str, object]:
 
 def codec_identity(spec: Optional[str]) -> str:
     """What codes made with ``spec`` depend on, for stage stamps, without loading any weights:
-    the spec, plus the sha256 of the Encodec weights file (the hub checkpoint for ``encodec``)."""
+    the spec, plus the sha256 of the Encodec weights file (the hub checkpoint for ``encodec``) or
+    the name of a codec2 mode's code layout when it changed since the first (codes made with an
+    older layout are then re-made by stage 3, and voices of it are refused)."""
     name, weights = split_spec(spec)
     if name == "codec2":
-        from valle.codec.codec2_codec import MODE
-
-        return f"codec2:{weights or MODE}"
+        cls = _codec2_class(weights)
+        return f"codec2:{cls.mode}" + (f"+{cls.code_layout}" if cls.code_layout else "")
     from pathlib import Path
 
     from valle.codec import encodec_model

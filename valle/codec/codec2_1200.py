@@ -14,20 +14,26 @@ espeak-ng utterances: codec2 1200 resynthesis 4.6% WER, 3200 5.0%.
 The 48 bits of a 40 ms frame (codec2.c ``codec2_encode_1200``, MSB first; every field Gray-coded
 by ``pack``) are: voicing of 10 ms quarter 1 and 2, the joint Wo/energy VQ index of the first
 half (8 bits), voicing of quarters 3 and 4, the Wo/energy index of the second half (8), the three
-LSP VQ stage indices (9 + 9 + 9), one spare bit (always 0). The fields are VQ labels, so their bits
-are kept as they are (no Gray decoding: adjacent labels mean nothing). Codes, coarse to fine:
+LSP VQ stage indices (9 + 9 + 9), one spare bit (always 0). The LSP fields are VQ labels, so their
+bits are kept as they are (no Gray decoding: adjacent labels mean nothing). The pitch/energy fields
+are replaced by absolute cells of the decoded pitch and energy (codec2_woe.py: codec2 codes them as
+steps from the previous half-frame, which a NAR cannot learn from a few hundred sentences). Codes,
+coarse to fine:
 
-=========  ========================================================  =====
-codebook   bits                                                       range
-=========  ========================================================  =====
-0          LSP stage 1 (the envelope class) + voicing of quarter 1    0..1023
-1          Wo/energy, first half + voicing of quarter 2 + spare bit   0..1023
-2          Wo/energy, second half + voicing of quarters 3 and 4       0..1023
-3          LSP stage 2                                                0..511
-4          LSP stage 3                                                0..511
-=========  ========================================================  =====
+=========  ==========================================================  =====
+codebook   bits                                                         range
+=========  ==========================================================  =====
+0          LSP stage 1 (the envelope class) + voicing of quarter 1      0..1023
+1          pitch/energy cell, first half + voicing of quarter 2 + spare 0..1023
+2          pitch/energy cell, second half + voicing of quarters 3, 4    0..1023
+3          LSP stage 2                                                  0..511
+4          LSP stage 3                                                  0..511
+=========  ==========================================================  =====
 
-``frame_to_codes`` and ``codes_to_frame`` are inverse bijections on real frames; codes a model
+A cell is ``16 * pitch + energy`` (16 x 16 cells: 0.11 octave x 3.4 dB). ``codes_to_frame`` turns
+cells back into codec2's indices in closed loop, so ``frame_to_codes(codes_to_frame(c))`` gives ``c``
+back except where the re-quantised state falls into a neighbouring cell (measured: 95.7 % of codes
+equal on 20 utterances), and every other bit of a real frame comes back unchanged; codes a model
 makes outside a field's range are cut to the field's bits (a 9-bit codebook reads ``code % 512``).
 """
 from __future__ import annotations
@@ -35,6 +41,8 @@ from __future__ import annotations
 import numpy as np
 
 from valle.codec.codec2_codec import Codec2Codec
+from valle.codec.codec2_woe import FIELD_BITS as WOE_BITS
+from valle.codec.codec2_woe import absolute_classes, indices_for
 
 MODE = 1200
 SAMPLES_PER_FRAME = 320
@@ -60,8 +68,20 @@ _WIDTHS = [sum(width for _, width in fields) for fields in LAYOUT]
 assert sorted(_ORDER.tolist()) == list(range(8 * BYTES_PER_FRAME))
 
 
+def _gray_to_natural(g: np.ndarray) -> np.ndarray:
+    n = g.copy()
+    for shift in (1, 2, 4):
+        n ^= n >> shift
+    return n
+
+
+def _interleave(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The two half-frames' fields of each frame, in time order."""
+    return np.stack([first, second], axis=1).reshape(-1)
+
+
 def frame_to_codes(frames: bytes) -> np.ndarray:
-    """codec2 1200 bytes (6 per frame) -> codes ``int64[frames, 5]``."""
+    """codec2 1200 bytes (6 per frame) -> codes ``int64[frames, 5]`` (pitch/energy as absolute cells)."""
     bits = np.unpackbits(np.frombuffer(frames, dtype=np.uint8).reshape(-1, BYTES_PER_FRAME), axis=1)
     ordered = bits[:, _ORDER].astype(np.int64)
     codes, at = [], 0
@@ -69,12 +89,21 @@ def frame_to_codes(frames: bytes) -> np.ndarray:
         weights = 1 << np.arange(width - 1, -1, -1)
         codes.append(ordered[:, at: at + width] @ weights)
         at += width
-    return np.stack(codes, axis=1)
+    codes = np.stack(codes, axis=1)
+    low = (1 << WOE_BITS) - 1  # the pitch/energy field is the low 8 bits of codebooks 1 and 2
+    indices = _gray_to_natural(_interleave(codes[:, 1] & low, codes[:, 2] & low))
+    cells = absolute_classes(indices).reshape(-1, 2)
+    codes[:, 1:3] = (codes[:, 1:3] & ~low) | cells
+    return codes
 
 
 def codes_to_frame(codes: np.ndarray) -> bytes:
-    """Codes ``[frames, 5]`` (from ``frame_to_codes`` or a model) -> codec2 1200 bytes."""
-    codes = np.asarray(codes, dtype=np.int64)
+    """Codes ``[frames, 5]`` (from ``frame_to_codes`` or a model) -> codec2 1200 bytes; the pitch/energy
+    cells become codec2's predictive indices in closed loop (codec2_woe.indices_for)."""
+    codes = np.array(codes, dtype=np.int64)
+    low = (1 << WOE_BITS) - 1
+    indices = indices_for(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
+    codes[:, 1:3] = (codes[:, 1:3] & ~low) | (indices ^ (indices >> 1))  # codec2 packs them Gray-coded
     ordered = np.empty((codes.shape[0], 8 * BYTES_PER_FRAME), dtype=np.uint8)
     at = 0
     for k, width in enumerate(_WIDTHS):
@@ -91,6 +120,7 @@ class Codec2Mode1200(Codec2Codec):
     num_quantizers = NUM_CODEBOOKS
     codebook_size = 1024
     mode = MODE
+    code_layout = "woe-cells"  # pitch/energy as absolute cells (codec2_woe.py), since 2026-11-28
     samples_per_frame = SAMPLES_PER_FRAME
     bytes_per_frame = BYTES_PER_FRAME
     frames_to_codes = staticmethod(frame_to_codes)

@@ -58,6 +58,7 @@ class Codec2Codec(Codec):
     codebook_size = 256
     min_input_rate = 8000
     mode = MODE
+    code_layout = ""  # named in codec_identity when a mode's codes change meaning
     samples_per_frame = SAMPLES_PER_FRAME
     bytes_per_frame = BYTES_PER_FRAME
     frames_to_codes = staticmethod(repack)  # codec2 bytes -> codes [frames, num_quantizers]
