@@ -61,7 +61,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "docs/benchmarks.md, 'AR and NAR trained apart'). 0 = one model, AR+NAR trained "
                         "together (--train-stage 0)")
     p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=int, default=1,
+                   help="the AR's top-k when saying the held-out sentences (1 = greedy, as the demo; greedy lost "
+                        "fewer words than top-k 5 on them: docs/benchmarks.md, \"codec2 1200's pitch/energy as "
+                        "absolute cells\")")
     p.add_argument("--seed", type=int, default=1)
     return p
 

@@ -12,15 +12,16 @@
 #                  Encodec: nano model, AR+NAR (--train-stage 0), DEMO_STEPS steps; codec2: d128 x 3 layers,
 #                  same-speaker utterance pairs (--concat-prompt), untied NAR outputs, every NAR codebook on
 #                  every batch (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
-#                  split between the AR alone (1/3, demo/exp/ar) and the NAR alone (2/3, demo/exp/nar):
-#                  an AR step costs a fifth of a NAR step (docs/benchmarks.md, "AR and NAR trained apart");
-#                  the two train side by side, one thread each
-#   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json)
+#                  split evenly between the AR alone (demo/exp/ar) and the NAR alone (demo/exp/nar),
+#                  which train side by side, one thread each (docs/benchmarks.md, "codec2 1200's
+#                  pitch/energy as absolute cells")
+#   4  synthesize  valle.bin.infer: a new sentence in a corpus voice -> demo/out.wav (+ out.json); codec2:
+#                  greedy (fewer words lost than top-k 5 on the held-out sentences)
 #   5  score       codec2 only, valle.demo.score: pocketsphinx (held to the grammar) transcribes out.wav and
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
 # Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
-# DEMO_CPU_SECONDS (codec2 training budget, default 720), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
+# DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
 # encodec, encodec:PATH, encodec:random, codec2:1200 or codec2).
 set -euo pipefail
 
@@ -29,7 +30,7 @@ cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
 steps="${DEMO_STEPS:-250}"
-cpu_seconds="${DEMO_CPU_SECONDS:-720}"
+cpu_seconds="${DEMO_CPU_SECONDS:-540}"
 sentences="${DEMO_SENTENCES:-300}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
@@ -59,7 +60,7 @@ bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" -
   --codec "$codec" --nj 2 --dev-size 8 --test-size 4
 
 if [[ "$codec" == codec2* ]]; then
-  ar_seconds=$(( cpu_seconds / 3 )); nar_seconds=$(( cpu_seconds - ar_seconds ))
+  ar_seconds=$(( cpu_seconds / 2 )); nar_seconds=$(( cpu_seconds - ar_seconds ))
   say "3/5 train: d128 x 3 layers on utterance pairs, the AR alone for $ar_seconds and the NAR alone for $nar_seconds CPU seconds -> $demo/exp"
   nar_stages=$(( $("$python" -c "from valle.codec import facts_of; print(facts_of('$codec')['num_quantizers'])") - 1 ))
   # The two stages are independent: on 2 cores they train side by side, one thread each (the budgets
@@ -96,7 +97,7 @@ if [[ "$codec" == codec2* ]]; then
   checkpoint_args=(--ar-checkpoint "$(newest "$demo/exp/ar")" --nar-checkpoint "$(newest "$demo/exp/nar")")
   prompt_txt="$demo/corpus/2001/1/2001_1_000000.normalized.txt"
   text="$(cat "$demo/corpus_heldout/2001/1/2001_1_000000.normalized.txt")"
-  top_k=5
+  top_k=1
 else
   say "3/5 train: nano AR+NAR for $steps steps on CPU -> $demo/exp"
   bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp" --model-preset nano \
