@@ -121,24 +121,32 @@ def stage_budgets(cpu_seconds: float, ar_fraction: float):
 
 
 def train_stage(exp: Path, stage: int, cpu_seconds: float, args) -> str:
-    """Train ``stage`` in ``exp`` until it has used ``cpu_seconds`` in all (a rerun goes on); its newest checkpoint."""
+    """Train ``stage`` in ``exp`` until it has used ``cpu_seconds`` in all (a rerun goes on); the
+    checkpoint it had when it reached them (recorded, so a rerun scores each budget's own model)."""
     from valle.bin import train
     from valle.utils.atomic import atomic_write_text
 
     spent_file = exp / SPENT_FILE
-    spent = json.loads(spent_file.read_text())["cpu_seconds"] if spent_file.is_file() else 0.0
-    if cpu_seconds > spent:
-        t0 = time.process_time()
-        train.main(["--tokenized-dir", str(args.work_dir.resolve() / "data" / "tokenized"), "--exp-dir", str(exp),
-                    *args.model, "--train-stage", str(stage), "--concat-prompt", "true",
-                    "--max-cpu-seconds", str(cpu_seconds - spent), "--num-epochs", "100000",
-                    "--max-duration", str(args.max_duration), "--num-workers", "0", "--device", "cpu",
-                    "--tensorboard", "false", "--synthesize-at-valid", "false", "--valid-interval", "100000",
-                    "--save-every-n", "0", "--keep-last-k", "1", "--epoch-checkpoints", "false",
-                    "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"])
-        spent += time.process_time() - t0
-        atomic_write_text(spent_file, json.dumps({"cpu_seconds": spent}) + "\n")
+    record = json.loads(spent_file.read_text()) if spent_file.is_file() else {"cpu_seconds": 0.0}
+    reached = record.setdefault("checkpoints", {})  # budget in CPU seconds -> its checkpoint's file name
+    key = f"{cpu_seconds:g}"
+    if key in reached:
+        return str(exp / reached[key])
+    if record["cpu_seconds"] >= cpu_seconds:
+        raise SystemExit(f"{exp} has trained for {record['cpu_seconds']:.0f} CPU seconds, past the budget of "
+                         f"{cpu_seconds:.0f}, and holds no checkpoint of it: use a new --work-dir for these budgets")
+    t0 = time.process_time()
+    train.main(["--tokenized-dir", str(args.work_dir.resolve() / "data" / "tokenized"), "--exp-dir", str(exp),
+                *args.model, "--train-stage", str(stage), "--concat-prompt", "true",
+                "--max-cpu-seconds", str(cpu_seconds - record["cpu_seconds"]), "--num-epochs", "100000",
+                "--max-duration", str(args.max_duration), "--num-workers", "0", "--device", "cpu",
+                "--tensorboard", "false", "--synthesize-at-valid", "false", "--valid-interval", "100000",
+                "--save-every-n", "0", "--keep-last-k", "0", "--epoch-checkpoints", "false",
+                "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"])
     ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+    record["cpu_seconds"] += time.process_time() - t0
+    reached[key] = ckpts[-1].name
+    atomic_write_text(spent_file, json.dumps(record) + "\n")
     return str(ckpts[-1])
 
 

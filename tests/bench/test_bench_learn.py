@@ -26,3 +26,21 @@ def test_budget_split_between_the_stages_adds_up_and_zero_means_one_joint_model(
     for bad in (1.0, -0.1):
         with pytest.raises(ValueError, match="--ar-fraction"):
             learn.stage_budgets(60, bad)
+
+
+def test_a_rerun_scores_each_budget_with_the_checkpoint_it_had_then(tmp_path):
+    """A rerun trains nothing for budgets already reached and returns each one's own checkpoint
+    (before, every budget of a rerun got the newest model); a budget it passed without a record
+    stops with the fix instead of scoring the wrong model."""
+    import json
+
+    learn = _learn()
+    exp = tmp_path / "ar"
+    exp.mkdir()
+    (exp / learn.SPENT_FILE).write_text(json.dumps(
+        {"cpu_seconds": 400.5, "checkpoints": {"120": "checkpoint-508.pt", "240": "checkpoint-986.pt",
+                                               "400": "checkpoint-1667.pt"}}))
+    assert learn.train_stage(exp, 1, 120.0, None) == str(exp / "checkpoint-508.pt")
+    assert learn.train_stage(exp, 1, 400.0, None) == str(exp / "checkpoint-1667.pt")
+    with pytest.raises(SystemExit, match="past the budget of 300.*new --work-dir"):
+        learn.train_stage(exp, 1, 300.0, None)
