@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "egs" / "demo" / "conf" / "codec2_short_budget.yaml"  # the demo's training options
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -49,10 +50,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-voices", type=int, default=4)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 wastes no CPU time on a shared machine; CPU seconds are counted either way)")
-    p.add_argument("--model", nargs="*", default=["--model-preset", "small", "--d-model", "128", "--nhead", "4",
-                                                 "--num-layers", "3", "--dim-feedforward", "512",
-                                                 "--share-embedding", "false", "--nar-stages-per-step", "4"],
-                   help="model and recipe options for valle.bin.train (docs/training.md, 'Short budgets')")
+    p.add_argument("--model", nargs="*", default=[],
+                   help="valle.bin.train options over egs/demo/conf/codec2_short_budget.yaml, the recipe the demo "
+                        "trains with (docs/training.md, 'Short budgets'); e.g. --model --num-layers 4")
     p.add_argument("--codec", default="codec2:1200",
                    help="codec2:1200 (codebook 0 = the envelope class; docs/codec.md) or codec2 (3200)")
     p.add_argument("--ar-fraction", type=float, default=1 / 3,
@@ -120,34 +120,32 @@ def stage_budgets(cpu_seconds: float, ar_fraction: float):
     return [(1, cpu_seconds * ar_fraction), (2, cpu_seconds * (1 - ar_fraction))]
 
 
-def train_stage(exp: Path, stage: int, cpu_seconds: float, args) -> str:
-    """Train ``stage`` in ``exp`` until it has used ``cpu_seconds`` in all (a rerun goes on); the
-    checkpoint it had when it reached them (recorded, so a rerun scores each budget's own model)."""
+def train_stage(exp: Path, stage: int, cpu_seconds: float, args) -> tuple:
+    """Train ``stage`` in ``exp`` until it has used ``cpu_seconds`` in all (a rerun goes on). Returns
+    the checkpoint it had when it reached them and the CPU seconds it had used then (both recorded,
+    so a rerun scores each budget's own model)."""
     from valle.bin import train
     from valle.utils.atomic import atomic_write_text
 
     spent_file = exp / SPENT_FILE
     record = json.loads(spent_file.read_text()) if spent_file.is_file() else {"cpu_seconds": 0.0}
-    reached = record.setdefault("checkpoints", {})  # budget in CPU seconds -> its checkpoint's file name
+    reached = record.setdefault("checkpoints", {})  # budget in CPU seconds -> [checkpoint file, CPU seconds used]
     key = f"{cpu_seconds:g}"
     if key in reached:
-        return str(exp / reached[key])
+        return str(exp / reached[key][0]), reached[key][1]
     if record["cpu_seconds"] >= cpu_seconds:
         raise SystemExit(f"{exp} has trained for {record['cpu_seconds']:.0f} CPU seconds, past the budget of "
                          f"{cpu_seconds:.0f}, and holds no checkpoint of it: use a new --work-dir for these budgets")
     t0 = time.process_time()
-    train.main(["--tokenized-dir", str(args.work_dir.resolve() / "data" / "tokenized"), "--exp-dir", str(exp),
-                *args.model, "--train-stage", str(stage), "--concat-prompt", "true",
-                "--max-cpu-seconds", str(cpu_seconds - record["cpu_seconds"]), "--num-epochs", "100000",
-                "--max-duration", str(args.max_duration), "--num-workers", "0", "--device", "cpu",
-                "--tensorboard", "false", "--synthesize-at-valid", "false", "--valid-interval", "100000",
-                "--save-every-n", "0", "--keep-last-k", "0", "--epoch-checkpoints", "false",
-                "--warmup-steps", "20", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"])
+    train.main(["--config", str(RECIPE), "--tokenized-dir", str(args.work_dir.resolve() / "data" / "tokenized"),
+                "--exp-dir", str(exp), *args.model, "--train-stage", str(stage),
+                "--max-cpu-seconds", str(cpu_seconds - record["cpu_seconds"]), "--max-duration", str(args.max_duration),
+                "--keep-last-k", "0", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"])
     ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
     record["cpu_seconds"] += time.process_time() - t0
-    reached[key] = ckpts[-1].name
+    reached[key] = [ckpts[-1].name, record["cpu_seconds"]]
     atomic_write_text(spent_file, json.dumps(record) + "\n")
-    return str(ckpts[-1])
+    return str(ckpts[-1]), record["cpu_seconds"]
 
 
 def main(argv=None) -> int:
@@ -184,7 +182,7 @@ def main(argv=None) -> int:
     result = {"cpu": cpu_info(), "threads": args.threads, "budget_unit": "process CPU minutes (all threads)",
               "corpus": {"train_sentences": args.num_sentences, "heldout_sentences": args.num_heldout,
                          "voices": args.num_voices, "heldout_utterances": len(items)},
-              "codec": args.codec, "model_options": args.model, "ar_fraction": args.ar_fraction,
+              "codec": args.codec, "recipe": str(RECIPE.relative_to(ROOT)), "model_options": args.model, "ar_fraction": args.ar_fraction,
               "ground_truth": score(asr, items, gt),
               "codec2_resynthesis": score(asr, items, resynth), "model": []}
 
@@ -192,12 +190,12 @@ def main(argv=None) -> int:
 
     for minutes in args.budget_minutes:
         w0 = time.time()
-        checkpoints = {}
+        checkpoints, spent = {}, 0.0
         for stage, share in stage_budgets(minutes * 60, args.ar_fraction):
-            checkpoints[stage] = train_stage(exp / STAGE_NAMES[stage], stage, share, args)
+            checkpoints[stage], used = train_stage(exp / STAGE_NAMES[stage], stage, share, args)
+            spent += used
         synth = Synthesizer.from_checkpoints(checkpoint=checkpoints.get(0), ar_checkpoint=checkpoints.get(1),
                                              nar_checkpoint=checkpoints.get(2), device="cpu")
-        spent = sum(json.loads((exp / STAGE_NAMES[st] / SPENT_FILE).read_text())["cpu_seconds"] for st in checkpoints)
         outs, frames = [], []
         for it in items:
             prompt_id = f"{it['speaker']}_1_000000"

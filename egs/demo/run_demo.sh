@@ -9,9 +9,9 @@
 #                  held-out sentences that are NOT in the corpus -> demo/corpus_heldout/
 #   2  prepare     egs/custom/prepare.sh (manifests, phonemes, codec codes, splits, report) -> demo/data/
 #   3  train       egs/custom/run.sh on CPU -> demo/exp/
-#                  Encodec: nano model, AR+NAR (--train-stage 0), DEMO_STEPS steps; codec2: d128 x 3 layers,
-#                  same-speaker utterance pairs (--concat-prompt), untied NAR outputs, every NAR codebook on
-#                  every batch (docs/training.md, "Short budgets"), DEMO_CPU_SECONDS of process CPU time
+#                  Encodec: nano model, AR+NAR (--train-stage 0), DEMO_STEPS steps; codec2: d128 x 3 layers
+#                  with the options of egs/demo/conf/codec2_short_budget.yaml (same-speaker utterance pairs,
+#                  untied NAR outputs, every NAR codebook on every batch), DEMO_CPU_SECONDS of process CPU time
 #                  split evenly between the AR alone (demo/exp/ar) and the NAR alone (demo/exp/nar),
 #                  which train side by side, one thread each (docs/benchmarks.md, "codec2 1200's
 #                  pitch/energy as absolute cells")
@@ -71,11 +71,8 @@ if [[ "$codec" == codec2* ]]; then
       say "   $2 already trained for $3 CPU seconds ($demo/exp/$2/trained-$3)"; return 0
     fi
     OMP_NUM_THREADS=1 bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp/$2" --stop-stage 1 \
-      --model-preset small --d-model 128 --nhead 4 --num-layers 3 --dim-feedforward 512 \
-      --share-embedding false --nar-stages-per-step "$nar_stages" --epoch-checkpoints false \
-      --train-stage "$1" --concat-prompt true --max-cpu-seconds "$3" --num-epochs 100000 \
-      --device cpu --num-workers 0 --max-duration 20 --warmup-steps 20 --tensorboard false \
-      --synthesize-at-valid false --valid-interval 100000 --save-every-n 0 --keep-last-k 1 \
+      --config egs/demo/conf/codec2_short_budget.yaml --nar-stages-per-step "$nar_stages" \
+      --train-stage "$1" --max-cpu-seconds "$3" --keep-last-k 1 \
       && touch "$demo/exp/$2/trained-$3"
   }
   mkdir -p "$demo/exp"

@@ -38,9 +38,9 @@ def test_a_rerun_scores_each_budget_with_the_checkpoint_it_had_then(tmp_path):
     exp = tmp_path / "ar"
     exp.mkdir()
     (exp / learn.SPENT_FILE).write_text(json.dumps(
-        {"cpu_seconds": 400.5, "checkpoints": {"120": "checkpoint-508.pt", "240": "checkpoint-986.pt",
-                                               "400": "checkpoint-1667.pt"}}))
-    assert learn.train_stage(exp, 1, 120.0, None) == str(exp / "checkpoint-508.pt")
-    assert learn.train_stage(exp, 1, 400.0, None) == str(exp / "checkpoint-1667.pt")
+        {"cpu_seconds": 400.5, "checkpoints": {"120": ["checkpoint-508.pt", 120.2], "240": ["checkpoint-986.pt", 240.1],
+                                               "400": ["checkpoint-1667.pt", 400.5]}}))
+    assert learn.train_stage(exp, 1, 120.0, None) == (str(exp / "checkpoint-508.pt"), 120.2)
+    assert learn.train_stage(exp, 1, 400.0, None) == (str(exp / "checkpoint-1667.pt"), 400.5)
     with pytest.raises(SystemExit, match="past the budget of 300.*new --work-dir"):
         learn.train_stage(exp, 1, 300.0, None)
