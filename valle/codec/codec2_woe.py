@@ -6,7 +6,7 @@ codec2 1200 codes pitch and energy of each 20 ms half-frame with one 8-bit joint
 ``xq = (0.8, 0.9) * xq + ge_cb[index]``. An index is therefore a step relative to everything before
 it: the same pitch and energy get a different index at every frame, and one wrong index moves every
 later frame. A NAR that predicts all frames at once cannot learn such steps from a few hundred
-sentences (measured, docs/benchmarks.md "codec2 1200's pitch/energy as absolute classes": with the
+sentences (measured, docs/benchmarks.md "codec2 1200's pitch/energy as absolute cells": with the
 true codebook 0, the model's pitch/energy codes alone cost 14 WER points on unseen sentences).
 
 So the codes hold the decoded state instead: ``absolute_classes`` runs the decoder's recurrence over
