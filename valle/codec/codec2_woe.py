@@ -17,7 +17,8 @@ weighted distance). Both start from the decoder's initial state (0, 0), as every
 valle does (a fresh decoder per utterance). Cells of 0.11 octave x 3.4 dB cost nothing audible to
 the recogniser: resynthesis of the 20 held-out grammar utterances 10.8 % WER either way.
 
-The 256 x 2 table ``ge_cb`` is read from the libcodec2 that pycodec2 bundles (its exported symbol).
+The 256 x 2 table ``ge_cb`` is read from the libcodec2 that pycodec2 bundles (its exported symbol),
+or from the system's libcodec2 when pycodec2 was built against it.
 """
 from __future__ import annotations
 
@@ -44,13 +45,19 @@ class _LspCodebook(ctypes.Structure):  # codec2's ``struct lsp_codebook``
 @functools.lru_cache(maxsize=1)
 def ge_codebook() -> np.ndarray:
     """codec2's joint pitch/energy codebook ``float64[256, 2]``, from pycodec2's bundled libcodec2."""
+    import ctypes.util
+
     import pycodec2
 
-    libs = sorted(Path(pycodec2.__file__).resolve().parent.parent.glob("pycodec2.libs/libcodec2*.so*"))
+    libs = [str(p) for p in sorted(Path(pycodec2.__file__).resolve().parent.parent.glob("pycodec2.libs/libcodec2*.so*"))]
+    libs += [found for found in [ctypes.util.find_library("codec2")] if found]  # pycodec2 built against the system's
     if not libs:
-        raise CodecError("codec2:1200 needs the libcodec2 bundled with pycodec2 (pycodec2.libs/libcodec2*.so); "
-                         "reinstall it: pip install --force-reinstall pycodec2==4.1.1")
-    table = _LspCodebook.in_dll(ctypes.CDLL(str(libs[0])), "ge_cb")
+        raise CodecError("codec2:1200 needs libcodec2 (bundled with the pycodec2 wheel in pycodec2.libs/, or the "
+                         "system's); reinstall it: pip install --force-reinstall pycodec2==4.1.1")
+    try:
+        table = _LspCodebook.in_dll(ctypes.CDLL(libs[0]), "ge_cb")
+    except (OSError, ValueError) as e:
+        raise CodecError(f"{libs[0]}: cannot read codec2's ge_cb table ({e}); pin pycodec2==4.1.1") from None
     if (table.k, table.m) != (2, 1 << FIELD_BITS):
         raise CodecError(f"{libs[0]}: ge_cb is {table.m} x {table.k}, expected 256 x 2: pin pycodec2==4.1.1")
     return np.ctypeslib.as_array(table.cb, shape=(table.m * table.k,)).reshape(table.m, table.k).astype(np.float64)
