@@ -119,9 +119,14 @@ def test_ctrl_c_names_the_checkpoint_to_resume_from(data):
     exp = data / "exp"
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    def ctrl_c_as_in_a_terminal():  # a test runner's worker may ignore or block SIGINT; its children inherit that
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     proc = subprocess.Popen([sys.executable, "-m", "valle.bin.train",
                              *_args(data, exp, "--num-epochs", "1000", "--save-every-n", "2", "--train-stage", "1")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.time() + 120
     while not list(exp.glob("checkpoint-*.pt")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
