@@ -42,7 +42,7 @@ import numpy as np
 
 from valle.codec.codec2_codec import Codec2Codec
 from valle.codec.codec2_woe import FIELD_BITS as WOE_BITS
-from valle.codec.codec2_woe import absolute_classes, indices_for
+from valle.codec.codec2_woe import cells_from_fields, fields_for
 
 MODE = 1200
 SAMPLES_PER_FRAME = 320
@@ -68,13 +68,6 @@ _WIDTHS = [sum(width for _, width in fields) for fields in LAYOUT]
 assert sorted(_ORDER.tolist()) == list(range(8 * BYTES_PER_FRAME))
 
 
-def _gray_to_natural(g: np.ndarray) -> np.ndarray:
-    n = g.copy()
-    for shift in (1, 2, 4):
-        n ^= n >> shift
-    return n
-
-
 def _interleave(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """The two half-frames' fields of each frame, in time order."""
     return np.stack([first, second], axis=1).reshape(-1)
@@ -91,19 +84,18 @@ def frame_to_codes(frames: bytes) -> np.ndarray:
         at += width
     codes = np.stack(codes, axis=1)
     low = (1 << WOE_BITS) - 1  # the pitch/energy field is the low 8 bits of codebooks 1 and 2
-    indices = _gray_to_natural(_interleave(codes[:, 1] & low, codes[:, 2] & low))
-    cells = absolute_classes(indices).reshape(-1, 2)
+    cells = cells_from_fields(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
     codes[:, 1:3] = (codes[:, 1:3] & ~low) | cells
     return codes
 
 
 def codes_to_frame(codes: np.ndarray) -> bytes:
     """Codes ``[frames, 5]`` (from ``frame_to_codes`` or a model) -> codec2 1200 bytes; the pitch/energy
-    cells become codec2's predictive indices in closed loop (codec2_woe.indices_for)."""
+    cells become codec2's predictive indices in closed loop (codec2_woe.fields_for)."""
     codes = np.array(codes, dtype=np.int64)
     low = (1 << WOE_BITS) - 1
-    indices = indices_for(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
-    codes[:, 1:3] = (codes[:, 1:3] & ~low) | (indices ^ (indices >> 1))  # codec2 packs them Gray-coded
+    fields = fields_for(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
+    codes[:, 1:3] = (codes[:, 1:3] & ~low) | fields
     ordered = np.empty((codes.shape[0], 8 * BYTES_PER_FRAME), dtype=np.uint8)
     at = 0
     for k, width in enumerate(_WIDTHS):

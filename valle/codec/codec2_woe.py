@@ -13,7 +13,8 @@ So the codes hold the decoded state instead: ``absolute_classes`` runs the decod
 the indices and cuts each state into 16 pitch x 16 energy cells (the cell is the code); ``indices_for``
 turns a stream of cells back into indices the way codec2's encoder does it: in closed loop, for each
 half-frame the index whose step brings the decoder's state nearest the cell's centre (codec2's own
-weighted distance). Both start from the decoder's initial state (0, 0), as every codec2 decode in
+weighted distance); ``cells_from_fields`` and ``fields_for`` do the same on the 8-bit fields as
+codec2's ``pack`` writes them (Gray-coded). Both start from the decoder's initial state (0, 0), as every codec2 decode in
 valle does (a fresh decoder per utterance). Cells of 0.11 octave x 3.4 dB cost nothing audible to
 the recogniser: resynthesis of the 20 held-out grammar utterances 10.8 % WER either way.
 
@@ -80,6 +81,22 @@ def absolute_classes(indices: np.ndarray) -> np.ndarray:
     pitch = np.clip(cells[:, 0], 0, PITCH_CELLS - 1).astype(np.int64)
     energy = np.clip(cells[:, 1], 0, ENERGY_CELLS - 1).astype(np.int64)
     return pitch * ENERGY_CELLS + energy
+
+
+def cells_from_fields(fields: np.ndarray) -> np.ndarray:
+    """codec2's pitch/energy fields of consecutive half-frames as its ``pack`` writes them (indices
+    Gray-coded, 8 bits) ``[n]`` -> their cells ``[n]``."""
+    indices = np.asarray(fields, dtype=np.int64) & ((1 << FIELD_BITS) - 1)
+    for shift in (1, 2, 4):  # Gray code -> index
+        indices = indices ^ (indices >> shift)
+    return absolute_classes(indices)
+
+
+def fields_for(cells: np.ndarray) -> np.ndarray:
+    """Cells of consecutive half-frames ``[n]`` -> codec2's pitch/energy fields as its ``pack`` writes
+    them (the closed-loop indices of ``indices_for``, Gray-coded)."""
+    indices = indices_for(cells)
+    return indices ^ (indices >> 1)
 
 
 def _weights(target: np.ndarray, state: np.ndarray) -> np.ndarray:
