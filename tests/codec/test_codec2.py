@@ -221,3 +221,25 @@ def test_codec2_mode_specs():
         load_codec("codec2:700")
     with pytest.raises(CodecError, match="codec mismatch"):
         check_same_codec(facts_of("codec2"), facts_of("codec2:1200"), "the checkpoint", "the prompt")
+
+
+def test_a_model_of_another_codec2_1200_layout_is_refused():
+    """Data, checkpoints and voices record the code layout with the codec facts: a model whose codes
+    name another layout (the same numbers meaning other things) is refused with the fix, not decoded
+    into wrong pitch and energy; records from before layouts were recorded name none and still load."""
+    from types import SimpleNamespace
+
+    from valle.codec import same_codec
+    from valle.infer.checkpoint_codec import load_checkpoint_codec
+
+    now = facts_of("codec2:1200")
+    assert now["code_layout"] == "woe-cells" and load_codec("codec2:1200").facts() == now
+    assert "code_layout" not in facts_of("codec2") and same_codec(facts_of("codec2"), facts_of("codec2:3200"))
+    other = dict(now, code_layout="some-older-layout")
+    with pytest.raises(CodecError, match=r"codec layout mismatch: the checkpoint old\.pt has codec2:1200 codes in "
+                                         r"the layout 'some-older-layout' but this valle in 'woe-cells'.*--stage 3"):
+        load_checkpoint_codec(SimpleNamespace(codec=other, sources={"ar": "old.pt"}))
+    unnamed = {k: v for k, v in now.items() if k != "code_layout"}
+    assert load_checkpoint_codec(SimpleNamespace(codec=unnamed, sources={"ar": "x.pt"})).facts() == now
+    with pytest.raises(CodecError, match="codec mismatch"):  # another codec altogether: the usual message
+        check_same_codec(other, facts_of("codec2"), "the checkpoint", "the prompt")

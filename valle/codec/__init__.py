@@ -79,9 +79,12 @@ def facts_of(spec: Optional[str]) -> Dict[str, object]:
     else:
         from valle.codec.encodec_codec import EncodecCodec as cls
     spec = name if weights is None else f"{name}:{weights}"
-    return {"codec": spec, "name": name, "sample_rate": cls.sample_rate, "frame_rate": cls.frame_rate,
-            "num_quantizers": cls.num_quantizers, "codebook_size": cls.codebook_size,
-            "random_weights": weights == "random"}
+    facts = {"codec": spec, "name": name, "sample_rate": cls.sample_rate, "frame_rate": cls.frame_rate,
+             "num_quantizers": cls.num_quantizers, "codebook_size": cls.codebook_size,
+             "random_weights": weights == "random"}
+    if getattr(cls, "code_layout", ""):  # a codec2 mode whose codes changed meaning since its first layout
+        facts["code_layout"] = cls.code_layout
+    return facts
 
 
 def codec_identity(spec: Optional[str]) -> str:
@@ -107,15 +110,28 @@ def codec_identity(spec: Optional[str]) -> str:
 
 
 def same_codec(a: Mapping, b: Mapping) -> bool:
-    """Do two facts records describe codes of the same codec (backend and code space)?"""
+    """Do two facts records describe codes of the same codec (backend, code space and, where both
+    records name one, code layout)?"""
     keys = ("name", "sample_rate", "frame_rate", "num_quantizers", "codebook_size")
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k) == b.get(k) for k in keys) and not _layouts_differ(a, b)
+
+
+def _layouts_differ(a: Mapping, b: Mapping) -> bool:
+    # records from before layouts were recorded (2026-11-28) name none: nothing to compare them by
+    return bool(a.get("code_layout")) and bool(b.get("code_layout")) and a["code_layout"] != b["code_layout"]
 
 
 def check_same_codec(expected: Mapping, got: Mapping, expected_what: str, got_what: str) -> None:
     """Refuse codes of another codec, with one line naming both and the fix."""
     if same_codec(expected, got):
         return
+    if _layouts_differ(expected, got) and same_codec({**expected, "code_layout": ""}, got):
+        raise CodecError(
+            f"codec layout mismatch: {expected_what} has {expected.get('codec')} codes in the layout "
+            f"{expected['code_layout']!r} but {got_what} in {got['code_layout']!r}: the same numbers mean other "
+            f"things (docs/codec.md); re-make the older codes with one valle (prepare.sh --stage 3) and "
+            f"retrain a model trained on them"
+        )
     raise CodecError(
         f"codec mismatch: {expected_what} uses {expected.get('name')} ({expected.get('sample_rate')} Hz, "
         f"{expected.get('num_quantizers')} x {expected.get('codebook_size')}) but {got_what} uses "

@@ -81,9 +81,9 @@ class Codec:
 
     def facts(self) -> Dict[str, object]:
         """What outputs record about the codec that made (or reads) their codes."""
-        return {"codec": self.spec, "name": self.name, "sample_rate": self.sample_rate,
-                "frame_rate": self.frame_rate, "num_quantizers": self.num_quantizers,
-                "codebook_size": self.codebook_size, "random_weights": self.is_random}
+        from valle.codec import facts_of
+
+        return {**facts_of(self.spec), "random_weights": self.is_random}
 
     def check_input_rate(self, sample_rate: int, what: str = "audio") -> None:
         if sample_rate < self.min_input_rate:

@@ -28,11 +28,9 @@ def load_checkpoint_codec(loaded, codec: Union[None, str, Codec] = None, device:
     codec, else a ``CodecError`` naming both; None loads the checkpoint's own."""
     trained = checkpoint_codec_facts(loaded)
     where = f"the checkpoint {loaded.sources.get('ar', '')}".rstrip()
-    if codec is None:
-        return load_codec(str(trained.get("codec") or trained.get("name")), device)
-    given = codec.facts() if isinstance(codec, Codec) else facts_of(codec)
-    check_same_codec(trained, given, where, f"--codec {given['codec']}")
-    return codec if isinstance(codec, Codec) else load_codec(codec, device)
+    given = codec.facts() if isinstance(codec, Codec) else facts_of(codec or str(trained.get("codec") or trained.get("name")))
+    check_same_codec(trained, given, where, f"--codec {given['codec']}" if codec is not None else "this valle")
+    return codec if isinstance(codec, Codec) else load_codec(str(given["codec"]), device)
 
 
 def check_prompt_codes(codes: torch.Tensor, codec: Codec, what: str = "the prompt codes") -> None:
