@@ -22,6 +22,17 @@ def test_split_is_disjoint_covers_every_word_and_is_reproducible():
         split_sentences(COVER - 1, 1)
 
 
+def test_heldout_sentences_do_not_depend_on_how_many_train():
+    """bench/learn.py compares models trained on 300 and on 1,200 sentences on one held-out set."""
+    train300, held = split_sentences(300, 25)
+    train1200, held1200 = split_sentences(1200, 25)
+    assert held1200 == held and split_sentences(COVER, 5)[1] == held[:5]
+    assert train1200[:300] == train300 and len(set(train1200)) == 1200 and not set(train1200) & set(held)
+    # the five the measurements before this used (split_sentences(300, 5) then took them right after
+    # the 300 training sentences): unchanged
+    assert held[:2] == ["place blue box behind five again", "bring white ball under four please"]
+
+
 def test_pocketsphinx_accepts_the_grammar_and_rejects_a_broken_one():
     from valle.eval.asr import load_asr
 
