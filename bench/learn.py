@@ -45,7 +45,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", type=Path, default=Path("bench_out/learn"))
     p.add_argument("--budget-minutes", type=float, nargs="+", default=[6, 12, 20],
                    help="cumulative training budgets in process CPU minutes; the model is scored after each")
-    p.add_argument("--num-sentences", type=int, default=300, help="training sentences (x voices utterances)")
+    p.add_argument("--num-sentences", type=int, default=1200,
+                   help="training sentences (x voices utterances); 300 before the fourth session of 2026-11-28: "
+                        "the AR learnt those and stopped improving on new ones (docs/benchmarks.md, 'A larger "
+                        "held-out set')")
     p.add_argument("--num-heldout", type=int, default=25,
                    help="held-out sentences (x voices utterances). Five were too few: on the first five of these "
                         "25 codec2 1200 resynthesis lost 10 %% of the words, on the other 20 4 %% "
