@@ -84,7 +84,7 @@ def frame_to_codes(frames: bytes) -> np.ndarray:
         at += width
     codes = np.stack(codes, axis=1)
     low = (1 << WOE_BITS) - 1  # the pitch/energy field is the low 8 bits of codebooks 1 and 2
-    cells = cells_from_fields(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
+    cells = cells_from_fields(_interleave(codes[:, 1], codes[:, 2])).reshape(-1, 2)  # reads the low 8 bits
     codes[:, 1:3] = (codes[:, 1:3] & ~low) | cells
     return codes
 
@@ -94,7 +94,7 @@ def codes_to_frame(codes: np.ndarray) -> bytes:
     cells become codec2's predictive indices in closed loop (codec2_woe.fields_for)."""
     codes = np.array(codes, dtype=np.int64)
     low = (1 << WOE_BITS) - 1
-    fields = fields_for(_interleave(codes[:, 1] & low, codes[:, 2] & low)).reshape(-1, 2)
+    fields = fields_for(_interleave(codes[:, 1], codes[:, 2])).reshape(-1, 2)  # reads the low 8 bits
     codes[:, 1:3] = (codes[:, 1:3] & ~low) | fields
     ordered = np.empty((codes.shape[0], 8 * BYTES_PER_FRAME), dtype=np.uint8)
     at = 0

@@ -45,7 +45,8 @@ class _LspCodebook(ctypes.Structure):  # codec2's ``struct lsp_codebook``
 
 @functools.lru_cache(maxsize=1)
 def ge_codebook() -> np.ndarray:
-    """codec2's joint pitch/energy codebook ``float64[256, 2]``, from pycodec2's bundled libcodec2."""
+    """codec2's joint pitch/energy codebook ``float64[256, 2]``, from pycodec2's bundled libcodec2 (or the
+    system's)."""
     import ctypes.util
 
     import pycodec2
@@ -85,7 +86,7 @@ def absolute_classes(indices: np.ndarray) -> np.ndarray:
 
 def cells_from_fields(fields: np.ndarray) -> np.ndarray:
     """codec2's pitch/energy fields of consecutive half-frames as its ``pack`` writes them (indices
-    Gray-coded, 8 bits) ``[n]`` -> their cells ``[n]``."""
+    Gray-coded; any ints, only the low 8 bits count) ``[n]`` -> their cells ``[n]``."""
     indices = np.asarray(fields, dtype=np.int64) & ((1 << FIELD_BITS) - 1)
     for shift in (1, 2, 4):  # Gray code -> index
         indices = indices ^ (indices >> shift)
@@ -93,7 +94,7 @@ def cells_from_fields(fields: np.ndarray) -> np.ndarray:
 
 
 def fields_for(cells: np.ndarray) -> np.ndarray:
-    """Cells of consecutive half-frames ``[n]`` -> codec2's pitch/energy fields as its ``pack`` writes
+    """Cells of consecutive half-frames ``[n]`` (only the low 8 bits count) -> codec2's pitch/energy fields as its ``pack`` writes
     them (the closed-loop indices of ``indices_for``, Gray-coded)."""
     indices = indices_for(cells)
     return indices ^ (indices >> 1)
