@@ -44,3 +44,40 @@ def test_a_rerun_scores_each_budget_with_the_checkpoint_it_had_then(tmp_path):
     assert learn.train_stage(exp, 1, 400.0, None) == (str(exp / "checkpoint-1667.pt"), 400.5)
     with pytest.raises(SystemExit, match="past the budget of 300.*new --work-dir"):
         learn.train_stage(exp, 1, 300.0, None)
+
+
+def test_the_ar_and_the_nar_train_side_by_side_each_on_its_own_cpu_budget(tmp_path):
+    """Both stages of a budget train at once in processes of their own; each exp dir records the CPU
+    seconds its own process used (at least its budget: the trainer stops after it), and a rerun of the
+    same budget returns the recorded checkpoints without training again."""
+    import argparse
+    import json
+    import re
+    import shutil
+
+    from tests.prepared_corpus import prepare_in_process
+    from valle.bin import split_and_report
+    from valle.demo.grammar import split_sentences
+    from valle.demo.make_corpus import GRAMMAR_VOICES, speak_sentences
+
+    learn = _learn()
+    work = tmp_path / "learn"
+    corpus, manifests, tokenized = tmp_path / "corpus", work / "data" / "manifests", work / "data" / "tokenized"
+    speak_sentences(shutil.which("espeak-ng"), corpus, GRAMMAR_VOICES[:1], split_sentences(10, 0)[0][:6], True, 1)
+    prepare_in_process(corpus, manifests, tokenized, codec="codec2:1200")
+    split_and_report.main(["--tokenized-dir", str(tokenized), "--manifests-dir", str(manifests), "--dev-size", "1",
+                           "--test-size", "0", "--filter-min-duration", "0.1"])
+    args = argparse.Namespace(work_dir=work, model=["--model-preset", "nano", "--filter-min-duration", "0.1"],
+                              max_duration=20.0, seed=1, threads=1)
+    budgets = {1: 2.0, 2: 4.0}
+    jobs = [(work / "exp" / learn.STAGE_NAMES[s], s, seconds) for s, seconds in budgets.items()]
+    done = learn.train_stages(jobs, args, side_by_side=True)
+    assert set(done) == {1, 2}
+    for exp, stage, seconds in jobs:
+        checkpoint, used = done[stage]
+        assert Path(checkpoint).is_file() and Path(checkpoint).parent == exp
+        assert used >= seconds  # the child's own CPU time, not the parent's (which trains nothing)
+        record = json.loads((exp / learn.SPENT_FILE).read_text())
+        assert record["cpu_seconds"] == used and record["checkpoints"][f"{seconds:g}"] == [Path(checkpoint).name, used]
+        assert re.search(r"--max-cpu-seconds [\d.]+ reached", (exp / "train.log").read_text())  # the budget stopped it
+    assert learn.train_stages(jobs, args, side_by_side=True) == done  # recorded: nothing trains again
