@@ -182,16 +182,22 @@ def train_stages(jobs, args, side_by_side: bool) -> dict:
     (the checkpoint it had when it reached them, the CPU seconds it had used then)}; both are recorded,
     so a rerun scores each budget's own model."""
     done, running = {}, []
-    for exp, stage, cpu_seconds in jobs:
-        record, reached = _recorded(exp, cpu_seconds)
-        if reached is not None:
-            done[stage] = reached
-            continue
-        running.append((exp, stage, cpu_seconds, record, _start_training(exp, stage, cpu_seconds, record, args)))
-        if not side_by_side:
-            done[stage] = _finish_training(*running.pop())
-    for job in running:
-        done[job[1]] = _finish_training(*job)
+    try:
+        for exp, stage, cpu_seconds in jobs:
+            record, reached = _recorded(exp, cpu_seconds)
+            if reached is not None:
+                done[stage] = reached
+                continue
+            running.append((exp, stage, cpu_seconds, record, _start_training(exp, stage, cpu_seconds, record, args)))
+            if not side_by_side:
+                done[stage] = _finish_training(*running.pop())
+        while running:
+            job = running.pop(0)
+            done[job[1]] = _finish_training(*job)
+    finally:  # one stage failed: its sibling stops too (a rerun resumes both from their last checkpoints)
+        for job in running:
+            job[-1].kill()
+            job[-1].wait()
     return done
 
 
