@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -104,9 +105,16 @@ def main(argv=None) -> int:
     import logging
 
     logging.disable(logging.WARNING)  # the random-codec banner and guard notes are expected here
+    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))  # the model, voices and work dir; removed at the end
+    try:
+        return _run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(args, folder: Path) -> int:
     from valle.bin.serve import build_server, get_parser
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     ckpt = build(folder)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +123,8 @@ def main(argv=None) -> int:
         "--checkpoint", str(ckpt), "--voices-dir", str(folder / "voices"), "--port", str(port), "--metrics", "none",
         "--work-dir", str(folder / "work"), "--max-concurrent", str(args.clients), "--request-timeout", "600",
         "--log-level", "warning"]))
-    threading.Thread(target=server.run, daemon=True).start()
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         if server.started:
@@ -148,6 +157,7 @@ def main(argv=None) -> int:
                            "elapsed_s": round(elapsed, 1), "requests_per_minute": round(len(done) / elapsed * 60, 2),
                            "mean_latency_s": round(sum(lat) / max(len(lat), 1), 2)}
     server.should_exit = True
+    serving.join(timeout=30)  # before its folder goes
     print(json.dumps(out, indent=1))
     return 0
 
