@@ -130,13 +130,22 @@ def stage_budgets(cpu_seconds: float, ar_fraction: float):
     return [(1, cpu_seconds * ar_fraction), (2, cpu_seconds * (1 - ar_fraction))]
 
 
+def _child_env(**extra) -> dict:
+    """The environment of a child process: this checkout's ``valle`` first, plus ``extra``."""
+    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra)
+
+
+def _budget_key(cpu_seconds: float) -> str:
+    return f"{cpu_seconds:g}"  # a budget's key in an exp dir's record
+
+
 def _recorded(exp: Path, cpu_seconds: float):
     """``exp``'s record of CPU seconds spent and, when it reached ``cpu_seconds`` before, (the checkpoint it
     had then, the CPU seconds it had used then); a budget it passed without a record stops with the fix."""
     spent_file = exp / SPENT_FILE
     record = json.loads(spent_file.read_text()) if spent_file.is_file() else {"cpu_seconds": 0.0}
     reached = record.setdefault("checkpoints", {})  # budget in CPU seconds -> [checkpoint file, CPU seconds used]
-    key = f"{cpu_seconds:g}"
+    key = _budget_key(cpu_seconds)
     if key in reached:
         return record, (str(exp / reached[key][0]), reached[key][1])
     if record["cpu_seconds"] >= cpu_seconds:
@@ -154,10 +163,9 @@ def _start_training(exp: Path, stage: int, cpu_seconds: float, record: dict, arg
             "--max-cpu-seconds", str(cpu_seconds - record["cpu_seconds"]), "--max-duration", str(args.max_duration),
             "--keep-last-k", "0", "--seed", str(args.seed), "--log-interval", "50", "--resume", "auto"]
     threads = str(args.threads)
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(exp / "train.log", "a") as log:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, env=_child_env(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads),
+                                stdout=log, stderr=subprocess.STDOUT)
 
 
 def _finish_training(exp: Path, stage: int, cpu_seconds: float, record: dict, proc: subprocess.Popen) -> tuple:
@@ -171,7 +179,7 @@ def _finish_training(exp: Path, stage: int, cpu_seconds: float, record: dict, pr
         raise SystemExit(f"training --train-stage {stage} in {exp} failed (exit {proc.returncode}): see {exp / 'train.log'}")
     ckpts = sorted(exp.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
     record["cpu_seconds"] += usage.ru_utime + usage.ru_stime
-    record["checkpoints"][f"{cpu_seconds:g}"] = [ckpts[-1].name, record["cpu_seconds"]]
+    record["checkpoints"][_budget_key(cpu_seconds)] = [ckpts[-1].name, record["cpu_seconds"]]
     atomic_write_text(exp / SPENT_FILE, json.dumps(record) + "\n")
     return str(ckpts[-1]), record["cpu_seconds"]
 
@@ -224,10 +232,9 @@ def main(argv=None) -> int:
     make_corpus.main(["--output-dir", str(corpus), "--heldout-dir", str(heldout_dir), "--sentences", "grammar",
                       "--num-sentences", str(args.num_sentences), "--num-heldout", str(args.num_heldout),
                       "--num-voices", str(args.num_voices)])
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run(["bash", str(ROOT / "egs/custom/prepare.sh"), "--corpus-dir", str(corpus), "--data-dir", str(data),
                     "--language", "en-us", "--codec", args.codec, "--nj", "2", "--dev-size", "8", "--test-size", "4"],
-                   check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+                   check=True, cwd=ROOT, env=_child_env(), stdout=subprocess.DEVNULL)
 
     codec = load_codec(args.codec)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
