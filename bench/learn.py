@@ -14,13 +14,13 @@ resynthesis (the ceiling a codec2 model can reach) and of the model after each b
 with the CPU, thread count and settings; writes ``learn.json`` and ``learn_wer.png`` (WER
 against CPU minutes) into ``--work-dir``.
 
-The AR and the NAR train apart by default (``--ar-fraction``: the AR alone gets a third of each
+The AR and the NAR train apart by default (``--ar-fraction``: the AR alone gets half of each
 budget, the NAR alone the rest; 0 trains one AR+NAR model as before), side by side in two processes
 (``--one-at-a-time``: one after the other); each budget counts the CPU seconds of both.
 
 Usage: ``.venv/bin/python bench/learn.py [--budget-minutes 6 12 20] [--threads 1]``
 (the budgets are cumulative CPU minutes of training; on a quiet 2-core machine the wall time is about
-the NAR's two thirds of them, plus ~2 minutes of scoring per budget; far more on a busy one).
+half of them, plus ~2 minutes of scoring per budget; far more on a busy one).
 """
 from __future__ import annotations
 
@@ -62,11 +62,12 @@ def get_parser() -> argparse.ArgumentParser:
                         "trains with (docs/training.md, 'Short budgets'); e.g. --model --num-layers 4")
     p.add_argument("--codec", default="codec2:1200",
                    help="codec2:1200 (codebook 0 = the envelope class; docs/codec.md) or codec2 (3200)")
-    p.add_argument("--ar-fraction", type=float, default=1 / 3,
+    p.add_argument("--ar-fraction", type=float, default=0.5,
                    help="share of every budget that trains the AR alone (--train-stage 1); the NAR alone "
-                        "(--train-stage 2) gets the rest (an AR step costs about a fifth of a NAR step; "
-                        "docs/benchmarks.md, 'AR and NAR trained apart'). 0 = one model, AR+NAR trained "
-                        "together (--train-stage 0)")
+                        "(--train-stage 2) gets the rest. With the one-pass NAR an even split was best at 20 "
+                        "CPU-minutes (a third for the AR before it, when a NAR step cost four AR steps; "
+                        "docs/benchmarks.md, 'A one-pass NAR'). 0 = one model, AR+NAR trained together "
+                        "(--train-stage 0)")
     p.add_argument("--max-duration", type=float, default=20.0, help="seconds of audio per batch (before pairing)")
     p.add_argument("--top-k", type=int, default=1,
                    help="the AR's top-k when saying the held-out sentences (1 = greedy, as the demo; greedy lost "

@@ -11,7 +11,7 @@
 #   3  train       egs/custom/run.sh on CPU -> demo/exp/
 #                  Encodec: nano model, AR+NAR (--train-stage 0), DEMO_STEPS steps; codec2: d128 x 3 layers
 #                  with the options of egs/demo/conf/codec2_short_budget.yaml (same-speaker utterance pairs,
-#                  untied NAR outputs, every NAR codebook on every batch), DEMO_CPU_SECONDS of process CPU time
+#                  untied NAR outputs, a one-pass NAR for every codebook), DEMO_CPU_SECONDS of process CPU time
 #                  split evenly between the AR alone (demo/exp/ar) and the NAR alone (demo/exp/nar),
 #                  which train side by side, one thread each (docs/benchmarks.md, "codec2 1200's
 #                  pitch/energy as absolute cells")
@@ -62,7 +62,6 @@ bash egs/custom/prepare.sh --corpus-dir "$demo/corpus" --data-dir "$demo/data" -
 if [[ "$codec" == codec2* ]]; then
   ar_seconds=$(( cpu_seconds / 2 )); nar_seconds=$(( cpu_seconds - ar_seconds ))
   say "3/5 train: d128 x 3 layers on utterance pairs, the AR alone for $ar_seconds and the NAR alone for $nar_seconds CPU seconds -> $demo/exp"
-  nar_stages=$(( $("$python" -c "from valle.codec import facts_of; print(facts_of('$codec')['num_quantizers'])") - 1 ))
   # The two stages are independent: on 2 cores they train side by side, one thread each (the budgets
   # are CPU seconds of each process, so the result is the same as one after the other); the NAR's log
   # goes to $demo/exp/nar.log and is printed when it ends.
@@ -71,7 +70,7 @@ if [[ "$codec" == codec2* ]]; then
       say "   $2 already trained for $3 CPU seconds ($demo/exp/$2/trained-$3)"; return 0
     fi
     OMP_NUM_THREADS=1 bash egs/custom/run.sh --data-dir "$demo/data" --exp-dir "$demo/exp/$2" --stop-stage 1 \
-      --config egs/demo/conf/codec2_short_budget.yaml --nar-stages-per-step "$nar_stages" \
+      --config egs/demo/conf/codec2_short_budget.yaml \
       --train-stage "$1" --max-cpu-seconds "$3" --keep-last-k 1 \
       && touch "$demo/exp/$2/trained-$3"
   }

@@ -16,6 +16,8 @@ training checkpoints, the published VALL-E X files and lifeiteng-style files, al
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +130,7 @@ def load_synthesis_model(
                 "half was never trained; pass the checkpoint of run.sh --train-stage 2"
             )
         a, b = config.to_dict(), nar_config.to_dict()
-        diff = sorted(k for k in a if k not in ("dropout", "preset") and a.get(k) != b.get(k))
+        diff = sorted(k for k in a if k not in ("dropout", "preset", "nar_parallel") and a.get(k) != b.get(k))
         if diff:
             detail = ", ".join(f"{k}: {a[k]} vs {b.get(k)}" for k in diff)
             raise CheckpointLoadError(
@@ -143,6 +145,7 @@ def load_synthesis_model(
         if not _half(nar_state, "nar_"):
             raise CheckpointLoadError(f"--nar-checkpoint {nar_checkpoint} has no nar_* weights")
         state = {**_half(ar_state, "ar_"), **_half(nar_state, "nar_")}
+        config = dataclasses.replace(config, nar_parallel=nar_config.nar_parallel)  # how the NAR decodes is its own
         symbols = symbols if symbols is not None else nar_symbols
         sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
         args = ar_info.get("args")

@@ -35,6 +35,10 @@ class ModelConfig:
     num_languages: int = 0  # 0 = no language embeddings (plain VALL-E)
     prepend_bos: bool = False
     share_embedding: bool = True
+    # NAR in one pass: codebooks 1..Q-1 predicted together from codebook 0 (and the prompt's every
+    # codebook), one forward per batch instead of one per codebook (docs/models.md, "One-pass NAR").
+    # False is VALL-E's NAR: codebook j from the sum of codebooks 0..j-1, stage by stage.
+    nar_parallel: bool = False
     nar_scale_factor: float = 1.0
     prefix_mode: int = 1  # NAR acoustic prompt in training: 0 none, 1 prefix, 2 random segment, 4 other utterance
     max_prefix_frames: int = 225  # 3 s of Encodec frames, the prompt cap for prefix modes 1 and 2

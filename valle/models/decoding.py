@@ -263,15 +263,17 @@ def nar_decode(model, text_tokens: Tensor, text_lens: Tensor, text_langs: Option
     key_valid = torch.cat([lengths_to_valid(text_lens.to(device), S), is_prompt | is_gen], dim=1)
     mask = padding_mask(key_valid)
     all_logits = []
+    h = None
     for i in range(Q - 1):
-        y_pos = model.nar_audio_position(y)
-        h = model.nar_decoder(torch.cat([x, y_pos], dim=1), mask, model.nar_stage_embeddings[i].weight)
+        if h is None or not c.nar_parallel:  # a one-pass NAR runs its decoder once for every codebook
+            y_pos = model.nar_audio_position(y)
+            h = model.nar_decoder(torch.cat([x, y_pos], dim=1), mask, model.nar_stage_embeddings[i].weight)
         logits = model.nar_predict_layers[i](h[:, S:])
         if keep_logits:
             all_logits.append(logits.float())
         greedy = logits.argmax(dim=-1)
         codes[..., i + 1] = torch.where(is_gen, greedy, codes[..., i + 1])
-        if i < Q - 2:
+        if i < Q - 2 and not c.nar_parallel:
             if c.prefix_mode == 0:  # the prompt gains one codebook per stage, like the targets
                 y = y + embs[i + 1](codes[..., i + 1]) * pmask
             y = y + embs[i + 1](greedy) * gmask

@@ -182,7 +182,7 @@ class VALLE(nn.Module):
 
     def _nar_stages(self, batch) -> List[int]:
         """The NAR codebooks this batch trains: ``batch["nar_stage"]`` pins one (validation);
-        else ``batch["nar_stages_per_step"]`` (default 1) distinct ones drawn with torch's global
+        a one-pass NAR (``nar_parallel``) trains all of them; else ``batch["nar_stages_per_step"]`` (default 1) distinct ones drawn with torch's global
         RNG, so a resumed run replays them (one stage draws exactly as it always has)."""
         Q = self.config.num_quantizers
         if batch.get("nar_stage") is not None:
@@ -190,6 +190,8 @@ class VALLE(nn.Module):
             if not 1 <= stage < Q:
                 raise ValueError(f"nar_stage must be in 1..{Q - 1}, got {stage}")
             return [stage]
+        if self.config.nar_parallel:  # one pass predicts every codebook
+            return list(range(1, Q))
         k = int(batch.get("nar_stages_per_step") or 1)
         if not 1 <= k < Q:
             raise ValueError(f"nar_stages_per_step must be in 1..{Q - 1}, got {k}")
@@ -201,20 +203,22 @@ class VALLE(nn.Module):
 
     def _nar_loss(self, text, text_valid, langs, codes, audio_lens, audio_valid, batch):
         """NAR cross-entropy of the drawn codebook(s) (``_nar_stages``); several stages run as
-        one batch of ``len(stages) x B`` rows sharing the text, prompt and prefix draws."""
+        one batch of ``len(stages) x B`` rows sharing the text, prompt and prefix draws. A one-pass
+        NAR (``nar_parallel``) reads codebook 0 alone and predicts every codebook from one pass."""
         c = self.config
         B, T, _ = codes.shape
         device = codes.device
         stages = self._nar_stages(batch)
+        top = 1 if c.nar_parallel else max(stages)  # codebooks summed into the last input
         embs = self.nar_audio_embeddings
         q0 = codes[..., 0].masked_fill(~audio_valid, c.eos_id)
         upper = codes[..., 1: c.num_quantizers].masked_fill(~audio_valid[..., None], 0)
         ys, y = [], embs[0](q0)
-        for j in range(1, max(stages)):  # running sums: stage s sees codebooks 0..s-1
+        for j in range(1, top):  # running sums: stage s sees codebooks 0..s-1
             if j in stages:
                 ys.append(y)
             y = y + embs[j](upper[..., j - 1])
-        ys.append(y)  # the last (largest) stage
+        ys.append(y)  # the last (largest) stage, or the one pass
         target_valid = audio_valid
         prompt_emb, prompt_valid, prompt_len_per_item = None, None, None
         mode = c.prefix_mode
@@ -224,7 +228,7 @@ class VALLE(nn.Module):
             P = min(P, c.max_prefix_frames)
             if P > 0:
                 y_pre = ys[-1][:, :P]  # the prefix frames carry every codebook, whatever the stage
-                for j in range(max(stages), c.num_quantizers):
+                for j in range(top, c.num_quantizers):
                     y_pre = y_pre + embs[j](upper[:, :P, j - 1])
                 ys = [torch.cat([y_pre, y_s[:, P:]], dim=1) for y_s in ys]
                 target_valid = audio_valid & (torch.arange(T, device=device) >= P)[None]
@@ -253,7 +257,7 @@ class VALLE(nn.Module):
             prompt_len_per_item = plens
 
         x = self.embed_text(text, langs, nar=True)
-        K = len(stages)
+        K = len(ys)  # blocks of B rows: one per stage, or the one pass
         y = ys[0] if K == 1 else torch.cat(ys, dim=0)
         if prompt_emb is not None:
             P = prompt_emb.shape[1]
@@ -271,13 +275,14 @@ class VALLE(nn.Module):
             y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, audio_valid], dim=1)
         if K == 1:
-            cond = self.nar_stage_embeddings[stages[0] - 1].weight
+            cond = self.nar_stage_embeddings[0 if c.nar_parallel else stages[0] - 1].weight
         else:  # one stage embedding per block of B rows
             cond = torch.cat([self.nar_stage_embeddings[s - 1].weight.expand(B, -1) for s in stages])[:, None]
             x, key_valid = x.repeat(K, 1, 1), key_valid.repeat(K, 1)
         h = self.nar_decoder(torch.cat([x, y], dim=1), padding_mask(key_valid), cond)
         h = h[:, text.shape[1] + P:]
-        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid]) for i, s in enumerate(stages)]
+        block = [0] * len(stages) if c.nar_parallel else range(len(stages))
+        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid]) for i, s in zip(block, stages)]
         targets = [codes[..., s][target_valid] for s in stages]
         return self._ce_and_acc(torch.cat(logits), torch.cat(targets))
 

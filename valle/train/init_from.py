@@ -20,7 +20,8 @@ import torch
 log = logging.getLogger(__name__)
 
 MODEL_OVERRIDES = ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "prefix_mode",
-                   "text_vocab_size", "num_languages", "num_quantizers", "share_embedding")
+                   "text_vocab_size", "num_languages", "num_quantizers", "share_embedding",
+                   "nar_parallel")
 
 
 def model_overrides(args) -> Dict[str, object]:

@@ -77,6 +77,10 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--share-embedding", type=str2bool, default=None,
                    help="override the preset: tie the NAR output layers to the NAR input tables (the published "
                         "layout; the key set is the same either way). false: untied, small initial logits")
+    g.add_argument("--nar-parallel", type=str2bool, default=None,
+                   help="override the preset: the NAR predicts every codebook 1..Q-1 in one pass from codebook 0 "
+                        "(one forward per batch, not one per codebook; needs --share-embedding false). "
+                        "false: VALL-E's stage-by-stage NAR")
     g.add_argument("--init-from", type=Path, default=None, help="our checkpoint, the published VALL-E X file or a lifeiteng checkpoint")
     g.add_argument("--init-mismatch", choices=["strict", "resize"], default="strict",
                    help="resize: grow/shrink text and audio tables keeping the overlapping rows")
