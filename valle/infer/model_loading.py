@@ -16,10 +16,8 @@ training checkpoints, the published VALL-E X files and lifeiteng-style files, al
 """
 from __future__ import annotations
 
-import dataclasses
-
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -145,7 +143,7 @@ def load_synthesis_model(
         if not _half(nar_state, "nar_"):
             raise CheckpointLoadError(f"--nar-checkpoint {nar_checkpoint} has no nar_* weights")
         state = {**_half(ar_state, "ar_"), **_half(nar_state, "nar_")}
-        config = dataclasses.replace(config, nar_parallel=nar_config.nar_parallel)  # how the NAR decodes is its own
+        config = replace(config, nar_parallel=nar_config.nar_parallel)  # how the NAR decodes is its own
         symbols = symbols if symbols is not None else nar_symbols
         sources = {"ar": str(ar_checkpoint), "nar": str(nar_checkpoint)}
         args = ar_info.get("args")

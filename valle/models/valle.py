@@ -181,9 +181,10 @@ class VALLE(nn.Module):
         return (*self._ce_and_acc(rows_padded_linear(self.ar_predict_layer, h), targets), guided)
 
     def _nar_stages(self, batch) -> List[int]:
-        """The NAR codebooks this batch trains: ``batch["nar_stage"]`` pins one (validation);
-        a one-pass NAR (``nar_parallel``) trains all of them; else ``batch["nar_stages_per_step"]`` (default 1) distinct ones drawn with torch's global
-        RNG, so a resumed run replays them (one stage draws exactly as it always has)."""
+        """The NAR codebooks this batch trains: ``batch["nar_stage"]`` pins one (validation); a
+        one-pass NAR (``nar_parallel``) trains all of them; else ``batch["nar_stages_per_step"]``
+        (default 1) distinct ones drawn with torch's global RNG, so a resumed run replays them (one
+        stage draws exactly as it always has)."""
         Q = self.config.num_quantizers
         if batch.get("nar_stage") is not None:
             stage = int(batch["nar_stage"])
