@@ -39,54 +39,86 @@ MIN_WORDS = 5  # of 6
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def prepared(tmp_path_factory):
+    """Three grammar sentences, one voice: the corpus and its prepared training cuts."""
+    root = tmp_path_factory.mktemp("learn")
+    corpus, man, tok = root / "corpus", root / "manifests", root / "tokenized"
+    sentences = split_sentences(10, 0)[0][:3]  # memorised within the budget
+    speak_sentences(shutil.which("espeak-ng"), corpus, GRAMMAR_VOICES[:1], sentences, True, 2)
+    return root, corpus, prepare_in_process(corpus, man, tok)
+
+
+@pytest.fixture(scope="module")
+def trained(prepared):
+    """The staged AR+NAR model (VALL-E's NAR, every codebook on every batch)."""
+    return prepared[1], _train(prepared, "staged", ["--train-stage", "0", "--nar-stages-per-step", "7"])
+
+
+def _train(prepared, name, stage_options):
+    root, _, cuts = prepared
+    exp = root / name
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as calibrated; also the fastest on a busy machine (docs/benchmarks.md)
     try:
-        yield _train(tmp_path_factory.mktemp("learn"))
+        train.main(["--train-cuts", str(cuts), "--valid-cuts", str(root / "none.jsonl.gz"),
+                    "--text-symbols", str(root / "tokenized" / "unique_text_tokens.k2symbols"), "--exp-dir", str(exp),
+                    "--model-preset", "nano", "--concat-prompt", "true", "--share-embedding", "false",
+                    "--stop-at-loss", str(STOP_LOSS), "--max-steps", str(MAX_STEPS), "--num-epochs", "100000",
+                    "--max-duration", "40", "--filter-min-duration", "0.1", "--warmup-steps", "20",
+                    "--lr-epochs", "1000000", "--num-workers", "0", "--device", "cpu", "--tensorboard", "false",
+                    "--synthesize-at-valid", "false", "--save-every-n", "0", "--epoch-checkpoints", "false",
+                    "--keep-last-k", "1", "--log-interval", "100", "--seed", "1", *stage_options])
     finally:
         torch.set_num_threads(threads)
-
-
-def _train(root):
-    corpus, man, tok, exp = root / "corpus", root / "manifests", root / "tokenized", root / "exp"
-    sentences = split_sentences(10, 0)[0][:3]  # three sentences, one voice: memorised within the budget
-    speak_sentences(shutil.which("espeak-ng"), corpus, GRAMMAR_VOICES[:1], sentences, True, 2)
-    cuts = prepare_in_process(corpus, man, tok)
-    train.main(["--train-cuts", str(cuts), "--valid-cuts", str(root / "none.jsonl.gz"),
-                "--text-symbols", str(tok / "unique_text_tokens.k2symbols"), "--exp-dir", str(exp),
-                "--model-preset", "nano", "--train-stage", "0", "--concat-prompt", "true",
-                "--share-embedding", "false", "--nar-stages-per-step", "7", "--stop-at-loss", str(STOP_LOSS),
-                "--max-steps", str(MAX_STEPS), "--num-epochs", "100000", "--max-duration", "40",
-                "--filter-min-duration", "0.1", "--warmup-steps", "20", "--lr-epochs", "1000000", "--num-workers", "0", "--device", "cpu",
-                "--tensorboard", "false", "--synthesize-at-valid", "false", "--save-every-n", "0",
-                "--epoch-checkpoints", "false", "--keep-last-k", "1", "--log-interval", "100", "--seed", "1"])
     steps = [json.loads(line) for line in (exp / "steps.jsonl").read_text().splitlines()]
     assert len(steps) < MAX_STEPS, f"the training loss never reached {STOP_LOSS}: last {steps[-1]}"
     assert sum(s["loss"] for s in steps[-5:]) / 5 <= STOP_LOSS
     assert not list(exp.glob("epoch-*.pt"))  # --epoch-checkpoints false: no write per one-step epoch
-    return corpus, exp / f"checkpoint-{len(steps)}.pt"
+    return exp / f"checkpoint-{len(steps)}.pt"
+
+
+def _say_a_training_sentence(corpus, synth):
+    """(text, result, true codes) of the second utterance said with the first as prompt, greedy."""
+    folder = corpus / "2001" / "1"
+    prompt_text = (folder / "2001_1_000000.normalized.txt").read_text().strip()
+    text = (folder / "2001_1_000001.normalized.txt").read_text().strip()
+    res = synth.synthesize(text, prompt_text=prompt_text, prompt_audio=str(folder / "2001_1_000000.wav"),
+                           options=SamplingOptions(top_k=1, max_len_ratio=8))
+    wav, sr = sf.read(str(folder / "2001_1_000001.wav"), dtype="float32")
+    return text, res, synth.codec.encode(wav, sr).long()
+
+
+def _words_heard(text, res, sample_rate):
+    asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)
+    heard = asr.transcribe(res.wav.numpy(), sample_rate)
+    return len(text.split()) - utterance_errors(text, heard).errors, heard
 
 
 def test_overfit_nano_model_says_a_training_sentence_pocketsphinx_hears_it(trained):
     corpus, checkpoint = trained
-    folder = corpus / "2001" / "1"
-    prompt_wav = folder / "2001_1_000000.wav"
-    prompt_text = (folder / "2001_1_000000.normalized.txt").read_text().strip()
-    text = (folder / "2001_1_000001.normalized.txt").read_text().strip()
     synth = Synthesizer.from_checkpoints(checkpoint=str(checkpoint), device="cpu")
     assert synth.codec.sample_rate == 8000  # the checkpoint's own codec: codec2
-    res = synth.synthesize(text, prompt_text=prompt_text, prompt_audio=str(prompt_wav),
-                           options=SamplingOptions(top_k=1, max_len_ratio=8))
-    wav, sr = sf.read(str(folder / "2001_1_000001.wav"), dtype="float32")
-    truth = synth.codec.encode(wav, sr).long()
+    text, res, truth = _say_a_training_sentence(corpus, synth)
     # The AR memorised codebook 0 of this utterance and where it ends (a target shifted by a frame
     # or a codebook mix-up would not be memorised) ...
     assert abs(res.generated_frames - truth.shape[0]) <= 0.05 * truth.shape[0], (res.generated_frames, truth.shape)
     n = min(res.generated_frames, truth.shape[0])
     assert (res.codes[:n, 0] == truth[:n, 0]).float().mean() >= 0.9
     # ... and with the NAR's codebooks 1-7, codec2 speaks words pocketsphinx (held to the grammar) hears.
-    asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)
-    heard = asr.transcribe(res.wav.numpy(), synth.codec.sample_rate)
-    recognised = len(text.split()) - utterance_errors(text, heard).errors
+    recognised, heard = _words_heard(text, res, synth.codec.sample_rate)
+    assert recognised >= MIN_WORDS, f"said {text!r}, pocketsphinx heard {heard!r}"
+
+
+def test_one_pass_nar_memorises_the_codebooks_and_speaks_with_the_staged_ar(prepared, trained):
+    """The recipe's one-pass NAR (``--nar-parallel true``, NAR alone): trained to the same loss, it
+    gives the memorised codebooks 1-7 from codebook 0 in one pass, and beside the staged model's AR
+    (an AR and a NAR checkpoint of either mode combine) codec2 says words pocketsphinx hears."""
+    corpus, staged = trained
+    nar = _train(prepared, "one_pass", ["--train-stage", "2", "--nar-parallel", "true"])
+    synth = Synthesizer.from_checkpoints(ar_checkpoint=str(staged), nar_checkpoint=str(nar), device="cpu")
+    assert synth.model.config.nar_parallel
+    text, res, truth = _say_a_training_sentence(corpus, synth)
+    n = min(res.generated_frames, truth.shape[0])
+    assert (res.codes[:n, 1:] == truth[:n, 1:]).float().mean() >= 0.8  # the AR's frames, not always the truth's
+    recognised, heard = _words_heard(text, res, synth.codec.sample_rate)
     assert recognised >= MIN_WORDS, f"said {text!r}, pocketsphinx heard {heard!r}"
