@@ -9,7 +9,8 @@ its words. A bug that shifts targets by a frame, mixes codebooks up or breaks th
 
 The recipe is the one docs/benchmarks.md measured for short budgets: untied NAR output layers
 (``--share-embedding false``: the tied N(0, 1) tables start the NAR at loss ~20 instead of
-ln 256 = 5.5), every NAR codebook trained on every batch (``--nar-stages-per-step 7``), and a
+ln 256 = 5.5), every NAR codebook trained on every batch (the staged model: ``--nar-stages-per-step
+7``; the recipe's one-pass NAR, ``--nar-parallel true``, trained alone in the second test), and a
 stop on the training loss (``--stop-at-loss``) instead of a step count, so the model is as
 memorised as it needs to be whatever the float details of the machine. Calibration (one torch
 thread, 2026-11-27, base lr 0.05): the AR is the slow half; greedy codebook 0 was exact and

@@ -78,3 +78,21 @@ def test_rerun_at_max_steps_trains_nothing(tmp_path):
     assert sorted(p.name for p in exp.glob("checkpoint-*.pt")) == ["checkpoint-2.pt"]
     again = torch.load(exp / "checkpoint-2.pt", weights_only=True)
     assert again["step"] == 2 and all(torch.equal(first["model"][k], again["model"][k]) for k in first["model"])
+
+
+def test_nar_parallel_on_a_stage_switch_is_taken_and_a_contradicting_resume_refused(tmp_path, capsys):
+    """``--train-stage 1`` then ``2 --nar-parallel true`` in one exp dir trains a one-pass NAR (the
+    stored config would otherwise win silently); resuming it with ``--nar-parallel false`` is refused,
+    and ``--nar-stages-per-step`` beside ``--nar-parallel true`` is refused as it has nothing to choose."""
+    data = make_data_dir(tmp_path, num_train=4, num_dev=0, min_frames=20, max_frames=30)
+    exp = tmp_path / "exp"
+    main(base_args(data, exp, "--train-stage", "1", "--max-steps", "2", "--save-every-n", "0"))
+    assert not torch.load(exp / "checkpoint-2.pt", weights_only=True)["model_config"]["nar_parallel"]
+    main(base_args(data, exp, "--train-stage", "2", "--nar-parallel", "true", "--share-embedding", "false",
+                   "--max-steps", "3", "--save-every-n", "0"))
+    assert torch.load(exp / "checkpoint-3.pt", weights_only=True)["model_config"]["nar_parallel"]
+    with pytest.raises(ValueError, match=r"nar_parallel=True.*--nar-parallel false contradicts it"):
+        main(base_args(data, exp, "--train-stage", "2", "--nar-parallel", "false", "--max-steps", "4"))
+    with pytest.raises(SystemExit):
+        main(base_args(data, tmp_path / "other", "--nar-parallel", "true", "--nar-stages-per-step", "3"))
+    assert "--nar-stages-per-step 3 has nothing to choose with --nar-parallel true" in capsys.readouterr().err

@@ -79,7 +79,7 @@ def get_parser() -> argparse.ArgumentParser:
                         "layout; the key set is the same either way). false: untied, small initial logits")
     g.add_argument("--nar-parallel", type=str2bool, default=None,
                    help="override the preset: the NAR predicts every codebook 1..Q-1 in one pass from codebook 0 "
-                        "(one forward per batch, not one per codebook; needs --share-embedding false). "
+                        "(one forward per batch, not one per codebook; best with --share-embedding false). "
                         "false: VALL-E's stage-by-stage NAR")
     g.add_argument("--init-from", type=Path, default=None, help="our checkpoint, the published VALL-E X file or a lifeiteng checkpoint")
     g.add_argument("--init-mismatch", choices=["strict", "resize"], default="strict",
@@ -192,6 +192,9 @@ def parse_args(argv: Optional[List[str]] = None, parser: Optional[argparse.Argum
     problem = numeric_option_problem(args)
     if problem:
         parser.error(problem)
+    if getattr(args, "nar_parallel", None) and args.nar_stages_per_step > 1:
+        parser.error(f"--nar-stages-per-step {args.nar_stages_per_step} has nothing to choose with --nar-parallel "
+                     "true (its one pass trains every codebook): drop one of the two")
     return args
 
 
