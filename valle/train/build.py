@@ -48,7 +48,7 @@ def init_distributed() -> Tuple[int, int, int]:
     return rank, world_size, local_rank
 
 
-def _nar_mode_on_resume(cfg, args, resume_ckpt: dict, ckpt_path):
+def _nar_mode_on_resume(cfg, args, switching: bool, ckpt_path):
     """The stored config, with ``--nar-parallel`` applied when this run switches stage (its weights
     carry over, the stage trained is new: ``run.sh --train-stage 1`` then ``2`` in one exp dir);
     a plain resume that contradicts the stored mode is refused."""
@@ -57,20 +57,21 @@ def _nar_mode_on_resume(cfg, args, resume_ckpt: dict, ckpt_path):
     wanted = getattr(args, "nar_parallel", None)
     if wanted is None or bool(wanted) == cfg.nar_parallel:
         return cfg
-    if int(resume_ckpt.get("train_stage", args.train_stage)) != args.train_stage:
-        log.info("--train-stage %d after stage %s in %s: the NAR trains with --nar-parallel %s",
-                 args.train_stage, resume_ckpt.get("train_stage"), args.exp_dir, str(bool(wanted)).lower())
+    option = f"--nar-parallel {str(bool(wanted)).lower()}"
+    if switching:
+        log.info("--train-stage %d after the other stage in %s: the NAR trains with %s", args.train_stage,
+                 args.exp_dir, option)
         return replace(cfg, nar_parallel=bool(wanted))
     raise ValueError(
         f"resuming: checkpoint {ckpt_path} trained its NAR with nar_parallel={cfg.nar_parallel}, and "
-        f"--nar-parallel {str(bool(wanted)).lower()} contradicts it: drop the option, or pass --resume none "
-        "with another --exp-dir to start anew"
+        f"{option} contradicts it: drop the option, or pass --resume none with another --exp-dir to start anew"
     )
 
 
 def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_used, codec: str = "encodec",
-                 ckpt_path=None):
-    """(ModelConfig, state_dict or None, text symbols list) for this run, modelling ``codec``'s codes."""
+                 ckpt_path=None, switching: bool = False):
+    """(ModelConfig, state_dict or None, text symbols list) for this run, modelling ``codec``'s codes;
+    ``switching``: ``resume_ckpt`` trained the other stage (``Trainer._setup_resume``)."""
     from valle.models import ModelConfig, get_preset
     from valle.models.config import PRESETS, for_codec
     from valle.train.data_codec import check_model_codec
@@ -82,7 +83,7 @@ def build_config(args, resume_ckpt: Optional[dict], data_symbols, train_symbols_
                              model_overrides(args), fix="pass --resume none with another --exp-dir to start anew")
         cfg = ModelConfig.from_dict(resume_ckpt["model_config"])
         check_model_codec(cfg.codec, facts_of(codec), f"the checkpoint to resume ({args.exp_dir})")
-        cfg = _nar_mode_on_resume(cfg, args, resume_ckpt, ckpt_path)
+        cfg = _nar_mode_on_resume(cfg, args, switching, ckpt_path)
         return cfg, resume_ckpt["model"], list(resume_ckpt["text_symbols"]), None
     if args.model_preset is not None and args.model_preset not in PRESETS:
         raise ValueError(f"--model-preset {args.model_preset!r} is unknown; choose one of {sorted(PRESETS)}")

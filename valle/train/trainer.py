@@ -137,7 +137,8 @@ class Trainer:
         """Config, text symbols and weights (resume, --init-from or fresh), then the trainable parameters."""
         args = self.args
         cfg, state, symbols, _ = build_config(args, ckpt, self.data_symbols, used_symbols(self.train_cuts),
-                                              codec=str(self.codec_facts["codec"]), ckpt_path=self.resumed_from)
+                                              codec=str(self.codec_facts["codec"]), ckpt_path=self.resumed_from,
+                                              switching=self.switching)
         self.config, self.text_symbols = cfg, symbols
         self.table = SymbolTable(symbols)
         check_symbols(self.train_cuts, self.table, f"--train-cuts {args.train_cuts}")
