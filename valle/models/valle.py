@@ -210,16 +210,20 @@ class VALLE(nn.Module):
         B, T, _ = codes.shape
         device = codes.device
         stages = self._nar_stages(batch)
-        top = 1 if c.nar_parallel else max(stages)  # codebooks summed into the last input
+        # The input stage each trained codebook reads: its own (codebooks 0..s-1), or for a one-pass NAR
+        # stage 1's (codebook 0 alone). Each distinct input is one block of B rows.
+        reads = [1] * len(stages) if c.nar_parallel else stages
+        blocks = sorted(set(reads))
+        top = max(blocks)
         embs = self.nar_audio_embeddings
         q0 = codes[..., 0].masked_fill(~audio_valid, c.eos_id)
         upper = codes[..., 1: c.num_quantizers].masked_fill(~audio_valid[..., None], 0)
         ys, y = [], embs[0](q0)
         for j in range(1, top):  # running sums: stage s sees codebooks 0..s-1
-            if j in stages:
+            if j in blocks:
                 ys.append(y)
             y = y + embs[j](upper[..., j - 1])
-        ys.append(y)  # the last (largest) stage, or the one pass
+        ys.append(y)  # the last (largest) input
         target_valid = audio_valid
         prompt_emb, prompt_valid, prompt_len_per_item = None, None, None
         mode = c.prefix_mode
@@ -258,7 +262,7 @@ class VALLE(nn.Module):
             prompt_len_per_item = plens
 
         x = self.embed_text(text, langs, nar=True)
-        K = len(ys)  # blocks of B rows: one per stage, or the one pass
+        K = len(blocks)
         y = ys[0] if K == 1 else torch.cat(ys, dim=0)
         if prompt_emb is not None:
             P = prompt_emb.shape[1]
@@ -276,14 +280,14 @@ class VALLE(nn.Module):
             y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, audio_valid], dim=1)
         if K == 1:
-            cond = self.nar_stage_embeddings[0 if c.nar_parallel else stages[0] - 1].weight
+            cond = self.nar_stage_embeddings[blocks[0] - 1].weight
         else:  # one stage embedding per block of B rows
-            cond = torch.cat([self.nar_stage_embeddings[s - 1].weight.expand(B, -1) for s in stages])[:, None]
+            cond = torch.cat([self.nar_stage_embeddings[s - 1].weight.expand(B, -1) for s in blocks])[:, None]
             x, key_valid = x.repeat(K, 1, 1), key_valid.repeat(K, 1)
         h = self.nar_decoder(torch.cat([x, y], dim=1), padding_mask(key_valid), cond)
         h = h[:, text.shape[1] + P:]
-        block = [0] * len(stages) if c.nar_parallel else range(len(stages))
-        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid]) for i, s in zip(block, stages)]
+        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid])
+                  for i, s in zip(map(blocks.index, reads), stages)]
         targets = [codes[..., s][target_valid] for s in stages]
         return self._ce_and_acc(torch.cat(logits), torch.cat(targets))
 
