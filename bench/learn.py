@@ -6,8 +6,10 @@ too but kept out of training.  The corpus goes through the real stages (egs/cust
 with ``--codec codec2:1200`` by default, then ``valle.bin.train`` with ``--concat-prompt``), the model trains
 for a CPU budget measured in **process CPU seconds** (all threads; ``--max-cpu-seconds``), and
 after each budget step every held-out sentence is synthesized with a prompt of the same voice
-(an utterance of the training corpus, with its text), decoded by codec2 and transcribed by
-pocketsphinx constrained by the grammar (JSGF).
+(an utterance of the corpus with its text, a different one for each held-out sentence: ``--prompts``),
+decoded by codec2 and transcribed by pocketsphinx constrained by the grammar (JSGF). The same
+held-out audio's own codebook 0 through the model's NAR (``nar_alone``) tells the NAR's share of the
+errors from the AR's.
 
 Prints one JSON object: the WER of the espeak-ng audio itself (ground truth), of its codec2
 resynthesis (the ceiling a codec2 model can reach) and of the model after each budget step,
@@ -73,6 +75,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="the AR's top-k when saying the held-out sentences (1 = greedy, as the demo; greedy lost "
                         "fewer words than top-k 5 on them: docs/benchmarks.md, \"codec2 1200's pitch/energy as "
                         "absolute cells\")")
+    p.add_argument("--prompts", choices=["per-utterance", "first"], default="per-utterance",
+                   help="the prompt of each held-out utterance: an utterance of its voice from the corpus, another one "
+                        "for each held-out sentence (per-utterance), or the voice's first for all (first, before the "
+                        "seventh session: one prompt moved a model's WER by 3-4 points either way; docs/benchmarks.md, "
+                        "'One prompt per held-out utterance')")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--one-at-a-time", action="store_true",
                    help="train the AR and then the NAR of each budget (default: side by side, one process each, as "
@@ -97,6 +104,26 @@ def cpu_info() -> dict:
 def read_heldout(folder: Path):
     rows = folder.joinpath("heldout.tsv").read_text().splitlines()[1:]
     return [dict(zip(("id", "speaker", "text"), r.split("\t"))) for r in rows]
+
+
+def prompt_of(item: dict, prompts: str) -> str:
+    """The corpus utterance whose audio and text prompt a held-out item: the voice's first one
+    (``first``) or, for the held-out sentence k of a voice, that voice's utterance k (``per-utterance``)."""
+    k = int(item["id"].split("_")[2]) if prompts == "per-utterance" else 0
+    return f"{item['speaker']}_1_{k:06d}"
+
+
+def nar_alone(synth, text: str, prompt_text: str, prompt_wav: Path, true_codes):
+    """The held-out audio's own codebook 0 through the model's NAR, decoded: what the NAR alone loses."""
+    import torch
+
+    from valle.models.decoding import nar_decode
+
+    inp = synth.model_inputs(text, prompt_text, synth.prompt_codes(str(prompt_wav)), "en-us", "en-us")
+    with torch.inference_mode():
+        codes, _ = nar_decode(synth.model, inp.text_tokens, inp.text_lens, inp.text_langs, inp.prompts,
+                              inp.prompt_lens, [true_codes[:, 0]])
+    return synth.decode(codes[0]).numpy().reshape(-1)
 
 
 def wav_of(corpus: Path, utt_id: str) -> Path:
@@ -240,15 +267,17 @@ def main(argv=None) -> int:
     codec = load_codec(args.codec)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
     items = read_heldout(heldout_dir)
-    gt, resynth = [], []
+    gt, resynth, true_codes = [], [], []
     for it in items:
         wav, sr = sf.read(str(wav_of(heldout_dir, it["id"])), dtype="float32")
         gt.append((wav, sr))
-        resynth.append((codec.decode(codec.encode(wav, sr)).numpy().reshape(-1), codec.sample_rate))
+        true_codes.append(codec.encode(wav, sr).long())
+        resynth.append((codec.decode(true_codes[-1]).numpy().reshape(-1), codec.sample_rate))
     result = {"cpu": cpu_info(), "threads": args.threads, "budget_unit": "process CPU minutes (all threads)",
               "corpus": {"train_sentences": args.num_sentences, "heldout_sentences": args.num_heldout,
                          "voices": args.num_voices, "heldout_utterances": len(items)},
               "codec": args.codec, "recipe": str(RECIPE.relative_to(ROOT)), "model_options": args.model, "ar_fraction": args.ar_fraction,
+              "prompts": args.prompts,
               "ground_truth": score(asr, items, gt),
               "codec2_resynthesis": score(asr, items, resynth), "model": []}
 
@@ -262,13 +291,14 @@ def main(argv=None) -> int:
             spent += used
         synth = Synthesizer.from_checkpoints(checkpoint=checkpoints.get(0), ar_checkpoint=checkpoints.get(1),
                                              nar_checkpoint=checkpoints.get(2), device="cpu")
-        outs, frames = [], []
-        for it in items:
-            prompt_id = f"{it['speaker']}_1_000000"
+        outs, nar_outs, frames = [], [], []
+        for it, true in zip(items, true_codes):
+            prompt_id = prompt_of(it, args.prompts)
             prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
             res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=str(wav_of(corpus, prompt_id)),
                                    options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
             outs.append((res.wav.numpy(), synth.codec.sample_rate))
+            nar_outs.append((nar_alone(synth, it["text"], prompt_text, wav_of(corpus, prompt_id), true), codec.sample_rate))
             frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * codec.frame_rate)))
         step = {"cpu_minutes": round(spent / 60, 2),
                 "steps": {STAGE_NAMES[st]: int(Path(c).stem.split("-")[1]) for st, c in checkpoints.items()},
@@ -276,6 +306,7 @@ def main(argv=None) -> int:
                 "generated_frames_vs_espeak": frames[:8],
                 "empty_outputs": sum(1 for g, _ in frames if g == 0),
                 **score(asr, items, outs)}
+        step["nar_alone"] = {k: v for k, v in score(asr, items, nar_outs).items() if k != "examples"}
         step["wer_over_resynthesis"] = round(step["wer"] / max(result["codec2_resynthesis"]["wer"], 1e-9), 2)
         result["model"].append(step)
         print(json.dumps(step), file=sys.stderr, flush=True)

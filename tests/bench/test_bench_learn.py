@@ -81,3 +81,26 @@ def test_the_ar_and_the_nar_train_side_by_side_each_on_its_own_cpu_budget(tmp_pa
         assert record["cpu_seconds"] == used and record["checkpoints"][f"{seconds:g}"] == [Path(checkpoint).name, used]
         assert re.search(r"--max-cpu-seconds [\d.]+ reached", (exp / "train.log").read_text())  # the budget stopped it
     assert learn.train_stages(jobs, args, side_by_side=True) == done  # recorded: nothing trains again
+    # What the NAR alone loses: the held-out audio's own codebook 0 through the trained NAR, decoded to
+    # one codec frame of audio per codebook-0 frame.
+    import soundfile as sf
+
+    from valle.infer.synthesizer import Synthesizer
+
+    synth = Synthesizer.from_checkpoints(ar_checkpoint=done[1][0], nar_checkpoint=done[2][0], device="cpu")
+    prompt_id = learn.prompt_of({"id": "2001_1_000001", "speaker": "2001"}, "first")
+    assert prompt_id == "2001_1_000000"
+    held = sorted(corpus.rglob("*.wav"))[-1]
+    wav, sr = sf.read(str(held), dtype="float32")
+    true = synth.codec.encode(wav, sr).long()
+    out = learn.nar_alone(synth, "place red ball near one please", "place blue box behind five again",
+                          learn.wav_of(corpus, prompt_id), true)
+    assert out.ndim == 1 and len(out) == true.shape[0] * synth.codec.sample_rate // synth.codec.frame_rate
+
+
+def test_each_heldout_utterance_gets_its_own_prompt_of_its_voice_unless_asked_for_the_first():
+    learn = _learn()
+    items = [{"id": f"{spk}_1_{k:06d}", "speaker": spk} for spk in ("2001", "2003") for k in range(3)]
+    per = [learn.prompt_of(it, "per-utterance") for it in items]
+    assert per == [it["id"] for it in items]  # sentence k of a voice: that voice's corpus utterance k
+    assert {learn.prompt_of(it, "first") for it in items} == {"2001_1_000000", "2003_1_000000"}
