@@ -58,6 +58,19 @@ def test_cosine_follows_max_steps_and_a_short_run_warns_about_its_warmup(data, c
     assert "--max-steps 2 ends the run before its warm-up (--warmup-steps 10)" in caplog.text
 
 
+def test_cosine_of_a_run_that_a_cpu_budget_ends_decays_over_that_budget(data):
+    """No --max-steps, no --lr-total-steps: the cosine follows the share of --max-cpu-seconds spent
+    (before, it decayed over 100,000 steps, i.e. not at all), down to min_ratio on the last step."""
+    exp = data / "exp"
+    train_main(_args(data, exp, "--max-cpu-seconds", "3", "--num-epochs", "1000", "--warmup-steps", "1",
+                     "--scheduler", "cosine", "--optimizer", "adamw", "--base-lr", "1e-3", "--train-stage", "1"))
+    lrs = [json.loads(line)["lr"] for line in (exp / "steps.jsonl").read_text().splitlines()]
+    assert len(lrs) >= 4
+    assert lrs[0] > 0.9e-3 and lrs[-1] == pytest.approx(1e-5)  # at the budget's end: min_ratio 0.01
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))  # decays step by step as the budget is spent
+    assert any(1.1e-5 < lr < 0.9e-3 for lr in lrs)  # through the middle, not a cliff at the end
+
+
 def test_epoch_files_are_pruned_and_the_log_says_what_a_checkpoint_costs(data, caplog):
     exp = data / "exp"
     with caplog.at_level(logging.INFO):

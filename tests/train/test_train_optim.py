@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from valle.train.optim import ScaledAdam
-from valle.train.schedulers import Cosine, Eden, Noam
+from valle.train.schedulers import BudgetCosine, Cosine, Eden, Noam
 
 
 def test_first_step_is_relative_to_parameter_rms():
@@ -111,3 +111,19 @@ def test_noam_peaks_at_base_lr_and_cosine_reaches_minimum():
     assert cos.get_last_lr()[0] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
     cos.step_batch(5000)
     assert cos.get_last_lr()[0] == pytest.approx(1e-5)
+
+
+def test_budget_cosine_warms_up_by_steps_then_follows_the_share_of_the_budget_spent():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    cos = BudgetCosine(opt, warmup_batches=10, min_ratio=0.01)
+    cos.spent = 0.3
+    cos.step_batch(4)  # warm-up goes by steps, whatever share is spent
+    assert cos.get_last_lr()[0] == pytest.approx(0.5e-3)
+    for spent, factor in ((0.0, 1.0), (0.5, 0.01 + 0.99 * 0.5), (1.0, 0.01), (1.7, 0.01)):
+        cos.spent = spent
+        cos.step_batch(100)
+        assert cos.get_last_lr()[0] == pytest.approx(1e-3 * factor)
+    state = cos.state_dict()
+    resumed = BudgetCosine(torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3), warmup_batches=10)
+    resumed.load_state_dict(state)  # a resumed run starts its own budget: back at base_lr (a warm restart)
+    assert resumed.get_last_lr()[0] == pytest.approx(1e-3)

@@ -16,7 +16,7 @@ from valle.train.init_from import (
     load_into, merge_symbol_tables, model_overrides, published_vallex_symbols, read_init_checkpoint,
 )
 from valle.train.optim import ScaledAdam
-from valle.train.schedulers import Cosine, Eden, Noam
+from valle.train.schedulers import BudgetCosine, Cosine, Eden, Noam
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,26 @@ def build_scheduler(optimizer, args):
         return Eden(optimizer, args.lr_batches, args.lr_epochs, warmup_batches=args.warmup_steps)
     if args.scheduler == "noam":
         return Noam(optimizer, warmup_batches=max(args.warmup_steps, 1))
+    if cosine_over_cpu_budget(args):
+        log.info("cosine learning rate over this run's CPU budget (--max-cpu-seconds %g): its minimum when "
+                 "the budget ends", args.max_cpu_seconds)
+        return BudgetCosine(optimizer, warmup_batches=args.warmup_steps)
     return Cosine(optimizer, total_batches=cosine_length(args), warmup_batches=args.warmup_steps)
+
+
+def cosine_over_cpu_budget(args) -> bool:
+    """A cosine run that only --max-cpu-seconds ends (no --lr-total-steps, no --max-steps) decays over
+    that CPU budget, not over a step count it cannot know."""
+    return (args.scheduler == "cosine" and not args.lr_total_steps and not args.max_steps
+            and bool(getattr(args, "max_cpu_seconds", 0)))
 
 
 COSINE_DEFAULT_STEPS = 100000
 
 
 def cosine_length(args) -> int:
-    """--lr-total-steps if given, else --max-steps (so a short run still decays), else 100000."""
+    """--lr-total-steps if given, else --max-steps (so a short run still decays), else 100000 (a run
+    with --max-cpu-seconds alone decays over its CPU budget instead: ``cosine_over_cpu_budget``)."""
     if args.lr_total_steps:
         return int(args.lr_total_steps)
     return int(args.max_steps) if args.max_steps else COSINE_DEFAULT_STEPS

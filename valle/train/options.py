@@ -97,7 +97,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr-batches", type=float, default=5000.0, help="Eden B")
     g.add_argument("--lr-epochs", type=float, default=4.0, help="Eden E")
     g.add_argument("--lr-total-steps", type=int, default=None,
-                   help="cosine: steps to reach the minimum (default: --max-steps, or 100000 without it)")
+                   help="cosine: steps to reach the minimum (default: --max-steps; without it, a run that "
+                        "--max-cpu-seconds ends decays over that CPU budget, else over 100000 steps)")
     g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW only")
     g.add_argument("--clipping-scale", type=float, default=2.0, help="ScaledAdam: clip at this x median grad norm")
     g.add_argument("--accumulate-grad-steps", type=int, default=1)

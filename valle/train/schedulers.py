@@ -3,7 +3,10 @@
 The training loop calls ``step_batch(batch_idx)`` after every optimizer step and
 ``step_epoch(epoch)`` at the start of each epoch. Each schedule is a pure function of those two
 counters times every group's ``base_lr``, so its state is just the counters: resuming restores
-them and the next learning rate is exactly what an uninterrupted run would use.
+them and the next learning rate is exactly what an uninterrupted run would use. The one exception,
+``BudgetCosine``, decays over the share of a run's CPU budget spent (``--max-cpu-seconds``), which
+the loop sets before each ``step_batch``: the time a step takes depends on the machine, so the
+number of steps a budget holds is not known in advance.
 """
 from __future__ import annotations
 
@@ -113,5 +116,32 @@ class Cosine(LRSchedule):
         if self.warmup_batches > 0 and b < self.warmup_batches:
             return (b + 1) / self.warmup_batches
         span = max(self.total_batches - self.warmup_batches, 1)
-        progress = min(max((b - self.warmup_batches) / span, 0.0), 1.0)
-        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        return cosine_factor((b - self.warmup_batches) / span, self.min_ratio)
+
+
+def cosine_factor(progress: float, min_ratio: float) -> float:
+    """Half-cosine from 1 at ``progress`` 0 to ``min_ratio`` at 1 (clamped outside [0, 1])."""
+    progress = min(max(progress, 0.0), 1.0)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class BudgetCosine(LRSchedule):
+    """Linear warm-up over ``warmup_batches`` steps, then half-cosine decay to ``min_ratio · base_lr``
+    as ``spent`` (the share of the run's CPU budget used, 0..1, set by the training loop) reaches 1.
+
+    For runs that stop on ``--max-cpu-seconds``: the learning rate is at its minimum when the budget
+    ends, however many steps this machine fits into it. ``spent`` is the run's own: a run resumed
+    with a new budget decays again over that budget (a warm restart at ``base_lr``).
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_batches: float = 500.0, min_ratio: float = 0.01):
+        self.warmup_batches = warmup_batches
+        self.min_ratio = min_ratio
+        self.spent = 0.0
+        super().__init__(optimizer)
+
+    def factor(self) -> float:
+        b = self.batch
+        if self.warmup_batches > 0 and b < self.warmup_batches:
+            return (b + 1) / self.warmup_batches
+        return cosine_factor(self.spent, self.min_ratio)

@@ -42,6 +42,7 @@ from valle.train.loaders import (
 from valle.train.monitor import Monitor
 from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
+from valle.train.schedulers import BudgetCosine
 from valle.train.trainable import select_trainable, trainable_report
 from valle.train.resume import find_resume, interrupted_hint
 from valle.train.validation import validate
@@ -367,6 +368,8 @@ class Trainer:
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
             self.step += 1
+            if isinstance(self.scheduler, BudgetCosine):  # decays over the share of --max-cpu-seconds spent
+                self.scheduler.spent = self._budget_spent()
             self.scheduler.step_batch(self.step)
             rec = self.monitor.log_step(self.step, self.epoch, stats, grad_norm, self.scheduler.get_last_lr()[0],
                                         self.device)
@@ -388,12 +391,22 @@ class Trainer:
             return StopReason.MAX_STEPS
         if args.stop_at_loss and self._loss_reached(rec):
             return StopReason.LOSS_TARGET
-        if args.max_cpu_seconds and time.process_time() - self.cpu_start >= args.max_cpu_seconds:
+        if args.max_cpu_seconds and self._cpu_seconds() >= args.max_cpu_seconds:
             log.info("step %d: --max-cpu-seconds %g reached", self.step, args.max_cpu_seconds)
             return StopReason.CPU_BUDGET
         if args.early_stop_patience and self.bad_valids >= args.early_stop_patience:
             return StopReason.EARLY_STOP
         return None
+
+    def _cpu_seconds(self) -> float:
+        """CPU seconds (all threads of this process) this run has trained: what --max-cpu-seconds counts."""
+        return time.process_time() - self.cpu_start
+
+    def _budget_spent(self) -> float:
+        """The share of --max-cpu-seconds this run has used, 0..1 (the mean over ranks, so every rank
+        steps with the same learning rate)."""
+        share = min(self._cpu_seconds() / self.args.max_cpu_seconds, 1.0)
+        return _all_reduce([share], self.device, self.world_size)[0] / self.world_size
 
     def _loss_reached(self, rec: dict) -> bool:
         """--stop-at-loss: the mean training loss of the last 5 steps is at or below the mark."""
