@@ -106,10 +106,11 @@ def read_heldout(folder: Path):
     return [dict(zip(("id", "speaker", "text"), r.split("\t"))) for r in rows]
 
 
-def prompt_of(item: dict, prompts: str) -> str:
+def prompt_of(item: dict, prompts: str, corpus_sentences: int) -> str:
     """The corpus utterance whose audio and text prompt a held-out item: the voice's first one
-    (``first``) or, for the held-out sentence k of a voice, that voice's utterance k (``per-utterance``)."""
-    k = int(item["id"].split("_")[2]) if prompts == "per-utterance" else 0
+    (``first``) or, for the held-out sentence k of a voice, that voice's utterance k (``per-utterance``;
+    k modulo the corpus's sentences per voice)."""
+    k = int(item["id"].split("_")[2]) % corpus_sentences if prompts == "per-utterance" else 0
     return f"{item['speaker']}_1_{k:06d}"
 
 
@@ -293,7 +294,7 @@ def main(argv=None) -> int:
                                              nar_checkpoint=checkpoints.get(2), device="cpu")
         outs, nar_outs, frames = [], [], []
         for it, true in zip(items, true_codes):
-            prompt_id = prompt_of(it, args.prompts)
+            prompt_id = prompt_of(it, args.prompts, args.num_sentences)
             prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
             res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=str(wav_of(corpus, prompt_id)),
                                    options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))

@@ -88,7 +88,7 @@ def test_the_ar_and_the_nar_train_side_by_side_each_on_its_own_cpu_budget(tmp_pa
     from valle.infer.synthesizer import Synthesizer
 
     synth = Synthesizer.from_checkpoints(ar_checkpoint=done[1][0], nar_checkpoint=done[2][0], device="cpu")
-    prompt_id = learn.prompt_of({"id": "2001_1_000001", "speaker": "2001"}, "first")
+    prompt_id = learn.prompt_of({"id": "2001_1_000001", "speaker": "2001"}, "first", 6)
     assert prompt_id == "2001_1_000000"
     held = sorted(corpus.rglob("*.wav"))[-1]
     wav, sr = sf.read(str(held), dtype="float32")
@@ -101,6 +101,9 @@ def test_the_ar_and_the_nar_train_side_by_side_each_on_its_own_cpu_budget(tmp_pa
 def test_each_heldout_utterance_gets_its_own_prompt_of_its_voice_unless_asked_for_the_first():
     learn = _learn()
     items = [{"id": f"{spk}_1_{k:06d}", "speaker": spk} for spk in ("2001", "2003") for k in range(3)]
-    per = [learn.prompt_of(it, "per-utterance") for it in items]
+    per = [learn.prompt_of(it, "per-utterance", 1200) for it in items]
     assert per == [it["id"] for it in items]  # sentence k of a voice: that voice's corpus utterance k
-    assert {learn.prompt_of(it, "first") for it in items} == {"2001_1_000000", "2003_1_000000"}
+    assert {learn.prompt_of(it, "first", 1200) for it in items} == {"2001_1_000000", "2003_1_000000"}
+    # more held-out sentences than the corpus has: the prompts go round again, never past its end
+    assert [learn.prompt_of(it, "per-utterance", 2) for it in items][:3] == ["2001_1_000000", "2001_1_000001",
+                                                                            "2001_1_000000"]
