@@ -99,7 +99,27 @@ class Noam(LRSchedule):
         return min(step ** -0.5, step * w ** -1.5) * w ** 0.5
 
 
-class Cosine(LRSchedule):
+class _WarmupCosine(LRSchedule):
+    """Linear warm-up over ``warmup_batches`` steps, then half-cosine decay from ``base_lr`` to
+    ``min_ratio · base_lr`` as ``progress()`` goes from 0 to 1 (clamped outside)."""
+
+    def __init__(self, optimizer: Optimizer, warmup_batches: float, min_ratio: float):
+        self.warmup_batches = warmup_batches
+        self.min_ratio = min_ratio
+        super().__init__(optimizer)
+
+    def progress(self) -> float:
+        raise NotImplementedError
+
+    def factor(self) -> float:
+        b = self.batch
+        if self.warmup_batches > 0 and b < self.warmup_batches:
+            return (b + 1) / self.warmup_batches
+        progress = min(max(self.progress(), 0.0), 1.0)
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Cosine(_WarmupCosine):
     """Linear warm-up to ``base_lr`` then half-cosine decay to ``min_ratio · base_lr`` at ``total_batches``."""
 
     def __init__(self, optimizer: Optimizer, total_batches: float, warmup_batches: float = 500.0,
@@ -107,27 +127,16 @@ class Cosine(LRSchedule):
         if total_batches <= 0:
             raise ValueError(f"Cosine: total_batches must be > 0, got {total_batches}")
         self.total_batches = total_batches
-        self.warmup_batches = warmup_batches
-        self.min_ratio = min_ratio
-        super().__init__(optimizer)
+        super().__init__(optimizer, warmup_batches, min_ratio)
 
-    def factor(self) -> float:
-        b = self.batch
-        if self.warmup_batches > 0 and b < self.warmup_batches:
-            return (b + 1) / self.warmup_batches
-        span = max(self.total_batches - self.warmup_batches, 1)
-        return cosine_factor((b - self.warmup_batches) / span, self.min_ratio)
+    def progress(self) -> float:
+        return (self.batch - self.warmup_batches) / max(self.total_batches - self.warmup_batches, 1)
 
 
-def cosine_factor(progress: float, min_ratio: float) -> float:
-    """Half-cosine from 1 at ``progress`` 0 to ``min_ratio`` at 1 (clamped outside [0, 1])."""
-    progress = min(max(progress, 0.0), 1.0)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class BudgetCosine(LRSchedule):
-    """Linear warm-up over ``warmup_batches`` steps, then half-cosine decay to ``min_ratio · base_lr``
-    as ``spent`` (the share of the run's CPU budget used, 0..1, set by the training loop) reaches 1.
+class BudgetCosine(_WarmupCosine):
+    """``Cosine`` over a CPU budget instead of a step count: after the warm-up (by steps) the decay
+    follows ``spent``, the share of the run's CPU budget used (0..1, set by the training loop), and
+    reaches ``min_ratio · base_lr`` when it reaches 1.
 
     For runs that stop on ``--max-cpu-seconds``: the learning rate is at its minimum when the budget
     ends, however many steps this machine fits into it. ``spent`` is the run's own: a run resumed
@@ -135,13 +144,8 @@ class BudgetCosine(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, warmup_batches: float = 500.0, min_ratio: float = 0.01):
-        self.warmup_batches = warmup_batches
-        self.min_ratio = min_ratio
         self.spent = 0.0
-        super().__init__(optimizer)
+        super().__init__(optimizer, warmup_batches, min_ratio)
 
-    def factor(self) -> float:
-        b = self.batch
-        if self.warmup_batches > 0 and b < self.warmup_batches:
-            return (b + 1) / self.warmup_batches
-        return cosine_factor(self.spent, self.min_ratio)
+    def progress(self) -> float:
+        return self.spent
