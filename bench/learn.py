@@ -114,13 +114,13 @@ def prompt_of(item: dict, prompts: str, corpus_sentences: int) -> str:
     return f"{item['speaker']}_1_{k:06d}"
 
 
-def nar_alone(synth, text: str, prompt_text: str, prompt_wav: Path, true_codes):
+def nar_alone(synth, text: str, prompt_text: str, prompt_codes, true_codes):
     """The held-out audio's own codebook 0 through the model's NAR, decoded: what the NAR alone loses."""
     import torch
 
     from valle.models.decoding import nar_decode
 
-    inp = synth.model_inputs(text, prompt_text, synth.prompt_codes(str(prompt_wav)), "en-us", "en-us")
+    inp = synth.model_inputs(text, prompt_text, prompt_codes, "en-us", "en-us")
     with torch.inference_mode():
         codes, _ = nar_decode(synth.model, inp.text_tokens, inp.text_lens, inp.text_langs, inp.prompts,
                               inp.prompt_lens, [true_codes[:, 0]])
@@ -296,10 +296,11 @@ def main(argv=None) -> int:
         for it, true in zip(items, true_codes):
             prompt_id = prompt_of(it, args.prompts, args.num_sentences)
             prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
-            res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=str(wav_of(corpus, prompt_id)),
+            prompt = synth.prompt_codes(str(wav_of(corpus, prompt_id)))  # encoded once, for both passes
+            res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=prompt,
                                    options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
             outs.append((res.wav.numpy(), synth.codec.sample_rate))
-            nar_outs.append((nar_alone(synth, it["text"], prompt_text, wav_of(corpus, prompt_id), true), codec.sample_rate))
+            nar_outs.append((nar_alone(synth, it["text"], prompt_text, prompt, true), codec.sample_rate))
             frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * codec.frame_rate)))
         step = {"cpu_minutes": round(spent / 60, 2),
                 "steps": {STAGE_NAMES[st]: int(Path(c).stem.split("-")[1]) for st, c in checkpoints.items()},

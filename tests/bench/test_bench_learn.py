@@ -94,7 +94,7 @@ def test_the_ar_and_the_nar_train_side_by_side_each_on_its_own_cpu_budget(tmp_pa
     wav, sr = sf.read(str(held), dtype="float32")
     true = synth.codec.encode(wav, sr).long()
     out = learn.nar_alone(synth, "place red ball near one please", "place blue box behind five again",
-                          learn.wav_of(corpus, prompt_id), true)
+                          synth.prompt_codes(str(learn.wav_of(corpus, prompt_id))), true)
     assert out.ndim == 1 and len(out) == true.shape[0] * synth.codec.sample_rate // synth.codec.frame_rate
 
 
