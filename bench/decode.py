@@ -26,6 +26,9 @@ int8 ones by a forward hook on the output layer (an EOS weight of -100 would cru
   ``speedup``: 8 at a time against one by one; ``codes_equal``: every group size gave the same codes.
 - ``paper_batches``: paper size, fp32 and int8, B = 1, 2, 4 sentences (225-frame prompts, 60 text ids)
   decoded together for 40 frames each: total frames/s across the batch, prefill included and steps alone.
+- ``dtype`` / ``paper_dtype`` (CPUs with native bf16 only): AR + NAR (``model.inference``) at d256 (150
+  frames) / paper size (20 frames) in fp32, in bf16 autocast, and in bf16 with the AR in fp32 (``ar_fp32``),
+  with the AR dtype ``--dtype auto`` picks for that model (``valle.infer.ar_dtype``).
 - ``int8_agreement``: greedy codes of the published VALL-E X reference model
   (tests/assets/reference/vallex_small.pt) with int8 weights vs fp32: AR codebook 0 and all 8.
 """
@@ -146,6 +149,34 @@ def batch_curve(model, repeats, sizes=(1, 2, 4, 8), sentences=SENTENCES8):
     return res
 
 
+def dtype_phases(model, new_frames: int, repeats: int, text_len: int = 60, prompt_len: int = 225) -> dict:
+    """AR + NAR as synthesis runs them (``model.inference``, greedy, ``new_frames`` frames after the prompt):
+    fp32, bf16 autocast for both, and bf16 with the AR taken out of autocast (``ar_fp32``: the fp32 kernel
+    step); ``auto_ar_dtype``: what ``valle.infer.ar_dtype`` picks for this model here."""
+    from valle.infer.ar_dtype import choose_ar_dtype
+
+    x = inputs(model, [text_len], [prompt_len])
+    prompts = torch.randint(0, model.config.num_audio_tokens, (1, prompt_len, model.config.num_quantizers),
+                            generator=torch.Generator().manual_seed(0))
+
+    def side(bf16: bool, ar_fp32: bool):
+        def fn():
+            t0, c0 = time.perf_counter(), time.process_time()
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model.inference(x["text"], x["text_lens"], torch.tensor([text_len // 3]), prompts,
+                                      x["prompt_lens"], top_k=1, max_new_frames=new_frames, ar_fp32=ar_fp32)
+            return out, new_frames, time.perf_counter() - t0, time.process_time() - c0
+        return fn
+
+    sides = {"fp32": side(False, False), "bf16": side(True, False), "bf16_nar_fp32_ar": side(True, True)}
+    for fn in sides.values():  # warm-up: kernels, first-call allocations
+        fn()
+    res, codes = compare(sides, repeats)
+    res["ar_codes_equal_fp32"] = torch.equal(codes["bf16_nar_fp32_ar"][0][:, 0], codes["fp32"][0][:, 0])
+    res["auto_ar_dtype"] = choose_ar_dtype(model, torch.device("cpu"), "bfloat16")
+    return res
+
+
 def int8_agreement():
     sys.path.insert(0, str(ROOT / "tests" / "models"))
     from reference_case import case_inputs
@@ -229,7 +260,7 @@ def same_length_batches(models, sizes, new, text_len=60, prompt_len=225) -> dict
     return out
 
 
-PARTS = ("d256", "batch8", "int8_agreement", "paper", "paper_batches", "paper_batch8")
+PARTS = ("d256", "batch8", "int8_agreement", "dtype", "paper", "paper_batches", "paper_batch8", "paper_dtype")
 
 
 def main(argv=None) -> int:
@@ -241,12 +272,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     parts = set(args.parts.split(","))
     if args.quick:
-        parts -= {"paper", "paper_batch8", "paper_batches"}
+        parts -= {"paper", "paper_batch8", "paper_batches", "paper_dtype"}
+    if parts & {"dtype", "paper_dtype"} and not cpu_info()["native_bf16"]:  # bf16 runs ~19x slower there
+        parts -= {"dtype", "paper_dtype"}
+        log("dtype, paper_dtype: skipped (this CPU has no native bf16; --dtype auto is float32 here)")
     torch.set_num_threads(args.threads)
     res = {"cpu": cpu_info(), "threads": torch.get_num_threads(), "torch": torch.__version__,
            "load_average_start": [round(v, 2) for v in os.getloadavg()]}
 
-    if parts & {"d256", "batch8"}:
+    if parts & {"d256", "batch8", "dtype"}:
         small = build("small", d_model=256, nhead=4, num_layers=4)
     if "d256" in parts:
         x = inputs(small, [60], [225])
@@ -265,7 +299,9 @@ def main(argv=None) -> int:
         res["batch8_d256_l4"] = batch_curve(small, args.repeats)
     if "int8_agreement" in parts:
         res["int8_agreement"] = int8_agreement()
-    if parts & {"paper", "paper_batch8", "paper_batches"}:
+    if "dtype" in parts:
+        res["dtype_d256_l4_prompt225_new150"] = dtype_phases(small, 150, args.repeats)
+    if parts & {"paper", "paper_batch8", "paper_batches", "paper_dtype"}:
         paper_models = {"fp32": build("vallex"), "int8": build("vallex", "int8")}
         res["paper_parameters"] = sum(p.numel() for p in paper_models["fp32"].parameters())
     if "paper" in parts:
@@ -277,6 +313,8 @@ def main(argv=None) -> int:
         res["paper_batches_prompt225_new40"] = same_length_batches(paper_models, (1, 2, 4), 40)
     if "paper_batch8" in parts:
         res["paper_batch8_int8"] = batch_curve(paper_models["int8"], 1)
+    if "paper_dtype" in parts:
+        res["dtype_paper_prompt225_new20"] = dtype_phases(paper_models["fp32"], 20, max(1, args.repeats - 1))
     res["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(res))
     return 0

@@ -48,6 +48,17 @@ def test_decode_step_profile_counts_the_fused_and_kernel_steps():
     assert kernel["step_cpu_ms"] > 0 and 0 < kernel["torch_ops_per_step"] < prof["torch_ops_per_step"] / 5
 
 
+def test_decode_dtype_phases_times_three_precisions_and_the_auto_pick():
+    """The bf16-vs-fp32 part runs on any CPU (a tiny model: bf16 without native support is only slow)."""
+    decode = load("decode")
+    model = decode.build("small", d_model=64, nhead=2, num_layers=2, dim_feedforward=128)
+    res = decode.dtype_phases(model, 10, repeats=1, text_len=7, prompt_len=12)
+    assert set(res) == {"fp32", "bf16", "bf16_nar_fp32_ar", "ar_codes_equal_fp32", "auto_ar_dtype"}
+    assert all(res[k]["frames_per_s"] > 0 and res[k]["frames_per_cpu_s"] > 0 for k in ("fp32", "bf16", "bf16_nar_fp32_ar"))
+    assert res["ar_codes_equal_fp32"] is True  # the AR out of autocast makes the fp32 codes
+    assert res["auto_ar_dtype"] in ("float32", "bfloat16")
+
+
 def test_encodec_profile_names_the_encoder_operations(capsys):
     profile = load("encodec_profile")
     threads = torch.get_num_threads()

@@ -128,16 +128,23 @@ def test_help_shows_defaults(capsys):
 
 def test_int8_and_dtype_options(nano_checkpoints, prompt_wav, tmp_path, caplog):
     """--quantize int8 runs the whole path with int8 linear maps; --dtype auto resolves to a concrete
-    dtype (float32 on a CPU without native bf16); both are recorded in the sidecar."""
+    dtype (float32 on a CPU without native bf16) and, on a CPU, the AR's own (timed; an explicit dtype is
+    kept for both); all are recorded in the sidecar."""
     from valle.utils.precision import cpu_info
 
     wav, sr, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "q.wav", "--quantize", "int8")
     assert meta["quantize"] == "int8" and meta["generated_frames"] > 0
     assert wav.shape[0] == 320 * meta["generated_frames"]
-    assert meta["dtype"] in ("float32", "bfloat16")
+    assert meta["dtype"] == meta["ar_dtype"] == "float32"  # int8 products take fp32 activations
+    wav, sr, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "a.wav")
+    assert meta["dtype"] in ("float32", "bfloat16") and meta["ar_dtype"] in ("float32", meta["dtype"])
     if not cpu_info()["native_bf16"]:
-        assert meta["dtype"] == "float32"
+        assert meta["dtype"] == meta["ar_dtype"] == "float32"
     # an explicit bf16 runs the AR (fused step) and NAR under autocast, warned about without native bf16
     wav, _, meta = _run(nano_checkpoints, prompt_wav, tmp_path / "b.wav", "--dtype", "bfloat16")
-    assert meta["dtype"] == "bfloat16" and wav.shape[0] == 320 * meta["generated_frames"] > 0
+    assert meta["dtype"] == meta["ar_dtype"] == "bfloat16" and wav.shape[0] == 320 * meta["generated_frames"] > 0
+    # int8 products take fp32 activations: with --quantize int8, auto means float32 (above, on every CPU)
+    # and an explicit bf16 is refused with the fix
+    with pytest.raises(SystemExit, match="--quantize int8 .* cannot run under --dtype bfloat16: use --dtype float32"):
+        _run(nano_checkpoints, prompt_wav, tmp_path / "qb.wav", "--quantize", "int8", "--dtype", "bfloat16")
     assert cpu_info()["native_bf16"] or "without native bf16" in caplog.text

@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 
+from valle.infer.ar_dtype import choose_ar_dtype
 from valle.infer.audio_prompt import PromptAudio, load_prompt_audio
 from valle.infer.checkpoint_codec import check_prompt_codes, load_checkpoint_codec
 from valle.infer.sentences import split_sentences
@@ -127,7 +128,16 @@ class Synthesizer:
         self.device = torch.device(device)
         self.model = quantize_for_synthesis(model, quantize)
         self.quantize = quantize
+        if quantize != "none" and dtype in ("bfloat16", "float16"):
+            raise ValueError(f"--quantize {quantize} computes its linear maps as int8 products of fp32 activations, "
+                             f"which cannot run under --dtype {dtype}: use --dtype float32 (or auto)")
+        if quantize != "none" and dtype == "auto":
+            log.info("--dtype auto: float32 with --quantize %s (int8 products take fp32 activations)", quantize)
+            dtype = "float32"
         self.dtype = resolve_dtype(dtype, self.device)
+        # auto on a CPU: the AR in fp32 where its kernel step beats the low-precision torch step (valle.infer.ar_dtype)
+        probe = dtype == "auto" and self.device.type == "cpu"
+        self.ar_dtype = choose_ar_dtype(self.model, self.device, self.dtype) if probe else self.dtype
         self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)
@@ -219,6 +229,7 @@ class Synthesizer:
                 generator=generator,
                 max_new_frames=options.max_frames,
                 min_len_ratio=options.min_len_ratio,
+                ar_fp32=self.ar_dtype == "float32",
             )
         return [c.long().cpu() for c in out]
 
@@ -364,6 +375,7 @@ class Synthesizer:
             "checkpoints": self.sources,
             "device": str(self.device),
             "dtype": self.dtype,
+            "ar_dtype": self.ar_dtype,
             "quantize": self.quantize,
             "sampling": asdict(options),
         }

@@ -8,6 +8,7 @@ batch (and the cache), so a long item does not make the others pay.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -315,13 +316,16 @@ def frame_limits(text_lens: Tensor, prompt_text_lens: Tensor, max_len_ratio: flo
 
 def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens, text_langs=None, *,
               top_k=-100, top_p=1.0, temperature=1.0, use_kv_cache=True, max_len_ratio=16, best_of=1,
-              generator=None, max_new_frames=None, min_len_ratio=0.0) -> List[Tensor]:
+              generator=None, max_new_frames=None, min_len_ratio=0.0, ar_fp32=False) -> List[Tensor]:
     """Text ids (prompt text then target text) + acoustic prompts -> generated codes per item.
 
     ``top_k`` <= 0 disables top-k, 1 is greedy; ``best_of`` N draws N AR continuations per
     item and keeps the one with the highest log-probability per scored token (EOS included);
     ``max_new_frames`` caps every item (default ``max_len_ratio`` x its text length);
     ``min_len_ratio`` > 0 forbids EOS before that many frames per target-text token.
+    ``ar_fp32``: the AR runs outside the caller's autocast (fp32 weights, so on the CPU the kernel step)
+    while the NAR stays inside it: where one frame's step is bound by per-operation overhead, the fp32
+    kernel beats a bf16 torch step even on a CPU whose bf16 products are faster (``valle.infer.ar_dtype``).
     """
     _check_inputs(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens)
     model.check_text(text_tokens, text_lens, text_langs)
@@ -335,9 +339,11 @@ def inference(model, text_tokens, text_lens, prompt_text_lens, audio_prompts, pr
             max_frames, min_frames = frame_limits(text_lens, prompt_text_lens, max_len_ratio, max_new_frames,
                                                   min_len_ratio)
             rep = lambda t: None if t is None else t.repeat_interleave(best_of, dim=0)  # noqa: E731
-            ar = ar_decode(model, rep(text_tokens), rep(text_lens), rep(text_langs), rep(audio_prompts[..., 0]),
-                           rep(prompt_lens), rep(max_frames), top_k=top_k, top_p=top_p, temperature=temperature,
-                           use_kv_cache=use_kv_cache, generator=generator, min_frames=rep(min_frames))
+            fp32 = torch.autocast(text_tokens.device.type, enabled=False) if ar_fp32 else contextlib.nullcontext()
+            with fp32:
+                ar = ar_decode(model, rep(text_tokens), rep(text_lens), rep(text_langs), rep(audio_prompts[..., 0]),
+                               rep(prompt_lens), rep(max_frames), top_k=top_k, top_p=top_p, temperature=temperature,
+                               use_kv_cache=use_kv_cache, generator=generator, min_frames=rep(min_frames))
             if best_of > 1:
                 score = (ar.logprob / ar.num_scored.clamp(min=1)).view(B, best_of)
                 best = score.argmax(dim=1) + torch.arange(B) * best_of

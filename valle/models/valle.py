@@ -306,7 +306,8 @@ class VALLE(nn.Module):
                   prompt_lens: Tensor, text_langs: Optional[Tensor] = None, top_k: int = -100, top_p: float = 1.0,
                   temperature: float = 1.0, use_kv_cache: bool = True, max_len_ratio: float = 16,
                   best_of: int = 1, generator: Optional[torch.Generator] = None,
-                  max_new_frames: Optional[int] = None, min_len_ratio: float = 0.0) -> List[Tensor]:
+                  max_new_frames: Optional[int] = None, min_len_ratio: float = 0.0,
+                  ar_fp32: bool = False) -> List[Tensor]:
         """Synthesize codes for each item: AR codebook 0 by sampling, then NAR codebooks 1..7 greedily.
 
         See ``decoding.inference`` for the arguments; returns the generated frames only,
@@ -317,4 +318,4 @@ class VALLE(nn.Module):
         return inference(self, text_tokens, text_lens, prompt_text_lens, audio_prompts, prompt_lens, text_langs,
                          top_k=top_k, top_p=top_p, temperature=temperature, use_kv_cache=use_kv_cache,
                          max_len_ratio=max_len_ratio, best_of=best_of, generator=generator,
-                         max_new_frames=max_new_frames, min_len_ratio=min_len_ratio)
+                         max_new_frames=max_new_frames, min_len_ratio=min_len_ratio, ar_fp32=ar_fp32)
