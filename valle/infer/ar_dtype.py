@@ -5,7 +5,7 @@
 not always for the AR, which makes one frame per step: at the ``small`` size its fp32 CPU kernel step
 (``valle.models.kernel_step``, ~18 operations a step) ran 3.9x faster than a bf16 torch step on an
 AMD EPYC with AVX512-BF16, while at paper size (370 M parameters, bound by reading the weights) bf16 ran
-1.5x faster than fp32 (docs/benchmarks.md, "dtype auto per phase"). So the AR's dtype is chosen by timing
+1.5x faster than fp32 (docs/benchmarks.md, "`--dtype auto` per phase"). So the AR's dtype is chosen by timing
 a short greedy decode of this model both ways; the NAR keeps the chosen dtype.
 """
 from __future__ import annotations
