@@ -37,9 +37,16 @@ def test_ar_fp32_under_bf16_autocast_decodes_the_fp32_codes():
     while the NAR (codebooks 1..7) still ran under bf16."""
     model = _nano()
     fp32 = _infer(model, bf16=False, ar_fp32=False)
-    split = _infer(model, bf16=True, ar_fp32=True)
+    nar_autocast = []
+    hook = model.nar_decoder.register_forward_pre_hook(lambda m, a: nar_autocast.append(torch.is_autocast_enabled("cpu")))
+    try:
+        split = _infer(model, bf16=True, ar_fp32=True)
+    finally:
+        hook.remove()
     assert fp32.shape == split.shape == (25, model.config.num_quantizers)
     assert torch.equal(split[:, 0], fp32[:, 0])
+    assert nar_autocast and all(nar_autocast)  # every NAR pass ran under the caller's bf16 autocast
+    assert not torch.equal(_infer(model, bf16=True, ar_fp32=False)[:, 0], fp32[:, 0])  # a bf16 AR decodes other codes
     # and ar_fp32 outside autocast changes nothing
     assert torch.equal(_infer(model, bf16=False, ar_fp32=True), fp32)
 
@@ -52,8 +59,17 @@ def test_choose_ar_dtype_times_both_and_logs(caplog):
     assert chosen in ("float32", "bfloat16")
     line = [r.getMessage() for r in caplog.records if "the AR decodes in" in r.getMessage()]
     assert len(line) == 1 and f"{PROBE_FRAMES} frames" in line[0] and line[0].endswith("the NAR in bfloat16")
-    # the model is left as it was: eval mode, fp32 weights
+    # the model is left as it was: eval mode, fp32 weights; a model in training mode is timed in eval
+    # mode (as synthesis runs it) and handed back in training mode
     assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    model.train()
+    modes = []
+    hook = model.ar_decoder.register_forward_pre_hook(lambda m, a: modes.append(m.training))
+    try:
+        choose_ar_dtype(model, CPU, "bfloat16")
+    finally:
+        hook.remove()
+    assert modes and not any(modes) and model.training
 
 
 def test_time_in_dtypes_runs_each_side_under_its_dtype():

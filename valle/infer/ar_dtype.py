@@ -20,10 +20,12 @@ from valle.utils.precision import time_in_dtypes
 log = logging.getLogger(__name__)
 
 PROBE_TEXT, PROBE_PROMPT, PROBE_FRAMES = 16, 32, 8  # ids, prompt frames, frames made per timed decode
+FP32_MARGIN = 1.1  # fp32 must be this much faster to leave the chosen dtype: near-equal timings do not flip codes
 
 
 def choose_ar_dtype(model, device: torch.device, dtype: str) -> str:
-    """``dtype`` or ``float32``: whichever decodes ``PROBE_FRAMES`` frames of ``model`` faster here."""
+    """``float32`` when it decodes ``PROBE_FRAMES`` frames of ``model`` at least ``FP32_MARGIN`` times faster
+    than ``dtype`` here, else ``dtype``. Timed in eval mode (as synthesis runs); the model's mode is restored."""
     if dtype == "float32":
         return dtype
     c = model.config
@@ -38,8 +40,13 @@ def choose_ar_dtype(model, device: torch.device, dtype: str) -> str:
             ar_decode(model, text, torch.tensor([PROBE_TEXT]), langs, prompt, torch.tensor([PROBE_PROMPT]), n,
                       top_k=1, min_frames=n)
 
-    seconds = time_in_dtypes(run, dtype, device)
-    chosen = min(seconds, key=seconds.get)
+    was_training = model.training
+    model.eval()
+    try:
+        seconds = time_in_dtypes(run, dtype, device)
+    finally:
+        model.train(was_training)
+    chosen = "float32" if seconds["float32"] * FP32_MARGIN < seconds[dtype] else dtype
     log.info("--dtype auto: the AR decodes in %s (%d frames: %.1f ms in float32, %.1f ms in %s); the NAR in %s",
              chosen, PROBE_FRAMES, seconds["float32"] * 1e3, seconds[dtype] * 1e3, dtype, dtype)
     return chosen

@@ -123,17 +123,19 @@ class Synthesizer:
                  device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None,
                  dtype: str = "float32", quantize: str = "none"):
         """``dtype``: AR/NAR compute dtype (``auto`` resolved by valle.utils.precision; bf16 and fp16
-        run under autocast); ``quantize``: ``int8`` gives every linear map int8 weights (CPU)."""
-        self.codec = codec
-        self.device = torch.device(device)
-        self.model = quantize_for_synthesis(model, quantize)
-        self.quantize = quantize
+        run under autocast; on a CPU ``auto`` then times the AR both ways and may run it in fp32 while the NAR
+        stays low-precision: ``ar_dtype``, valle.infer.ar_dtype); ``quantize``: ``int8`` gives every linear map
+        int8 weights (CPU; float32 under ``auto``, refused with bf16 / fp16)."""
         if quantize != "none" and dtype in ("bfloat16", "float16"):
             raise ValueError(f"--quantize {quantize} computes its linear maps as int8 products of fp32 activations, "
                              f"which cannot run under --dtype {dtype}: use --dtype float32 (or auto)")
         if quantize != "none" and dtype == "auto":
             log.info("--dtype auto: float32 with --quantize %s (int8 products take fp32 activations)", quantize)
             dtype = "float32"
+        self.codec = codec
+        self.device = torch.device(device)
+        self.model = quantize_for_synthesis(model, quantize)
+        self.quantize = quantize
         self.dtype = resolve_dtype(dtype, self.device)
         # auto on a CPU: the AR in fp32 where its kernel step beats the low-precision torch step (valle.infer.ar_dtype)
         probe = dtype == "auto" and self.device.type == "cpu"
