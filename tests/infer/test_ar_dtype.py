@@ -1,15 +1,14 @@
-"""--dtype auto per phase: the AR may decode in fp32 (the CPU kernel step) while the NAR runs in bf16,
-chosen by timing the loaded model both ways (valle.infer.ar_dtype)."""
+"""--dtype auto per phase: the AR may decode in fp32 (the CPU kernel step) while the NAR runs in bf16
+(valle.infer.ar_dtype: fp32 when the kernel step covers the AR and its weights fit in the last-level cache)."""
 from __future__ import annotations
 
 import logging
 
 import torch
 
-from valle.infer.ar_dtype import PROBE_FRAMES, choose_ar_dtype
+from valle.infer.ar_dtype import ar_step_weight_bytes, choose_ar_dtype, last_level_cache_bytes
 from valle.models import VALLE, get_preset
 from valle.models.eos_suppression import suppress_eos
-from valle.utils.precision import time_in_dtypes
 
 CPU = torch.device("cpu")
 
@@ -34,7 +33,7 @@ def _infer(model, bf16: bool, ar_fp32: bool):
 
 def test_ar_fp32_under_bf16_autocast_decodes_the_fp32_codes():
     """ar_fp32 takes the AR out of the caller's autocast: its codebook 0 is the fp32 decode's, exactly,
-    while the NAR (codebooks 1..7) still ran under bf16."""
+    while every NAR pass still runs under bf16."""
     model = _nano()
     fp32 = _infer(model, bf16=False, ar_fp32=False)
     nar_autocast = []
@@ -45,35 +44,40 @@ def test_ar_fp32_under_bf16_autocast_decodes_the_fp32_codes():
         hook.remove()
     assert fp32.shape == split.shape == (25, model.config.num_quantizers)
     assert torch.equal(split[:, 0], fp32[:, 0])
-    assert nar_autocast and all(nar_autocast)  # every NAR pass ran under the caller's bf16 autocast
+    assert nar_autocast and all(nar_autocast)
     assert not torch.equal(_infer(model, bf16=True, ar_fp32=False)[:, 0], fp32[:, 0])  # a bf16 AR decodes other codes
     # and ar_fp32 outside autocast changes nothing
     assert torch.equal(_infer(model, bf16=False, ar_fp32=True), fp32)
 
 
-def test_choose_ar_dtype_times_both_and_logs(caplog):
+def test_choose_ar_dtype_by_kernel_and_cache(caplog):
     caplog.set_level(logging.INFO)
     model = _nano()
-    assert choose_ar_dtype(model, CPU, "float32") == "float32" and "decodes in" not in caplog.text  # no probe
-    chosen = choose_ar_dtype(model, CPU, "bfloat16")
-    assert chosen in ("float32", "bfloat16")
-    line = [r.getMessage() for r in caplog.records if "the AR decodes in" in r.getMessage()]
-    assert len(line) == 1 and f"{PROBE_FRAMES} frames" in line[0] and line[0].endswith("the NAR in bfloat16")
-    # the model is left as it was: eval mode, fp32 weights; a model in training mode is timed in eval
-    # mode (as synthesis runs it) and handed back in training mode
-    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    weights = ar_step_weight_bytes(model)
+    assert weights == 4 * (sum(p.numel() for p in model.ar_decoder.parameters())
+                           + sum(p.numel() for p in model.ar_predict_layer.parameters()))
+    assert choose_ar_dtype(model, CPU, "float32") == "float32" and "decodes in" not in caplog.text
+    # the nano AR is pre-norm with plain linear maps: the fp32 kernel step covers it
+    assert choose_ar_dtype(model, CPU, "bfloat16", cache_bytes=weights) == "float32"
+    assert choose_ar_dtype(model, CPU, "bfloat16", cache_bytes=weights - 1) == "bfloat16"  # streams from memory
+    lines = [r.getMessage() for r in caplog.records if "the AR decodes in" in r.getMessage()]
+    assert len(lines) == 2 and all("fp32 kernel step" in m and m.endswith("the NAR in bfloat16") for m in lines)
+    # a model left in training mode is judged as synthesis runs it (eval) and handed back as it was
     model.train()
-    modes = []
-    hook = model.ar_decoder.register_forward_pre_hook(lambda m, a: modes.append(m.training))
-    try:
-        choose_ar_dtype(model, CPU, "bfloat16")
-    finally:
-        hook.remove()
-    assert modes and not any(modes) and model.training
+    assert choose_ar_dtype(model, CPU, "bfloat16", cache_bytes=weights) == "float32" and model.training
+    # a post-norm AR has no kernel step: it keeps the low-precision dtype whatever its size
+    post = VALLE(get_preset("nano", norm_first=False)).eval()
+    assert choose_ar_dtype(post, CPU, "bfloat16", cache_bytes=1 << 40) == "bfloat16"
 
 
-def test_time_in_dtypes_runs_each_side_under_its_dtype():
-    seen = []
-    times = time_in_dtypes(lambda: seen.append(torch.is_autocast_enabled("cpu")), "bfloat16", CPU, repeats=3)
-    assert set(times) == {"float32", "bfloat16"} and all(t >= 0 for t in times.values())
-    assert seen == [False, True] * 4  # one warm-up each, then alternated
+def test_last_level_cache_from_sysfs(tmp_path):
+    for i, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+                                              (3, "Unified", "16384K")]):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{kind}\n")
+        (d / "size").write_text(f"{size}\n")
+    assert last_level_cache_bytes(tmp_path) == 16 << 20  # the highest level, instruction caches aside
+    assert last_level_cache_bytes(tmp_path / "missing") == 32 << 20  # the default when sysfs says nothing
+    assert last_level_cache_bytes() > 0  # this machine's

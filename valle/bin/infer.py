@@ -57,9 +57,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
     g.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES,
                    help="AR/NAR compute dtype; auto = bf16 on CUDA and on CPUs with native bf16 where it "
-                        "measures faster, else float32; on such a CPU the AR then runs in whichever of fp32 and bf16 "
-                        "a short timed decode of the model finds faster (sidecar ar_dtype); float32 with --quantize "
-                        "int8 (docs/inference.md)")
+                        "measures faster, else float32; on such a CPU the AR then runs in fp32 when its fp32 kernel "
+                        "step applies and its weights fit in the last-level cache (sidecar ar_dtype); float32 with "
+                        "--quantize int8 (docs/inference.md)")
     g.add_argument("--quantize", default="none", choices=QUANTIZE_CHOICES,
                    help="int8 = int8 weights for every linear map (CPU; ~4x fewer bytes per AR frame; codes "
                         "close to, not equal to, fp32's: docs/benchmarks.md)")

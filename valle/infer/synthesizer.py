@@ -123,8 +123,8 @@ class Synthesizer:
                  device: Union[str, torch.device] = "cpu", train_args: Optional[dict] = None,
                  dtype: str = "float32", quantize: str = "none"):
         """``dtype``: AR/NAR compute dtype (``auto`` resolved by valle.utils.precision; bf16 and fp16
-        run under autocast; on a CPU ``auto`` then times the AR both ways and may run it in fp32 while the NAR
-        stays low-precision: ``ar_dtype``, valle.infer.ar_dtype); ``quantize``: ``int8`` gives every linear map
+        run under autocast; on a CPU ``auto`` then runs the AR in fp32 where its kernel step covers it and its
+        weights fit in the last-level cache, while the NAR stays low-precision: ``ar_dtype``, valle.infer.ar_dtype); ``quantize``: ``int8`` gives every linear map
         int8 weights (CPU; float32 under ``auto``, refused with bf16 / fp16)."""
         if quantize != "none" and dtype in ("bfloat16", "float16"):
             raise ValueError(f"--quantize {quantize} computes its linear maps as int8 products of fp32 activations, "

@@ -90,22 +90,3 @@ def resolve_dtype(requested: str, device: torch.device) -> str:
              chosen, info["model"], speedup)
     return chosen
 
-
-def time_in_dtypes(run, dtype: str, device: torch.device, repeats: int = 2) -> Dict[str, float]:
-    """Seconds of ``run()`` in float32 and under ``dtype`` autocast on ``device``: each side warmed up once,
-    then the two alternated ``repeats`` times; the best time of each side."""
-    def once(low: bool) -> float:
-        ctx = torch.autocast(device.type, dtype=getattr(torch, dtype), enabled=low)
-        t0 = time.perf_counter()
-        with ctx:
-            run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - t0
-
-    once(False), once(True)  # first calls compile kernels and fill caches
-    best = {"float32": float("inf"), dtype: float("inf")}
-    for _ in range(repeats):
-        best["float32"] = min(best["float32"], once(False))
-        best[dtype] = min(best[dtype], once(True))
-    return best
