@@ -70,7 +70,8 @@ def test_tsv_batch_size_gives_the_row_by_row_files(synth, nano_checkpoints, prom
     tsv = tmp_path / "list.tsv"
     tsv.write_text("".join(f"{a}\t{b}\t{c}\t{d}\n" for a, b, c, d in rows))
     base = ["--checkpoint", str(nano_checkpoints["both"]), "--codec", "encodec:random", "--tsv", str(tsv),
-            "--max-len-ratio", "0.3", "--top-k", "1"]
+            "--max-len-ratio", "0.3", "--top-k", "1",
+            "--dtype", "float32"]  # as the fixture: on a CPU with native bf16 auto runs the NAR in bf16
     assert main(base + ["--batch-size", "2"]) == 0
     for prompt_text, prompt, text, name in rows:  # what --batch-size 1 writes: each row alone
         alone = synth.synthesize(text, prompt_text=prompt_text, prompt_audio=str(prompt) if prompt else None,
