@@ -137,6 +137,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--models", default="vallex_d256_2layers,small", help=f"comma list of {', '.join(MODELS)}")
     p.add_argument("--quantize", default="none", help="comma list of none, int8 (Synthesizer quantize=)")
+    p.add_argument("--dtypes", default="float32",
+                   help="comma list of float32, auto, bfloat16 (Synthesizer dtype=; int8 runs float32 and auto only)")
     p.add_argument("--no-kv-baseline", action="store_true", help="skip the runs without the KV cache")
     p.add_argument("--batch-sizes", default="", help="comma list (e.g. 1,2,4,8): time batched synthesis instead")
     p.add_argument("--batch-len-ratio", type=float, default=1.2,
@@ -168,7 +170,9 @@ def main(argv=None) -> int:
         results = {}
         if args.batch_sizes:
             results = batch_results(args, prompt, codec, espeak_table)
-        for name, quantize in ([] if args.batch_sizes else  [(n, q) for n in args.models.split(",") for q in args.quantize.split(",")]):
+        runs = [(n, q, dt) for n in args.models.split(",") for q in args.quantize.split(",") for dt in args.dtypes.split(",")
+                if q == "none" or dt in ("float32", "auto")]  # int8 products take fp32 activations
+        for name, quantize, dtype in ([] if args.batch_sizes else runs):
             preset, over = MODELS[name]
             torch.manual_seed(0)
             config = get_preset(preset, **over)
@@ -176,7 +180,7 @@ def main(argv=None) -> int:
             suppress_eos(model)
             symbols = vallex_symbols() if preset == "vallex" else espeak_table
             params = sum(p.numel() for p in model.parameters())
-            synth = Synthesizer(model, symbols, codec, quantize=quantize)
+            synth = Synthesizer(model, symbols, codec, quantize=quantize, dtype=dtype)
             prompt_codes = synth.prompt_codes(str(prompt), max_seconds=3.0)
             for kv in (True,) if args.no_kv_baseline else (True, False):
                 opts = SamplingOptions(top_k=50, seed=1, use_kv_cache=kv, max_frames=args.frames)
@@ -191,7 +195,7 @@ def main(argv=None) -> int:
                     if best is None or r.compute_seconds < best.compute_seconds:
                         best = r
                     best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
-                tag = "" if quantize == "none" else f"/{quantize}"
+                tag = ("" if quantize == "none" else f"/{quantize}") + ("" if dtype == "float32" else f"/{dtype}")
                 results[f"{name}{tag}/{'kv_cache' if kv else 'no_kv_cache'}"] = {
                     "rtf": round(best.rtf, 4),
                     "rtf_cpu_seconds": round(best_cpu / best.seconds, 4),
@@ -199,6 +203,7 @@ def main(argv=None) -> int:
                     "audio_seconds": round(best.seconds, 3),
                     "params": params,
                     "text_tokenizer": synth.tokenizer_name,
+                    "dtype": synth.dtype, "ar_dtype": synth.ar_dtype,
                 }
     print(json.dumps({
         "benchmark": "infer_rtf_cpu",
