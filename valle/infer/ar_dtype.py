@@ -3,7 +3,7 @@
 ``--dtype auto`` picks bf16 on a CPU with native bf16 when a bf16 matrix product beats fp32
 (``valle.utils.precision``). That holds for the NAR (one pass over every frame: large products) but
 not always for the AR, which makes one frame per step. Measured on an AMD EPYC with AVX512-BF16
-(docs/benchmarks.md, "`--dtype auto` per phase"): at the ``small`` size (13.6 MB of fp32 AR weights)
+(docs/benchmarks.md, "`--dtype auto` per phase"): at the ``small`` size (13.7 MB of fp32 AR weights)
 the fp32 CPU kernel step (``valle.models.kernel_step``, ~18 operations a step, weights read from cache)
 ran 3.9x faster than a bf16 torch step; at paper size (609 MB, every step streams the weights from
 memory) bf16 ran 1.5x faster, reading half the bytes. So the AR decodes in fp32 when the kernel step
