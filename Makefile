@@ -27,9 +27,12 @@ venv: $(VENV)/.installed
 # Two workers, one file each at a time, one thread each: on 2 cores this beats one process with two
 # threads, because much of the suite waits in single-threaded subprocesses (bash stages, espeak-ng,
 # pocketsphinx). Module and session fixtures are built once per worker.
+# TMPDIR: a folder of the run's own, removed after it, for what libraries write to the temp dir
+# (phonemizer's copies of libespeak-ng from pool workers, torch's RPC stubs, jieba's cache).
 test: setup
 	$(VENV)/bin/ruff check .
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
+	@tmp=$$(mktemp -d -t valle-tests.XXXXXX); \
+	TMPDIR=$$tmp OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests; rc=$$?; rm -rf $$tmp; exit $$rc
 
 demo: setup
 	bash egs/demo/run_demo.sh
