@@ -124,8 +124,9 @@ class Synthesizer:
                  dtype: str = "float32", quantize: str = "none"):
         """``dtype``: AR/NAR compute dtype (``auto`` resolved by valle.utils.precision; bf16 and fp16
         run under autocast; on a CPU ``auto`` then runs the AR in fp32 where its kernel step covers it and its
-        weights fit in the last-level cache, while the NAR stays low-precision: ``ar_dtype``, valle.infer.ar_dtype); ``quantize``: ``int8`` gives every linear map
-        int8 weights (CPU; float32 under ``auto``, refused with bf16 / fp16)."""
+        weights fit in the last-level cache, while the NAR stays low-precision: ``ar_dtype``,
+        valle.infer.ar_dtype); ``quantize``: ``int8`` gives every linear map int8 weights (CPU; float32
+        under ``auto``, refused with bf16 / fp16)."""
         if quantize != "none" and dtype in ("bfloat16", "float16"):
             raise ValueError(f"--quantize {quantize} computes its linear maps as int8 products of fp32 activations, "
                              f"which cannot run under --dtype {dtype}: use --dtype float32 (or auto)")
@@ -137,9 +138,8 @@ class Synthesizer:
         self.model = quantize_for_synthesis(model, quantize)
         self.quantize = quantize
         self.dtype = resolve_dtype(dtype, self.device)
-        # auto on a CPU: the AR in fp32 where its kernel step beats the low-precision torch step (valle.infer.ar_dtype)
-        probe = dtype == "auto" and self.device.type == "cpu"
-        self.ar_dtype = choose_ar_dtype(self.model, self.device, self.dtype) if probe else self.dtype
+        # auto: on a CPU the AR may run in fp32 (its kernel step) while the NAR stays low-precision
+        self.ar_dtype = choose_ar_dtype(self.model, self.device, self.dtype) if dtype == "auto" else self.dtype
         self.tokenizer_name = detect_tokenizer(text_symbols, train_args) if tokenizer == "auto" else tokenizer
         self.text = TextEncoder(text_symbols, self.tokenizer_name)
         self.train_args = train_args  # the checkpoint's training options (long text reads its maximum)

@@ -89,4 +89,3 @@ def resolve_dtype(requested: str, device: torch.device) -> str:
     log.info("--dtype auto: %s (CPU %s with native bf16; bf16 matmul measured %.2fx fp32)",
              chosen, info["model"], speedup)
     return chosen
-
