@@ -17,6 +17,10 @@ _WORKER = {}
 def _init(scorer_kwargs: dict) -> None:
     import torch
 
+    from valle.utils.process import clean_up_at_worker_exit
+
+    clean_up_at_worker_exit()
+
     torch.set_num_threads(1)
     from valle.eval.scoring import Scorer
 

@@ -42,6 +42,7 @@ from valle.text.symbol_table import SymbolTable
 from valle.text.tokenizer import TOKENIZERS, get_text_tokenizer
 from valle.utils.atomic import atomic_save_manifest, atomic_write_text
 from valle.utils.digest import file_digest
+from valle.utils.process import clean_up_at_worker_exit
 from valle.utils.progress import progress
 from valle.utils.stage_stamp import StageStamp
 
@@ -121,7 +122,8 @@ def tokenize_texts(name: str, default_lang: Optional[str], texts: List[str], lan
         if nj <= 1 or len(jobs) < 2:
             results = map(_tokenize_slice, jobs)
         else:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("fork")))
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("fork"),
+                                                              initializer=clean_up_at_worker_exit))
             results = pool.map(_tokenize_slice, jobs)
         bar = stack.enter_context(progress(total=len(texts), desc=desc, unit="utt"))
         for part in results:

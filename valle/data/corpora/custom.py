@@ -17,6 +17,7 @@ from valle.data.corpora.audio_check import AudioInfo, AudioProblem, check_audio,
 from valle.data.corpora.layouts import LAYOUTS, SCANNERS, Candidate, detect_layout, outputs_inside
 from valle.data.corpora.rejects import Reject, format_counts, write_rejects
 from valle.utils.atomic import atomic_save_manifest
+from valle.utils.process import clean_up_at_worker_exit
 from valle.utils.progress import progress
 
 PART = "all"
@@ -41,7 +42,7 @@ def probe_all(paths: List[Path], trim_silence: bool, num_jobs: int,
     bar = dict(total=len(jobs), desc="stage 1: probing audio", unit="file")
     if num_jobs <= 1 or len(jobs) < 8:
         return [_probe(j) for j in progress(jobs, **bar)]
-    with ProcessPoolExecutor(num_jobs) as ex:
+    with ProcessPoolExecutor(num_jobs, initializer=clean_up_at_worker_exit) as ex:
         return list(progress(ex.map(_probe, jobs, chunksize=max(1, len(jobs) // (4 * num_jobs))), **bar))
 
 

@@ -24,6 +24,7 @@ from valle.data.long.process import Options, SourceResult, process_source
 from valle.data.long.report import SUMMARY_JSON
 from valle.data.long.scan import LongSource, scan_long
 from valle.utils.atomic import atomic_path, atomic_write_text
+from valle.utils.process import clean_up_at_worker_exit
 from valle.utils.progress import progress
 
 SEGMENTS_TSV = "long_segments.tsv"
@@ -165,7 +166,7 @@ def prepare_long(corpus_dir: Path, output_dir: Path, speaker: Optional[str], exc
     if num_jobs <= 1 or len(jobs) < 2:
         done = [_safe(j) for j in progress(jobs, **bar)]
     else:
-        with ProcessPoolExecutor(num_jobs) as ex:
+        with ProcessPoolExecutor(num_jobs, initializer=clean_up_at_worker_exit) as ex:
             done = list(progress(ex.map(_safe, jobs), **bar))
     rejects += [r for r in done if isinstance(r, Reject)]
     results: List[SourceResult] = [r for r in done if not isinstance(r, Reject)]
