@@ -20,7 +20,8 @@ int8 ones by a forward hook on the output layer (an EOS weight of -100 would cru
   measured in the same run: the step's 17 weight products alone in torch, and one read of their
   fp32 weights (``sum``).
 - ``paper`` (not with ``--quick``): the ``vallex`` preset (370 M parameters), 40 frames after a
-  225-frame prompt, prefill included: fp32 vs ``--quantize int8``; and 8 sentences in one batch.
+  225-frame prompt, prefill included: fp32 vs ``--quantize int8`` (its AR steps in the compiled kernel,
+  the default, and in torch's int8 step, ``int8_torch_step``); and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
   each, decoded in groups of 1 (one by one), 2, 4 and 8 (d256/4, and int8 paper size without --quick);
   ``speedup``: 8 at a time against one by one; ``codes_equal``: every group size gave the same codes.
@@ -306,8 +307,12 @@ def main(argv=None) -> int:
         res["paper_parameters"] = sum(p.numel() for p in paper_models["fp32"].parameters())
     if "paper" in parts:
         xp = inputs(paper_models["fp32"], [60], [225])
-        paper, _ = compare({k: single(m, xp, 40) for k, m in paper_models.items()}, max(1, args.repeats - 1))
+        sides = {k: single(m, xp, 40) for k, m in paper_models.items()}  # int8: the kernel step ("auto")
+        sides["int8_torch_step"] = single(paper_models["int8"], xp, 40, step_mode="fused")  # torch's int8 kernels
+        paper, _ = compare(sides, max(1, args.repeats - 1))
         paper["int8_speedup"] = round(paper["int8"]["frames_per_s"] / paper["fp32"]["frames_per_s"], 2)
+        paper["int8_kernel_vs_torch_step"] = round(paper["int8"]["frames_per_s"]
+                                                   / paper["int8_torch_step"]["frames_per_s"], 2)
         res["paper_prompt225_new40"] = paper
     if "paper_batches" in parts:
         res["paper_batches_prompt225_new40"] = same_length_batches(paper_models, (1, 2, 4), 40)

@@ -64,13 +64,15 @@ def test_auto_step_mode_uses_the_kernel_only_where_it_applies():
     assert kernel_step_supported(model, cpu)
     x = make_inputs([6], [5])
     args = (x["text_tokens"], x["text_lens"], x["text_langs"], x["prompts"][..., 0], x["prompt_lens"], torch.tensor([4]))
-    int8 = quantize_for_synthesis(make_model(), "int8")  # int8 linear maps: the torch step
-    assert not kernel_step_supported(int8, cpu)
+    int8 = quantize_for_synthesis(make_model(), "int8")  # int8 linear maps: the kernel reads their int8 weights
+    assert kernel_step_supported(int8, cpu)
+    double = make_model().double()
+    assert not kernel_step_supported(double, cpu)
     with torch.no_grad():
-        assert len(ar_decode(int8, *args, top_k=1).codes[0]) == 4  # "auto" falls back to "fused"
+        assert len(ar_decode(int8, *args, top_k=1).codes[0]) == 4
+        assert len(ar_decode(double, *args, top_k=1).codes[0]) == 4  # "auto" falls back to "fused"
         with pytest.raises(ValueError, match="step_mode 'kernel' needs"):
-            ar_decode(int8, *args, top_k=1, step_mode="kernel")
-    assert not kernel_step_supported(make_model().double(), cpu)
+            ar_decode(double, *args, top_k=1, step_mode="kernel")
     # bf16 autocast (--dtype bfloat16) computes in bf16: the torch step, not the fp32 kernel
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert not kernel_step_supported(model, cpu)

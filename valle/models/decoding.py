@@ -117,8 +117,8 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     if step_mode == "auto":
         step_mode = "kernel" if kernel_step_supported(model, device) else "fused"
     elif step_mode == "kernel" and not kernel_step_supported(model, device):
-        raise ValueError("step_mode 'kernel' needs numba and an fp32 pre-norm model with plain linear layers on the "
-                         "CPU; use step_mode 'auto' or 'fused'")
+        raise ValueError("step_mode 'kernel' needs numba and an fp32 pre-norm model with plain or --quantize int8 "
+                         "linear layers on the CPU; use step_mode 'auto' or 'fused'")
     fused = cache is not None and step_mode != "modules" and fused_step_supported(model)
     if fused:
         capacity = -(-(S + A + int(max_frames.max()) + 1) // 16) * 16  # a multiple of 16: aligned GPU attention masks

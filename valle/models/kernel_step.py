@@ -12,10 +12,16 @@ greedy codes equal the module path's on the published VALL-E X case and the batc
 (tests/models/test_models_fused_step.py). The cache, masks and batch selection are
 ``FusedARStep``'s. Needs numba (a dependency of librosa, listed in setup.py); without it, or for
 any model the kernel does not cover (``kernel_step_supported``), "auto" uses the torch fused step.
+
+int8 (``--quantize int8``, valle/models/quantize.py): the kernel reads the quantized maps' int8 weights
+and per-row scales and keeps activations and sums in fp32, so its step is the fp32 step of the model whose
+weights are the dequantized int8 ones (tests/models/test_models_kernel_int8.py), a quarter of the weight
+bytes; torch's own int8 step also quantizes each step's activations to int8.
 """
 from __future__ import annotations
 
 import importlib.util
+import weakref
 
 import numpy as np
 import torch
@@ -23,28 +29,83 @@ from torch import Tensor, nn
 
 from .fused_step import FusedARStep, fused_step_supported
 
+QuantizedLinear = torch.ao.nn.quantized.dynamic.Linear
+
 
 def _numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+# module -> its unpacked (int8 weights, row scales, bias), or None: unpacking fbgemm's packed weights (which
+# ``weight()`` and ``bias()`` each do) takes ~1 s at paper size, so it is done once per quantized model, not per
+# ``ar_decode``; this keeps a second copy of the AR's int8 weights (152 MB at paper size)
+_UNPACKED: "weakref.WeakKeyDictionary[nn.Module, object]" = weakref.WeakKeyDictionary()
+
+
+def _int8_weights(module: nn.Module):
+    """(int8 weights [out, in], fp32 scale per output row, bias or None) of a dynamic-quantized linear
+    map (``valle.models.quantize``) whose zero points are 0, else None."""
+    if type(module) is not QuantizedLinear:
+        return None
+    if module not in _UNPACKED:
+        _UNPACKED[module] = _unpack(module)
+    return _UNPACKED[module]
+
+
+def _unpack(module: nn.Module):
+    w, bias = module.weight(), module.bias()
+    if w.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        if w.q_zero_point() != 0:
+            return None
+        scale = torch.full((w.shape[0],), w.q_scale(), dtype=torch.float32)
+    elif w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+        if w.q_per_channel_axis() != 0 or bool(w.q_per_channel_zero_points().any()):
+            return None
+        scale = w.q_per_channel_scales().to(torch.float32)
+    else:
+        return None
+    return w.int_repr().contiguous(), scale, bias
+
+
+def _product(module: nn.Module, need_bias: bool = True):
+    """A linear map as the kernel's (weights, scale, bias) numpy arrays (scale empty for fp32 weights,
+    bias empty when there is none), or None when the kernel cannot run it."""
+    if type(module) is nn.Linear:
+        w, scale, bias = module.weight, None, module.bias
+    else:
+        int8 = _int8_weights(module)
+        if int8 is None:
+            return None
+        w, scale, bias = int8
+    if need_bias and bias is None:
+        return None
+    none = np.empty(0, np.float32)
+    return (_np(w), none if scale is None else _np(scale), none if bias is None else _np(bias))
+
+
+def _qkv_product(attention: nn.Module):
+    """The packed q, k, v map: the fp32 parameters, or their int8 copy ``qkv_proj``."""
+    if attention.qkv_proj is None:
+        return (_np(attention.in_proj_weight), np.empty(0, np.float32), _np(attention.in_proj_bias))
+    return _product(attention.qkv_proj)
+
+
 def kernel_step_supported(model, device: torch.device) -> bool:
     """The kernel covers a pre-norm AR in eval mode, fp32 on the CPU outside autocast (``--dtype
-    bfloat16`` computes in bf16: the torch step), with plain ``nn.Linear`` maps (a model quantized
-    with ``valle.models.quantize`` keeps the torch step)."""
+    bfloat16`` computes in bf16: the torch step), whose linear maps are plain ``nn.Linear`` or int8
+    ones from ``valle.models.quantize`` (zero points 0)."""
     if not _numba_available() or device.type != "cpu" or not fused_step_supported(model):
         return False
     if torch.is_autocast_enabled(device.type):
         return False
     dec = model.ar_decoder
-    plain = all(
-        type(layer.linear1) is nn.Linear and type(layer.linear2) is nn.Linear
-        and type(layer.self_attn.out_proj) is nn.Linear and layer.self_attn.qkv_proj is None
-        and type(layer.norm1) is nn.LayerNorm and type(layer.norm2) is nn.LayerNorm
-        and all(m.bias is not None for m in (layer.linear1, layer.linear2, layer.self_attn.out_proj))
+    covered = all(
+        type(layer.norm1) is nn.LayerNorm and type(layer.norm2) is nn.LayerNorm
+        and all(_product(m) is not None for m in (layer.linear1, layer.linear2, layer.self_attn.out_proj))
+        and _qkv_product(layer.self_attn) is not None
         for layer in dec.layers)
-    return (plain and type(model.ar_predict_layer) is nn.Linear and type(dec.norm) is nn.LayerNorm
-            and all(p.dtype == torch.float32 for p in model.parameters()))
+    return (covered and _product(model.ar_predict_layer, need_bias=False) is not None
+            and type(dec.norm) is nn.LayerNorm and all(p.dtype == torch.float32 for p in model.parameters()))
 
 
 def _has_hooks(module: nn.Module) -> bool:
@@ -79,20 +140,22 @@ class KernelARStep(FusedARStep):
         self.kernels = step_kernels
         super().__init__(model, prefill, key_valid, capacity)
         dec = model.ar_decoder
-        # per layer, after (x, t, n_heads, kv, key_ok): layer_step's weights, zero-copy views
+        # per layer, after (x, t, n_heads, kv, key_ok): layer_step's weights (zero-copy views of fp32
+        # parameters; int8 maps: their int8 weights and row scales, unpacked once per decode)
         self.layer_args = [
             (_np(layer.norm1.weight), _np(layer.norm1.bias), np.float32(layer.norm1.eps),
-             _np(layer.self_attn.in_proj_weight), _np(layer.self_attn.in_proj_bias),
-             _np(layer.self_attn.out_proj.weight), _np(layer.self_attn.out_proj.bias),
+             *_qkv_product(layer.self_attn), *_product(layer.self_attn.out_proj),
              _np(layer.norm2.weight), _np(layer.norm2.bias), np.float32(layer.norm2.eps),
-             _np(layer.linear1.weight), _np(layer.linear1.bias), _np(layer.linear2.weight), _np(layer.linear2.bias))
+             *_product(layer.linear1), *_product(layer.linear2))
             for layer in dec.layers]
         self.norm_args = (_np(dec.norm.weight), _np(dec.norm.bias), np.float32(dec.norm.eps))
         self.emb_np = _np(self.embedding)
         self.pe_np = _np(self.pe)
         self.head_hooked = _has_hooks(self.head)
-        self.head_w = np.empty((0, self.D), np.float32) if self.head_hooked else _np(self.head.weight)
-        self.n_out = self.head.weight.shape[0]
+        none = np.empty(0, np.float32)
+        self.head_args = ((np.empty((0, self.D), np.float32), none, none) if self.head_hooked
+                          else _product(self.head, need_bias=False))
+        self.n_out = self.head.out_features
 
     def _views(self) -> None:
         super()._views()
@@ -110,7 +173,7 @@ class KernelARStep(FusedARStep):
         for kv, args in zip(self.kv_layers, self.layer_args):
             k.layer_step(x, t, self.H, kv, self.key_ok, *args)
         logits = np.empty((self.B, 0 if self.head_hooked else self.n_out), np.float32)
-        h = k.output(x, *self.norm_args, self.head_w, logits)
+        h = k.output(x, *self.norm_args, *self.head_args, logits)
         self.length = t + 1
         if self.head_hooked:
             return self.head(torch.from_numpy(h))

@@ -4,8 +4,10 @@
 FFN maps, the AR and NAR output layers) by one with int8 weights and per-batch int8 activations
 (fbgemm / oneDNN kernels, fast on AVX2); the packed QKV projection, a bare parameter, gets an int8
 copy as ``self_attn.qkv_proj``. Weights read per AR frame drop 4x, which is what bounds a
-paper-size model's decoding on CPU (docs/benchmarks.md). Codes are no longer bit-equal to fp32:
-bench/decode.py reports the greedy-code agreement on the published VALL-E X reference case.
+paper-size model's decoding on CPU (docs/benchmarks.md). The AR's single-frame steps run in the
+compiled CPU step (valle/models/kernel_step.py) on the same int8 weights with fp32 activations; the
+prompt pass, the NAR and other devices' steps run torch's int8 modules. Codes are no longer bit-equal
+to fp32: bench/decode.py reports the greedy-code agreement on the published VALL-E X reference case.
 Inference only: the quantized model has no gradients and is not saved.
 """
 from __future__ import annotations
@@ -34,4 +36,10 @@ def quantize_for_synthesis(model: nn.Module, mode: str) -> nn.Module:
                 lin.weight.copy_(m.in_proj_weight)
                 lin.bias.copy_(m.in_proj_bias)
             m.qkv_proj = lin
-    return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    if hasattr(model, "ar_decoder"):
+        from .kernel_step import kernel_step_supported
+
+        # unpacks the AR's int8 weights for the compiled step now (~1 s at paper size), not in the first synthesis
+        kernel_step_supported(model, torch.device("cpu"))
+    return model

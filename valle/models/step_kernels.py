@@ -1,6 +1,7 @@
-"""numba kernels of the AR's single-token step ("kernel" step mode, kernel_step.py): fp32 throughout,
-one weight row read once for every item of the batch. Imported only when that step runs (numba
-takes ~0.5 s to import); compiled once and cached next to this file (``cache=True``)."""
+"""numba kernels of the AR's single-token step ("kernel" step mode, kernel_step.py): fp32 activations and
+sums, weights in fp32 or int8 (``--quantize int8``: each output row's int8 weights times its scale), one
+weight row read once for every item of the batch. Imported only when that step runs (numba takes ~0.5 s
+to import); compiled once per weight type and cached next to this file (``cache=True``)."""
 from __future__ import annotations
 
 import math
@@ -10,21 +11,55 @@ from numba import njit
 
 
 @njit(cache=True, fastmath=True)
-def linear(x, w, bias, y, add):
-    """y[r] (+)= x[r] @ w.T + bias for every row r; w is [out, in] (bias empty: none).
-    Each weight row is read once for all rows of x."""
+def linear(x, w, scale, bias, y, add):
+    """y[r] (+)= (x[r] @ w.T) * scale + bias for every row r; w is [out, in], fp32 or int8, ``scale``
+    [out] (empty: none, fp32 weights) and ``bias`` [out] (empty: none). Each weight row is read once
+    for all rows of x, and converted once (int8 -> fp32, in registers) for up to four rows at a time;
+    each row's sum runs in the same order whatever the batch, so a row's result does not depend on
+    its batch-mates."""
     n_out, n_in = w.shape
+    B = x.shape[0]
     has_bias = bias.shape[0] > 0
+    has_scale = scale.shape[0] > 0
+    sums = np.empty(4, np.float32)
     for o in range(n_out):
         b = bias[o] if has_bias else np.float32(0.0)
-        for r in range(x.shape[0]):
-            s = np.float32(0.0)
-            for i in range(n_in):
-                s += w[o, i] * x[r, i]
-            if add:
-                y[r, o] += s + b
+        f = scale[o] if has_scale else np.float32(1.0)
+        r = 0
+        while r < B:
+            n = min(4, B - r)
+            if n == 4:
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
+                s2 = np.float32(0.0)
+                s3 = np.float32(0.0)
+                for i in range(n_in):
+                    wi = np.float32(w[o, i])
+                    s0 += wi * x[r, i]
+                    s1 += wi * x[r + 1, i]
+                    s2 += wi * x[r + 2, i]
+                    s3 += wi * x[r + 3, i]
+                sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
+            elif n >= 2:
+                n = 2
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
+                for i in range(n_in):
+                    wi = np.float32(w[o, i])
+                    s0 += wi * x[r, i]
+                    s1 += wi * x[r + 1, i]
+                sums[0], sums[1] = s0, s1
             else:
-                y[r, o] = s + b
+                s0 = np.float32(0.0)
+                for i in range(n_in):
+                    s0 += np.float32(w[o, i]) * x[r, i]
+                sums[0] = s0
+            for k in range(n):
+                if add:
+                    y[r + k, o] += sums[k] * f + b
+                else:
+                    y[r + k, o] = sums[k] * f + b
+            r += n
 
 
 @njit(cache=True, fastmath=True)
@@ -93,17 +128,18 @@ def embed(tokens, positions, emb, pe):
 
 
 @njit(cache=True)
-def layer_step(x, t, n_heads, kv, key_ok, n1w, n1b, eps1, qkv_w, qkv_b, out_w, out_b, n2w, n2b, eps2,
-               ff1_w, ff1_b, ff2_w, ff2_b):
+def layer_step(x, t, n_heads, kv, key_ok, n1w, n1b, eps1, qkv_w, qkv_s, qkv_b, out_w, out_s, out_b, n2w, n2b, eps2,
+               ff1_w, ff1_s, ff1_b, ff2_w, ff2_s, ff2_b):
     """One pre-norm layer for one new position per item, ``x`` [B, D] updated in place; the new
-    key and value go to column ``t`` of this layer's cache ``kv`` [2, B, H, capacity, Dh]."""
+    key and value go to column ``t`` of this layer's cache ``kv`` [2, B, H, capacity, Dh]. Each
+    product's weights come as (w, scale, bias), as ``linear`` takes them."""
     B, D = x.shape
     h = np.empty((B, D), np.float32)
     qkv = np.empty((B, 3 * D), np.float32)
     att = np.empty((B, D), np.float32)
     ff = np.empty((B, ff1_w.shape[0]), np.float32)
     layer_norm(x, n1w, n1b, eps1, h)
-    linear(h, qkv_w, qkv_b, qkv, False)
+    linear(h, qkv_w, qkv_s, qkv_b, qkv, False)
     dh = D // n_heads
     for r in range(B):
         for hh in range(n_heads):
@@ -111,23 +147,23 @@ def layer_step(x, t, n_heads, kv, key_ok, n1w, n1b, eps1, qkv_w, qkv_b, out_w, o
                 kv[0, r, hh, t, d] = qkv[r, D + hh * dh + d]
                 kv[1, r, hh, t, d] = qkv[r, 2 * D + hh * dh + d]
     attend(qkv, kv, key_ok, t, n_heads, att)
-    linear(att, out_w, out_b, x, True)
+    linear(att, out_w, out_s, out_b, x, True)
     layer_norm(x, n2w, n2b, eps2, h)
-    linear(h, ff1_w, ff1_b, ff, False)
+    linear(h, ff1_w, ff1_s, ff1_b, ff, False)
     for r in range(B):
         for i in range(ff.shape[1]):
             if ff[r, i] < 0:
                 ff[r, i] = 0.0
-    linear(ff, ff2_w, ff2_b, x, True)
+    linear(ff, ff2_w, ff2_s, ff2_b, x, True)
 
 
 @njit(cache=True)
-def output(x, norm_w, norm_b, eps, head_w, logits):
+def output(x, norm_w, norm_b, eps, head_w, head_s, head_b, logits):
     """The final norm of ``x``, returned, and with ``head_w`` [V, D] non-empty the logits [B, V]."""
     h = np.empty(x.shape, np.float32)
     layer_norm(x, norm_w, norm_b, eps, h)
     if head_w.shape[0] > 0:
-        linear(h, head_w, np.empty(0, np.float32), logits, False)
+        linear(h, head_w, head_s, head_b, logits, False)
     return h
 
 

@@ -1,0 +1,84 @@
+"""The compiled CPU step with int8 weights (``--quantize int8``): the fp32 step of the dequantized weights."""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from model_batches import make_inputs
+from valle.models import VALLE, get_preset
+from valle.models.decoding import ar_decode
+from valle.models.fused_step import preallocated_cache
+from valle.models.kernel_step import KernelARStep, kernel_step_supported
+from valle.models.masks import ar_mask
+from valle.models.quantize import quantize_for_synthesis
+
+CPU = torch.device("cpu")
+
+
+def nano():
+    torch.manual_seed(0)
+    return VALLE(get_preset("nano")).eval()
+
+
+def dequantized(model, q):
+    """``model`` whose AR linear weights are ``q``'s int8 weights times their scales."""
+    deq = copy.deepcopy(model)
+    with torch.no_grad():
+        for d, i in zip(deq.ar_decoder.layers, q.ar_decoder.layers):
+            d.self_attn.in_proj_weight.copy_(i.self_attn.qkv_proj.weight().dequantize())
+            for name in ("linear1", "linear2"):
+                getattr(d, name).weight.copy_(getattr(i, name).weight().dequantize())
+            d.self_attn.out_proj.weight.copy_(i.self_attn.out_proj.weight().dequantize())
+        deq.ar_predict_layer.weight.copy_(q.ar_predict_layer.weight().dequantize())
+    return deq
+
+
+def kernel_step_logits(model, prefill_model, tokens):
+    """Logits of ``model``'s kernel steps fed ``tokens``, after ``prefill_model``'s prompt pass (one item)."""
+    x = make_inputs([9], [12])
+    c = prefill_model.config
+    seq = torch.cat([torch.full((1, 1), c.bos_id), x["prompts"][:, :12, 0]], dim=1)
+    S, A, capacity = x["text_tokens"].shape[1], seq.shape[1], 48
+    cache = preallocated_cache(prefill_model, 1, capacity, CPU)
+    with torch.no_grad():
+        y = prefill_model.ar_audio_position(prefill_model.ar_audio_embedding(seq), positions=torch.arange(A)[None])
+        text = prefill_model.embed_text(x["text_tokens"], x["text_langs"], nar=False)
+        prefill_model.ar_decoder(torch.cat([text, y], dim=1), ar_mask(S, A, None), cache=cache, last_only=True)
+        stepper = KernelARStep(model, cache, torch.ones(1, S + A, dtype=torch.bool), capacity)
+        return torch.cat([stepper.step(torch.tensor([t]), torch.tensor([A + i])) for i, t in enumerate(tokens)])
+
+
+def test_the_int8_kernel_step_is_the_fp32_step_of_the_dequantized_weights():
+    model = nano()
+    q = quantize_for_synthesis(copy.deepcopy(model), "int8")
+    assert kernel_step_supported(q, CPU)
+    deq = dequantized(model, q)
+    tokens = [5, 700, 31, 1023, 2, 64]
+    int8 = kernel_step_logits(q, deq, tokens)  # same prompt pass (fp32, dequantized), then the steps
+    fp32_of_deq = kernel_step_logits(deq, deq, tokens)
+    fp32 = kernel_step_logits(model, deq, tokens)
+    assert (int8 - fp32_of_deq).abs().max() < 1e-4 * fp32_of_deq.abs().max()
+    assert (int8 - fp32).abs().max() > 1e-3 * fp32.abs().max()  # the weights were quantized
+    assert torch.equal(int8.argmax(-1), fp32_of_deq.argmax(-1))
+
+
+def test_int8_kernel_codes_of_a_batch_equal_one_by_one():
+    """Activations stay fp32 per row, so (unlike torch's int8 step, which quantizes each step's activations
+    over the batch) an item's codes do not depend on its batch-mates."""
+    q = quantize_for_synthesis(nano(), "int8")
+    lens = ([11, 4, 8], [1, 17, 30], [14, 6, 10])
+    x = make_inputs(*lens[:2])
+
+    def decode(rows):
+        r = torch.tensor(rows)
+        n = torch.tensor(lens[2])[r]
+        return ar_decode(q, x["text_tokens"][r], x["text_lens"][r], x["text_langs"][r], x["prompts"][r][..., 0],
+                         x["prompt_lens"][r], n, top_k=1, min_frames=n, step_mode="kernel").codes
+
+    with torch.no_grad():
+        together = decode([0, 1, 2])
+        alone = [decode([i])[0] for i in range(3)]
+    for i in range(3):
+        assert len(together[i]) == lens[2][i]
+        assert torch.equal(together[i], alone[i])
