@@ -15,8 +15,7 @@ from valle.infer.synthesizer import SamplingOptions
 TEXT = "Please put the green folder on the second shelf. Seven geese flew low over the frozen lake."
 
 
-@pytest.fixture(scope="module")
-def codec2_synth():
+def make_synth(dtype: str = "float32"):
     from valle.codec import load_codec
     from valle.infer.synthesizer import Synthesizer
     from valle.models import VALLE, get_preset
@@ -28,7 +27,12 @@ def codec2_synth():
     torch.manual_seed(0)
     codec = load_codec("codec2")
     cfg = get_preset("nano", text_vocab_size=len(table.symbols), codec="codec2", num_audio_tokens=256)
-    return Synthesizer(VALLE(cfg).eval(), table.symbols, codec, tokenizer="espeak")
+    return Synthesizer(VALLE(cfg).eval(), table.symbols, codec, tokenizer="espeak", dtype=dtype)
+
+
+@pytest.fixture(scope="module")
+def codec2_synth():
+    return make_synth()
 
 
 def _speech(synth, stream, prompt, **long):
@@ -61,6 +65,29 @@ def test_stream_yields_early_in_order_and_matches_one_shot_codes(codec2_synth):
     exact = _speech(codec2_synth, StreamOptions(nar_lookahead=-1), prompt)
     list(exact)
     assert all(r.code_agreement["fraction_equal"] == 1.0 for r in exact.reports)
+
+
+def test_stream_computes_in_the_synthesizers_dtypes():
+    """--dtype bfloat16 (and auto's fp32 AR beside a bf16 NAR) holds for the stream as for one-shot synthesis."""
+    synth = make_synth("bfloat16")
+    seen = []
+    hooks = [synth.model.ar_predict_layer.register_forward_hook(lambda m, i, out: seen.append(("ar", out.dtype))),
+             synth.model.nar_predict_layers[0].register_forward_hook(lambda m, i, out: seen.append(("nar", out.dtype)))]
+    prompt = torch.randint(0, 256, (40, 8), generator=torch.Generator().manual_seed(1))
+    try:
+        for ar_dtype, ar_out in (("bfloat16", torch.bfloat16), ("float32", torch.float32)):
+            synth.ar_dtype = ar_dtype  # what --dtype auto picks on a CPU with native bf16 for a small AR
+            one = _speech(synth, None, prompt)
+            one.wav()
+            exact = _speech(synth, StreamOptions(nar_lookahead=-1), prompt)
+            seen.clear()
+            list(exact)
+            assert all(r.code_agreement["fraction_equal"] == 1.0 for r in exact.reports)
+            assert {d for phase, d in seen if phase == "nar"} == {torch.bfloat16}
+            assert {d for phase, d in seen if phase == "ar"} == {ar_out}
+    finally:
+        for h in hooks:
+            h.remove()
 
 
 def test_windowed_codec_decode_equals_whole_decode_frames(codec2_synth):

@@ -33,6 +33,7 @@ def test_health_voices_and_page(served):
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok" and health["sample_rate"] == 24000
     assert health["codec"] == "encodec:random" and health["limits"]["max_concurrent"] == 1
+    assert health["dtype"] in ("float32", "bfloat16") and health["quantize"] == "none"  # --dtype auto, the default
     status, _, body = served.get("/voices")
     voices = json.loads(body)["voices"]
     assert status == 200 and [v["name"] for v in voices] == ["alice", "bob", "stale"]

@@ -25,8 +25,7 @@ from typing import List, Optional
 import torch
 
 from valle.codec.options import add_codec_option
-from valle.models.quantize import QUANTIZE_CHOICES
-from valle.utils.precision import DTYPE_CHOICES
+from valle.infer.precision_options import add_precision_options
 from valle.utils.cli import str2bool
 from valle.utils.logging_setup import setup_logging
 
@@ -55,14 +54,7 @@ def get_parser() -> argparse.ArgumentParser:
                    help="exit 0 with a 'skipped: why' line when the codec's weights are missing or the "
                         "checkpoint's NAR was never trained (run.sh stage 3: training succeeded regardless)")
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
-    g.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES,
-                   help="AR/NAR compute dtype; auto = bf16 on CUDA and on CPUs with native bf16 where it "
-                        "measures faster, else float32; on such a CPU the AR then runs in fp32 when its fp32 kernel "
-                        "step applies and its weights fit in the last-level cache (sidecar ar_dtype); float32 with "
-                        "--quantize int8 (docs/inference.md)")
-    g.add_argument("--quantize", default="none", choices=QUANTIZE_CHOICES,
-                   help="int8 = int8 weights for every linear map (CPU; ~4x fewer bytes per AR frame; codes "
-                        "close to, not equal to, fp32's: docs/benchmarks.md)")
+    add_precision_options(g)
     g.add_argument("--allow-untrained", type=str2bool, default=False,
                    help="synthesize even with a --checkpoint whose AR was never trained (true|false)")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from valle.codec.options import add_codec_option
+from valle.infer.precision_options import add_precision_options
 from valle.utils.logging_setup import setup_logging
 
 log = logging.getLogger("valle.serve")
@@ -33,6 +34,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--text-tokenizer", default="auto", choices=["auto", "espeak", "pinyin", "openjtalk", "vallex"])
     add_codec_option(g, help_suffix="; default: the codec the checkpoint was trained on")
     g.add_argument("--device", default="cpu")
+    add_precision_options(g)
     g.add_argument("--language", default="en-us", help="language of requests that name none")
     g.add_argument("--max-seconds", type=float, default=0.0,
                    help="prompt + output of one sentence at most this long; 0 = the checkpoint's training maximum "
@@ -70,7 +72,8 @@ def build_service(args):
 
     synth = Synthesizer.from_checkpoints(checkpoint=args.checkpoint, ar_checkpoint=args.ar_checkpoint,
                                          nar_checkpoint=args.nar_checkpoint, model_preset=args.model_preset,
-                                         device=args.device, tokenizer=args.text_tokenizer, codec=args.codec)
+                                         device=args.device, tokenizer=args.text_tokenizer, codec=args.codec,
+                                         dtype=args.dtype, quantize=args.quantize)
     synth.model.eval()
 
     limits = Limits(max_text_chars=args.max_text_chars, max_concurrent=args.max_concurrent,

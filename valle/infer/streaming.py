@@ -131,7 +131,8 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
         while True:
             with torch.inference_mode():
                 try:
-                    generated = next(steps)[0]
+                    with synth.autocast("ar"):  # the generator's step runs in the caller's context
+                        generated = next(steps)[0]
                 except StopIteration as done:
                     q0 = done.value.codes[0]
                     break
@@ -140,8 +141,9 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
                 n = len(generated)
                 if stream.nar_lookahead < 0 or n < next_at + stream.nar_lookahead:
                     continue
-                new = _commit(model, inputs, torch.tensor(generated, dtype=torch.long), n - stream.nar_lookahead,
-                              committed)
+                with synth.autocast("nar"):
+                    new = _commit(model, inputs, torch.tensor(generated, dtype=torch.long),
+                                  n - stream.nar_lookahead, committed)
                 wav = decoder.push(new, final=False)
             pieces.append(new)
             committed += new.shape[0]
@@ -149,7 +151,7 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
             chunk = min(chunk * stream.chunk_growth, float(stream.max_chunk_frames))
             if wav.numel():
                 yield StreamedPiece(wav=wav, frames=int(new.shape[0]), final=False)
-        with torch.inference_mode():
+        with torch.inference_mode(), synth.autocast("nar"):
             full, _ = nar_decode(model, inputs.text_tokens, inputs.text_lens, inputs.text_langs, inputs.prompts,
                                  inputs.prompt_lens, [q0])
             full = full[0].long()

@@ -216,10 +216,7 @@ class Synthesizer:
                   generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
         """AR + NAR on a batch of inputs (one item or several, ``batch_synthesis.stack_inputs``):
         the codes ``[T_i, Q]`` of each item, on the CPU."""
-        dev = self.device
-        low = self.dtype in ("bfloat16", "float16")
-        autocast = torch.autocast(dev.type, dtype=getattr(torch, self.dtype)) if low else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), self.autocast("nar"):
             out = self.model.inference(
                 *inputs.args(),
                 top_k=options.top_k,
@@ -234,6 +231,16 @@ class Synthesizer:
                 ar_fp32=self.ar_dtype == "float32",
             )
         return [c.long().cpu() for c in out]
+
+    def autocast(self, phase: str):
+        """The compute dtype of one phase ("ar" or "nar") as a context: autocast to ``dtype`` when that is
+        bf16 / fp16, except the AR when ``ar_dtype`` is float32 (it then runs outside autocast, as
+        ``model.inference(ar_fp32=True)`` runs it); nothing in float32."""
+        if self.dtype not in ("bfloat16", "float16"):
+            return contextlib.nullcontext()
+        if phase == "ar" and self.ar_dtype == "float32":
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=getattr(torch, self.dtype))
 
     def model_inputs(self, text: str, prompt_text: str, prompt_codes: torch.Tensor, language: str,
                      prompt_language: str, prompt_ids=None, text_ids=None) -> "ModelInputs":

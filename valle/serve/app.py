@@ -158,6 +158,7 @@ def create_app(service: SpeechService):
     def health():
         s = service.synth
         return {"status": "ok", "checkpoint": s.sources, "codec": s.codec.spec, "sample_rate": s.codec.sample_rate,
+                "dtype": s.dtype, "ar_dtype": s.ar_dtype, "quantize": s.quantize,
                 "language": service.language, "running": service.running,
                 "limits": {k: getattr(service.limits, k) for k in vars(service.limits)}}
 
