@@ -13,6 +13,9 @@ errors from the AR's.
 
 Prints one JSON object: the WER of the espeak-ng audio itself (ground truth), of its codec2
 resynthesis (the ceiling a codec2 model can reach) and of the model after each budget step,
+each with ``voice``: speaker similarity (resemblyzer GE2E cosine) to the item's prompt, to its own
+voice and to the other voices, and the share of items whose nearest voice is their own
+(valle/eval/voice_match.py);
 with the CPU, thread count and settings; writes ``learn.json`` and ``learn_wer.png`` (WER
 against CPU minutes) into ``--work-dir``.
 
@@ -125,6 +128,30 @@ def nar_alone(synth, text: str, prompt_text: str, prompt_codes, true_codes):
         codes, _ = nar_decode(synth.model, inp.text_tokens, inp.text_lens, inp.text_langs, inp.prompts,
                               inp.prompt_lens, [true_codes[:, 0]])
     return synth.decode(codes[0]).numpy().reshape(-1)
+
+
+VOICE_RECORDINGS = 8  # corpus utterances per voice whose mean speaker embedding is that voice's centroid
+
+
+def voice_matcher(corpus: Path, items, args):
+    """A ``valle.eval.voice_match.VoiceMatcher`` over the corpus's voices (resemblyzer GE2E; centroids from
+    each voice's first ``VOICE_RECORDINGS`` corpus utterances) and the speaker embedding of each held-out
+    item's prompt."""
+    import soundfile as sf
+
+    from valle.eval.speaker import load_speaker
+    from valle.eval.voice_match import VoiceMatcher
+
+    read = lambda utt_id: sf.read(str(wav_of(corpus, utt_id)), dtype="float32")  # noqa: E731
+    names = sorted({it["speaker"] for it in items})
+    matcher = VoiceMatcher(load_speaker("resemblyzer"), {
+        v: [read(f"{v}_1_{k:06d}") for k in range(min(VOICE_RECORDINGS, args.num_sentences))] for v in names})
+    cache = {}
+    for it in items:
+        pid = prompt_of(it, args.prompts, args.num_sentences)
+        if pid not in cache:
+            cache[pid] = matcher.embed(*read(pid))
+    return matcher, [cache[prompt_of(it, args.prompts, args.num_sentences)] for it in items]
 
 
 def wav_of(corpus: Path, utt_id: str) -> Path:
@@ -268,6 +295,8 @@ def main(argv=None) -> int:
     codec = load_codec(args.codec)
     asr = load_asr("pocketsphinx", grammar=jsgf(), dither=True)  # dither: espeak-ng's digital silence
     items = read_heldout(heldout_dir)
+    matcher, prompt_embs = voice_matcher(corpus, items, args)
+    voices = [it["speaker"] for it in items]
     gt, resynth, true_codes = [], [], []
     for it in items:
         wav, sr = sf.read(str(wav_of(heldout_dir, it["id"])), dtype="float32")
@@ -279,8 +308,9 @@ def main(argv=None) -> int:
                          "voices": args.num_voices, "heldout_utterances": len(items)},
               "codec": args.codec, "recipe": str(RECIPE.relative_to(ROOT)), "model_options": args.model, "ar_fraction": args.ar_fraction,
               "prompts": args.prompts,
-              "ground_truth": score(asr, items, gt),
-              "codec2_resynthesis": score(asr, items, resynth), "model": []}
+              "ground_truth": {**score(asr, items, gt), "voice": matcher.score(gt, voices, prompt_embs)},
+              "codec2_resynthesis": {**score(asr, items, resynth), "voice": matcher.score(resynth, voices, prompt_embs)},
+              "model": []}
 
     from valle.utils.atomic import atomic_write_text
 
@@ -307,7 +337,7 @@ def main(argv=None) -> int:
                 "train_wall_minutes": round((time.time() - w0) / 60, 2),
                 "generated_frames_vs_espeak": frames[:8],
                 "empty_outputs": sum(1 for g, _ in frames if g == 0),
-                **score(asr, items, outs)}
+                **score(asr, items, outs), "voice": matcher.score(outs, voices, prompt_embs)}
         step["nar_alone"] = {k: v for k, v in score(asr, items, nar_outs).items() if k != "examples"}
         step["wer_over_resynthesis"] = round(step["wer"] / max(result["codec2_resynthesis"]["wer"], 1e-9), 2)
         result["model"].append(step)
