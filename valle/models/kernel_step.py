@@ -15,8 +15,8 @@ any model the kernel does not cover (``kernel_step_supported``), "auto" uses the
 
 int8 (``--quantize int8``, valle/models/quantize.py): the kernel reads the quantized maps' int8 weights
 and per-row scales and keeps activations and sums in fp32, so its step is the fp32 step of the model whose
-weights are the dequantized int8 ones (tests/models/test_models_kernel_int8.py), a quarter of the weight
-bytes; torch's own int8 step also quantizes each step's activations to int8.
+weights are the dequantized int8 ones, up to float rounding (tests/models/test_models_kernel_int8.py), on a
+quarter of the weight bytes; torch's own int8 step also quantizes each step's activations to int8.
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ class KernelARStep(FusedARStep):
         super().__init__(model, prefill, key_valid, capacity)
         dec = model.ar_decoder
         # per layer, after (x, t, n_heads, kv, key_ok): layer_step's weights (zero-copy views of fp32
-        # parameters; int8 maps: their int8 weights and row scales, unpacked once per decode)
+        # parameters; int8 maps: their int8 weights and row scales, unpacked once per model: _UNPACKED)
         self.layer_args = [
             (_np(layer.norm1.weight), _np(layer.norm1.bias), np.float32(layer.norm1.eps),
              *_qkv_product(layer.self_attn), *_product(layer.self_attn.out_proj),
