@@ -189,8 +189,8 @@ class SelfAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cache: Optional[KVCache] = None, layer: int = 0,
-                last_only: bool = False) -> Tensor:
-        """``last_only``: keys and values of every position (cached), the output of the last one only."""
+                tail: int = 0) -> Tensor:
+        """``tail`` > 0: keys and values of every position (cached), the outputs of the last ``tail`` only."""
         B, L, D = x.shape
         H = self.nhead
         if self.qkv_proj is not None:
@@ -201,9 +201,9 @@ class SelfAttention(nn.Module):
         q, k, v = (t.view(B, L, H, D // H).transpose(1, 2) for t in qkv.split(D, dim=-1))
         if cache is not None:
             k, v = cache.append(layer, k, v)
-        if last_only:
-            q, L = q[:, :, -1:], 1
-            mask = None if mask is None else mask[..., -1:, :]
+        if tail:
+            q, L = q[:, :, -tail:], tail
+            mask = None if mask is None else mask[..., -tail:, :]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
         )
@@ -233,15 +233,15 @@ class TransformerLayer(nn.Module):
         return self.dropout(self.linear2(relu_dropout(self.linear1(x), self.dropout.p, self.training)))
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
-                cache: Optional[KVCache] = None, layer: int = 0, last_only: bool = False) -> Tensor:
-        """``last_only``: the output of the last position only ([B, 1, D]; the cache gets them all)."""
+                cache: Optional[KVCache] = None, layer: int = 0, tail: int = 0) -> Tensor:
+        """``tail`` > 0: the outputs of the last ``tail`` positions only ([B, tail, D]; the cache gets them all)."""
         if self.norm_first:
-            a = self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer, last_only)
-            x = (x[:, -1:] if last_only else x) + self.dropout(a)
+            a = self.self_attn(self._norm(self.norm1, x, cond), mask, cache, layer, tail)
+            x = (x[:, -tail:] if tail else x) + self.dropout(a)
             x = x + self._ff(self._norm(self.norm2, x, cond))
         else:
-            a = self.self_attn(x, mask, cache, layer, last_only)
-            x = self._norm(self.norm1, (x[:, -1:] if last_only else x) + self.dropout(a), cond)
+            a = self.self_attn(x, mask, cache, layer, tail)
+            x = self._norm(self.norm1, (x[:, -tail:] if tail else x) + self.dropout(a), cond)
             x = self._norm(self.norm2, x + self._ff(x), cond)
         return x
 
@@ -264,17 +264,21 @@ class Decoder(nn.Module):
             self.norm = None
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
-                cache: Optional[KVCache] = None, last_only: bool = False) -> Tensor:
-        """``last_only``: only the last position's output is wanted ([B, 1, D]): the last layer runs its
-        attention output, norms and FFN for that position alone (AR prefill: ~1/num_layers less work)."""
+                cache: Optional[KVCache] = None, last_only: bool = False, tail: int = 0) -> Tensor:
+        """``tail`` > 0: only the last ``tail`` positions' outputs are wanted ([B, tail, D]): the last layer
+        runs its attention output, norms and FFN for those positions alone (every layer still gives every
+        position's keys and values). ``last_only`` is ``tail=1`` (AR prefill: ~1/num_layers less work);
+        the AR's training loss reads the audio positions only (``tail`` = their count: the text rows of
+        the last layer are not computed)."""
+        tail = 1 if last_only else tail
         recompute = self.activation_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         n = x.shape[1]
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if recompute:  # keep only layer inputs; recompute activations in backward (memory for time)
-                x = checkpoint(layer, x, mask, cond, None, i, last_only and i == last, use_reentrant=False)
+                x = checkpoint(layer, x, mask, cond, None, i, tail if i == last else 0, use_reentrant=False)
             else:
-                x = layer(x, mask, cond, cache, i, last_only and i == last)
+                x = layer(x, mask, cond, cache, i, tail if i == last else 0)
         if cache is not None:
             cache.length += n
         if self.norm is not None:

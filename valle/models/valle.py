@@ -169,15 +169,15 @@ class VALLE(nn.Module):
         mask = ar_mask(S, y.shape[1], torch.cat([text_valid, in_valid], dim=1), device=text.device)
         recorder = TextAttentionRecorder(self.ar_decoder, S) if guide else None
         try:
-            h = self.ar_decoder(torch.cat([x, y], dim=1), mask)
+            h = self.ar_decoder(torch.cat([x, y], dim=1), mask, tail=y.shape[1])  # [B, audio, D]: the loss reads these
         finally:
             if recorder is not None:
                 recorder.remove()
         guided = recorder.loss(text_valid, in_valid, float(guide[1])) if recorder is not None else None
         if bool(in_valid.all()):  # no padding: a view instead of a gather
-            h, targets = h[:, S:].reshape(-1, h.shape[-1]), targets.reshape(-1)
+            h, targets = h.reshape(-1, h.shape[-1]), targets.reshape(-1)
         else:
-            h, targets = h[:, S:][in_valid], targets[in_valid]
+            h, targets = h[in_valid], targets[in_valid]
         return (*self._ce_and_acc(rows_padded_linear(self.ar_predict_layer, h), targets), guided)
 
     def _nar_stages(self, batch) -> List[int]:
@@ -226,6 +226,7 @@ class VALLE(nn.Module):
         ys.append(y)  # the last (largest) input
         target_valid = audio_valid
         prompt_emb, prompt_valid, prompt_len_per_item = None, None, None
+        skip = 0  # leading frames of y the loss never reads (prefix mode 1's prefix)
         mode = c.prefix_mode
         if mode == 1:
             int_low = int(0.25 * int(audio_lens.min()))
@@ -237,6 +238,7 @@ class VALLE(nn.Module):
                     y_pre = y_pre + embs[j](upper[:, :P, j - 1])
                 ys = [torch.cat([y_pre, y_s[:, P:]], dim=1) for y_s in ys]
                 target_valid = audio_valid & (torch.arange(T, device=device) >= P)[None]
+                skip = P
         elif mode == 2:
             P = min(c.max_prefix_frames, int(0.25 * int(audio_lens.min())))
             if P > 0:
@@ -276,7 +278,6 @@ class VALLE(nn.Module):
                 y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, prompt_valid, audio_valid], dim=1)
         else:
-            P = 0
             y = self.nar_audio_position(y)
             key_valid = torch.cat([text_valid, audio_valid], dim=1)
         if K == 1:
@@ -284,9 +285,10 @@ class VALLE(nn.Module):
         else:  # one stage embedding per block of B rows
             cond = torch.cat([self.nar_stage_embeddings[s - 1].weight.expand(B, -1) for s in blocks])[:, None]
             x, key_valid = x.repeat(K, 1, 1), key_valid.repeat(K, 1)
-        h = self.nar_decoder(torch.cat([x, y], dim=1), padding_mask(key_valid), cond)
-        h = h[:, text.shape[1] + P:]
-        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][target_valid])
+        # the last layer runs the rows the loss reads only (not the text, prompt or prefix rows)
+        h = self.nar_decoder(torch.cat([x, y], dim=1), padding_mask(key_valid), cond, tail=T - skip)
+        read = target_valid[:, skip:]
+        logits = [self.nar_predict_layers[s - 1](h[i * B:(i + 1) * B][read])
                   for i, s in zip(map(blocks.index, reads), stages)]
         targets = [codes[..., s][target_valid] for s in stages]
         return self._ce_and_acc(torch.cat(logits), torch.cat(targets))
