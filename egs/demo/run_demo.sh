@@ -21,7 +21,8 @@
 #                  the codec2 resynthesis of the same sentence spoken by espeak-ng; both WERs are printed
 # Every step skips work already done for the same settings, so a rerun is quick and safe.
 # Environment: DEMO_DIR (default demo), DEMO_STEPS (Encodec training steps, default 250),
-# DEMO_CPU_SECONDS (codec2 training budget, default 540), DEMO_SENTENCES (codec2 corpus, default 300), CODEC (force a prepare.sh --codec value:
+# DEMO_CPU_SECONDS (codec2 training budget, default 480), DEMO_SENTENCES (codec2 corpus, default 1200: with 300 the
+# model overfitted within the budget; docs/benchmarks.md, "The demo's corpus"), CODEC (force a prepare.sh --codec value:
 # encodec, encodec:PATH, encodec:random, codec2:1200 or codec2).
 set -euo pipefail
 
@@ -30,8 +31,8 @@ cd "$root"
 python="${PYTHON:-$root/.venv/bin/python}"
 demo="${DEMO_DIR:-demo}"
 steps="${DEMO_STEPS:-250}"
-cpu_seconds="${DEMO_CPU_SECONDS:-540}"
-sentences="${DEMO_SENTENCES:-300}"
+cpu_seconds="${DEMO_CPU_SECONDS:-480}"
+sentences="${DEMO_SENTENCES:-1200}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export VALLE_DOWNLOAD_TIMEOUT="${VALLE_DOWNLOAD_TIMEOUT:-5}"
 start=$(date +%s)
