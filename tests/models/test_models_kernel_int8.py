@@ -44,7 +44,7 @@ def kernel_step_logits(model, prefill_model, tokens):
     with torch.no_grad():
         y = prefill_model.ar_audio_position(prefill_model.ar_audio_embedding(seq), positions=torch.arange(A)[None])
         text = prefill_model.embed_text(x["text_tokens"], x["text_langs"], nar=False)
-        prefill_model.ar_decoder(torch.cat([text, y], dim=1), ar_mask(S, A, None), cache=cache, last_only=True)
+        prefill_model.ar_decoder(torch.cat([text, y], dim=1), ar_mask(S, A, None), cache=cache, tail=1)
         stepper = KernelARStep(model, cache, torch.ones(1, S + A, dtype=torch.bool), capacity)
         return torch.cat([stepper.step(torch.tensor([t]), torch.tensor([A + i])) for i, t in enumerate(tokens)])
 

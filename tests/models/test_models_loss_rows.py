@@ -34,8 +34,8 @@ def test_the_last_layer_runs_the_rows_the_loss_reads_and_gives_the_full_pass_los
     rows = []
     decoder_forward = decoder.forward
 
-    def recording(x, mask, cond=None, cache=None, last_only=False, tail=0):
-        out = decoder_forward(x, mask, cond, cache, last_only, tail)
+    def recording(x, mask, cond=None, cache=None, tail=0):
+        out = decoder_forward(x, mask, cond, cache, tail)
         rows.append((x.shape[1], out.shape[1]))
         return out
 
@@ -44,7 +44,7 @@ def test_the_last_layer_runs_the_rows_the_loss_reads_and_gives_the_full_pass_los
     L, kept = rows[-1]
     assert kept < L - batch["text_tokens"].shape[1] + 2  # no text row (the AR's audio rows have [BOS])
 
-    def full_pass(x, mask, cond=None, cache=None, last_only=False, tail=0):  # every row, then the tail
+    def full_pass(x, mask, cond=None, cache=None, tail=0):  # every row, then the tail
         return decoder_forward(x, mask, cond, cache)[:, x.shape[1] - tail:]
 
     monkeypatch.setattr(decoder, "forward", full_pass)

@@ -109,7 +109,7 @@ def ar_decode_steps(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
     def full_logits():
         y = model.ar_audio_position(model.ar_audio_embedding(seq), positions=positions)
         mask = ar_mask(S, seq.shape[1], key_valid, device=device)
-        h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache, last_only=True)
+        h = model.ar_decoder(torch.cat([x_text, y], dim=1), mask, cache=cache, tail=1)
         return model.ar_predict_layer(h[:, -1])
 
     if step_mode not in STEP_MODES:
@@ -214,8 +214,7 @@ def prefill_by_item(model, text_tokens: Tensor, text_lens: Tensor, text_langs: O
         x = model.embed_text(text_tokens[one, :s], None if text_langs is None else text_langs[one, :s], nar=False)
         y = model.ar_audio_position(model.ar_audio_embedding(seq[one, A - a:]), positions=positions[one, A - a:])
         alone = KVCache(layers)
-        h = model.ar_decoder(torch.cat([x, y], dim=1), ar_mask(s, a, None, device=seq.device), cache=alone,
-                             last_only=True)
+        h = model.ar_decoder(torch.cat([x, y], dim=1), ar_mask(s, a, None, device=seq.device), cache=alone, tail=1)
         logits.append(model.ar_predict_layer(h[:, -1]))
         for j in range(layers):
             for dst, src in ((cache.k, alone.k[j]), (cache.v, alone.v[j])):

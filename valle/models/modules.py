@@ -264,13 +264,12 @@ class Decoder(nn.Module):
             self.norm = None
 
     def forward(self, x: Tensor, mask: Optional[Tensor], cond: Optional[Tensor] = None,
-                cache: Optional[KVCache] = None, last_only: bool = False, tail: int = 0) -> Tensor:
+                cache: Optional[KVCache] = None, tail: int = 0) -> Tensor:
         """``tail`` > 0: only the last ``tail`` positions' outputs are wanted ([B, tail, D]): the last layer
         runs its attention output, norms and FFN for those positions alone (every layer still gives every
-        position's keys and values). ``last_only`` is ``tail=1`` (AR prefill: ~1/num_layers less work);
+        position's keys and values). The AR prefill asks for ``tail=1`` (~1/num_layers less work);
         the AR's training loss reads the audio positions only (``tail`` = their count: the text rows of
         the last layer are not computed)."""
-        tail = 1 if last_only else tail
         recompute = self.activation_checkpointing and self.training and cache is None and torch.is_grad_enabled()
         n = x.shape[1]
         last = len(self.layers) - 1

@@ -27,7 +27,7 @@ def linear(x, w, scale, bias, y, add):
         f = scale[o] if has_scale else np.float32(1.0)
         r = 0
         while r < B:
-            n = min(4, B - r)
+            n = 4 if B - r >= 4 else (2 if B - r >= 2 else 1)  # rows summed together this pass
             if n == 4:
                 s0 = np.float32(0.0)
                 s1 = np.float32(0.0)
@@ -40,8 +40,7 @@ def linear(x, w, scale, bias, y, add):
                     s2 += wi * x[r + 2, i]
                     s3 += wi * x[r + 3, i]
                 sums[0], sums[1], sums[2], sums[3] = s0, s1, s2, s3
-            elif n >= 2:
-                n = 2
+            elif n == 2:
                 s0 = np.float32(0.0)
                 s1 = np.float32(0.0)
                 for i in range(n_in):
