@@ -24,7 +24,9 @@ int8 ones by a forward hook on the output layer (an EOS weight of -100 would cru
   the default, and in torch's int8 step, ``int8_torch_step``); and 8 sentences in one batch.
 - ``batch8``: 8 sentences of 20..90 text tokens and prompts of 75..225 frames, 40..110 new frames
   each, decoded in groups of 1 (one by one), 2, 4 and 8 (d256/4, and int8 paper size without --quick);
-  ``speedup``: 8 at a time against one by one; ``codes_equal``: every group size gave the same codes.
+  ``speedup``: 8 at a time against one by one; ``codes_equal``: every group size gave the same codes;
+  ``speedup_bound_if_steps_were_free``: one by one's time over the 8-group's prompt pass and first frame
+  (the most batching the steps could give), and ``first_frame_share_one_by_one``.
 - ``paper_batches``: paper size, fp32 and int8, B = 1, 2, 4 sentences (225-frame prompts, 60 text ids)
   decoded together for 40 frames each: total frames/s across the batch, prefill included and steps alone.
 - ``dtype`` / ``paper_dtype`` (CPUs with native bf16 only): AR + NAR (``model.inference``) at d256 (150
@@ -51,6 +53,7 @@ from valle.models.decoding import STEP_MODES, ar_decode  # noqa: E402
 from valle.models.eos_suppression import suppress_eos  # noqa: E402
 from valle.models.quantize import quantize_for_synthesis  # noqa: E402
 from valle.utils.precision import cpu_info  # noqa: E402
+from valle.utils.tensor_bytes import tensor_bytes  # noqa: E402
 
 
 def log(*parts) -> None:
@@ -123,29 +126,39 @@ SENTENCES8 = dict(text_lens=[20, 90, 35, 60, 45, 75, 30, 50], prompt_lens=[75, 2
 
 def batch_curve(model, repeats, sizes=(1, 2, 4, 8), sentences=SENTENCES8):
     """The 8 sentences decoded ``n`` at a time (consecutive groups) for each ``n`` in ``sizes``; n = 1 is
-    one by one. Prefill included. ``speedup``: the largest size against one by one."""
+    one by one. Prefill included. ``speedup``: the largest size against one by one. What bounds it, timed in
+    the same run: the same groups making one frame each (the prompt pass and a first step), as
+    ``first_frame_share_one_by_one`` (of one by one's whole time) and ``speedup_bound_if_steps_were_free``
+    (one by one's whole time over the largest group's one-frame time)."""
     text_lens, prompt_lens, new = sentences["text_lens"], sentences["prompt_lens"], sentences["new"]
     x = inputs(model, text_lens, prompt_lens, seed=1)
 
-    def groups_of(n):
+    def groups_of(n, frames):
         def fn():
             codes, wall, cpu = [], 0.0, 0.0
-            for i in range(0, len(new), n):
-                idx = list(range(i, min(i + n, len(new))))
+            for i in range(0, len(frames), n):
+                idx = list(range(i, min(i + n, len(frames))))
                 S, P = max(text_lens[j] for j in idx), max(prompt_lens[j] for j in idx)
                 xi = dict(text=x["text"][idx, :S], text_lens=torch.tensor([text_lens[j] for j in idx]),
                           prompt=x["prompt"][idx, :P], prompt_lens=torch.tensor([prompt_lens[j] for j in idx]))
-                c, w, cu = timed_decode(model, xi, [new[j] for j in idx])
+                c, w, cu = timed_decode(model, xi, [frames[j] for j in idx])
                 codes += c
                 wall, cpu = wall + w, cpu + cu
-            return codes, sum(new), wall, cpu
+            return codes, sum(frames), wall, cpu
         return fn
 
-    res, codes = compare({f"batch{n}": groups_of(n) for n in sizes}, repeats)
+    res, codes = compare({f"batch{n}": groups_of(n, new) for n in sizes}, repeats)
+    ends = (sizes[0], sizes[-1])
+    first, _ = compare({f"batch{n}_first_frame": groups_of(n, [1] * len(new)) for n in ends}, repeats)
+    res.update(first)
     one, top = res[f"batch{sizes[0]}"], res[f"batch{sizes[-1]}"]
+    whole_s = sum(new) / one["frames_per_s"]  # best wall times from the best rates
+    first_s = {n: len(new) / first[f"batch{n}_first_frame"]["frames_per_s"] for n in ends}
     res["sentences"] = sentences
     res["speedup"] = round(top["frames_per_s"] / one["frames_per_s"], 2)
     res["speedup_cpu"] = round(top["frames_per_cpu_s"] / one["frames_per_cpu_s"], 2)
+    res["first_frame_share_one_by_one"] = round(first_s[sizes[0]] / whole_s, 3)
+    res["speedup_bound_if_steps_were_free"] = round(whole_s / first_s[sizes[-1]], 2)
     res["codes_equal"] = all(torch.equal(a, b) for n in sizes for a, b in zip(codes[f"batch{n}"], codes[f"batch{sizes[0]}"]))
     return res
 
@@ -231,7 +244,7 @@ def step_profile(model, x, frames=150, repeats=3, step_mode="auto") -> dict:
     with torch.no_grad():
         products = cpu_ms(lambda: [rows[w.shape[0]] @ w for w in weights])
         read = cpu_ms(lambda: [w.sum() for w in weights])
-    mb = sum(w.numel() * w.element_size() for w in weights) / 1e6
+    mb = tensor_bytes(weights) / 1e6
     return {"prefill_plus_1_frame_cpu_ms": round(best[1] * 1e3, 1), "step_cpu_ms": round(step_ms, 3),
             "steps_only_frames_per_cpu_s": round(1e3 / step_ms, 1),
             "torch_ops_per_step": round(sum(per_step.values()), 1), "ops_per_step": per_step,

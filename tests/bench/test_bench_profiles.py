@@ -71,3 +71,17 @@ def test_encodec_profile_names_the_encoder_operations(capsys):
     assert {"torch.conv2d", "torch.lstm", "torch.addmm"} <= set(res["ops"])
     assert abs(sum(v["share"] for v in res["ops"].values()) - 1) < 0.1  # the named operations are nearly all of it
     assert res["group_sizes"]["8"]["codes_equal"]  # the same groups give the same codes
+
+
+def test_decode_batch_curve_bounds_the_speedup_by_its_prompt_passes():
+    decode = load("decode")
+    model = decode.build("small", d_model=64, nhead=2, num_layers=2, dim_feedforward=128)
+    sentences = dict(text_lens=[5, 9, 7, 4], prompt_lens=[10, 16, 8, 12], new=[6, 12, 9, 15])
+    res = decode.batch_curve(model, 1, sizes=(1, 4), sentences=sentences)
+    assert res["codes_equal"] is True
+    assert {"batch1", "batch4", "batch1_first_frame", "batch4_first_frame"} <= set(res)
+    # one frame per sentence costs less than all of them, so one by one's first frames are a share below 1,
+    # and the bound is above 1 (a batch whose steps were free would still beat one by one)
+    assert 0 < res["first_frame_share_one_by_one"] < 1
+    assert res["speedup_bound_if_steps_were_free"] > 1
+    assert res["speedup"] > 0

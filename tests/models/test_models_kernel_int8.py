@@ -9,7 +9,7 @@ from model_batches import make_inputs
 from valle.models import VALLE, get_preset
 from valle.models.decoding import ar_decode
 from valle.models.fused_step import preallocated_cache
-from valle.models.kernel_step import KernelARStep, kernel_step_supported
+from valle.models.kernel_step import _UNPACKED, KernelARStep, kernel_step_supported
 from valle.models.masks import ar_mask
 from valle.models.quantize import quantize_for_synthesis
 
@@ -52,6 +52,9 @@ def kernel_step_logits(model, prefill_model, tokens):
 def test_the_int8_kernel_step_is_the_fp32_step_of_the_dequantized_weights():
     model = nano()
     q = quantize_for_synthesis(copy.deepcopy(model), "int8")
+    # quantization unpacked every int8 map of the AR's step for the kernel (4 per layer and the output layer)
+    ar_maps = [m for part in (q.ar_decoder, q.ar_predict_layer) for m in part.modules() if m in _UNPACKED]
+    assert len(ar_maps) == 4 * len(q.ar_decoder.layers) + 1
     assert kernel_step_supported(q, CPU)
     deq = dequantized(model, q)
     tokens = [5, 700, 31, 1023, 2, 64]

@@ -20,6 +20,7 @@ from typing import Optional
 import torch
 
 from valle.models.kernel_step import kernel_step_supported
+from valle.utils.tensor_bytes import tensor_bytes
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ def last_level_cache_bytes(cpu_dir: Path = Path("/sys/devices/system/cpu/cpu0/ca
 
 def ar_step_weight_bytes(model) -> int:
     """Bytes of the weights one AR step reads: the decoder's layers and norm, and the output layer."""
-    params = list(model.ar_decoder.parameters()) + list(model.ar_predict_layer.parameters())
-    return sum(p.numel() * p.element_size() for p in params)
+    return tensor_bytes(list(model.ar_decoder.parameters()) + list(model.ar_predict_layer.parameters()))
 
 
 def choose_ar_dtype(model, device: torch.device, dtype: str, cache_bytes: Optional[int] = None) -> str:

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from valle.utils.tensor_bytes import tensor_bytes
+
 from .modules import KVCache
 
 
@@ -84,7 +86,7 @@ class FusedARStep:
         self.B, self.H, self.Dh, self.D = B, H, Dh, H * Dh
         self.length = prefill.length
         self.layers = []
-        tr = self.transpose_weights and sum(p.numel() * p.element_size() for p in dec.parameters()) <= TRANSPOSE_MAX_BYTES
+        tr = self.transpose_weights and tensor_bytes(dec.parameters()) <= TRANSPOSE_MAX_BYTES
         for layer in dec.layers:
             att = layer.self_attn
             qkv = getattr(att, "qkv_proj", None)

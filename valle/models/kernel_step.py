@@ -52,6 +52,12 @@ def _int8_weights(module: nn.Module):
     return _UNPACKED[module]
 
 
+def unpack_int8_weights(model: nn.Module) -> int:
+    """Unpack the int8 weights of ``model``'s dynamic-quantized linear maps for the kernel now (``quantize_for_synthesis``
+    calls it, so the first synthesis does not pay ~1 s at paper size); returns how many maps the kernel can run."""
+    return sum(_int8_weights(m) is not None for m in model.modules() if type(m) is QuantizedLinear)
+
+
 def _unpack(module: nn.Module):
     w, bias = module.weight(), module.bias()
     if w.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):

@@ -38,8 +38,8 @@ def quantize_for_synthesis(model: nn.Module, mode: str) -> nn.Module:
             m.qkv_proj = lin
     model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
     if hasattr(model, "ar_decoder"):
-        from .kernel_step import kernel_step_supported
+        from .kernel_step import unpack_int8_weights
 
-        # unpacks the AR's int8 weights for the compiled step now (~1 s at paper size), not in the first synthesis
-        kernel_step_supported(model, torch.device("cpu"))
+        unpack_int8_weights(model.ar_decoder)
+        unpack_int8_weights(model.ar_predict_layer)
     return model
