@@ -127,7 +127,7 @@ SENTENCES8 = dict(text_lens=[20, 90, 35, 60, 45, 75, 30, 50], prompt_lens=[75, 2
 def batch_curve(model, repeats, sizes=(1, 2, 4, 8), sentences=SENTENCES8):
     """The 8 sentences decoded ``n`` at a time (consecutive groups) for each ``n`` in ``sizes``; n = 1 is
     one by one. Prefill included. ``speedup``: the largest size against one by one. What bounds it, timed in
-    the same run: the same groups making one frame each (the prompt pass and a first step), as
+    the same run: the same groups making one frame each (the prompt pass and the first frame's choice, no step), as
     ``first_frame_share_one_by_one`` (of one by one's whole time) and ``speedup_bound_if_steps_were_free``
     (one by one's whole time over the largest group's one-frame time)."""
     text_lens, prompt_lens, new = sentences["text_lens"], sentences["prompt_lens"], sentences["new"]

@@ -133,10 +133,17 @@ def nar_alone(synth, text: str, prompt_text: str, prompt_codes, true_codes):
 VOICE_RECORDINGS = 8  # corpus utterances per voice whose mean speaker embedding is that voice's centroid
 
 
+def centroid_utterances(voice: str, prompts: set, num_sentences: int) -> list:
+    """The ids of the ``VOICE_RECORDINGS`` last corpus utterances of ``voice`` that prompt no held-out item (a
+    model's output imitates its prompt, so a centroid holding the prompts would favour the model); the last
+    ones whatever they are when the corpus has no others."""
+    ids = [f"{voice}_1_{k:06d}" for k in reversed(range(num_sentences))]
+    return ([u for u in ids if u not in prompts] or ids)[:VOICE_RECORDINGS]
+
+
 def voice_matcher(corpus: Path, items, args):
     """A ``valle.eval.voice_match.VoiceMatcher`` over the corpus's voices (resemblyzer GE2E; centroids from
-    each voice's first ``VOICE_RECORDINGS`` corpus utterances) and the speaker embedding of each held-out
-    item's prompt."""
+    ``centroid_utterances``) and the speaker embedding of each held-out item's prompt."""
     import soundfile as sf
 
     from valle.eval.speaker import load_speaker
@@ -144,8 +151,9 @@ def voice_matcher(corpus: Path, items, args):
 
     read = lambda utt_id: sf.read(str(wav_of(corpus, utt_id)), dtype="float32")  # noqa: E731
     names = sorted({it["speaker"] for it in items})
+    prompts = {prompt_of(it, args.prompts, args.num_sentences) for it in items}
     matcher = VoiceMatcher(load_speaker("resemblyzer"), {
-        v: [read(f"{v}_1_{k:06d}") for k in range(min(VOICE_RECORDINGS, args.num_sentences))] for v in names})
+        v: [read(u) for u in centroid_utterances(v, prompts, args.num_sentences)] for v in names})
     cache = {}
     for it in items:
         pid = prompt_of(it, args.prompts, args.num_sentences)

@@ -109,6 +109,18 @@ def test_each_heldout_utterance_gets_its_own_prompt_of_its_voice_unless_asked_fo
                                                                             "2001_1_000000"]
 
 
+def test_voice_centroids_hold_no_prompt_of_a_heldout_item():
+    learn = _learn()
+    items = [{"id": f"2001_1_{k:06d}", "speaker": "2001"} for k in range(25)]
+    prompts = {learn.prompt_of(it, "per-utterance", 1200) for it in items}
+    ids = learn.centroid_utterances("2001", prompts, 1200)
+    assert len(ids) == learn.VOICE_RECORDINGS and not set(ids) & prompts
+    assert ids[0] == "2001_1_001199"  # the corpus's last utterances
+    # a corpus whose every utterance prompts an item: its last ones all the same (a centroid is still needed)
+    assert learn.centroid_utterances("2001", {f"2001_1_{k:06d}" for k in range(3)}, 3) == [
+        "2001_1_000002", "2001_1_000001", "2001_1_000000"]
+
+
 def test_voice_scores_of_the_heldout_recordings_identify_their_voices(tmp_path):
     """bench/learn.py's speaker part on a real grammar corpus (espeak-ng voices): each held-out recording's
     prompt is embedded, and the recordings themselves are nearest to their own voice."""

@@ -55,6 +55,9 @@ def test_the_int8_kernel_step_is_the_fp32_step_of_the_dequantized_weights():
     # quantization unpacked every int8 map of the AR's step for the kernel (4 per layer and the output layer)
     ar_maps = [m for part in (q.ar_decoder, q.ar_predict_layer) for m in part.modules() if m in _UNPACKED]
     assert len(ar_maps) == 4 * len(q.ar_decoder.layers) + 1
+    # a post-norm AR, which the kernel does not run, keeps no unpacked copy
+    post = quantize_for_synthesis(VALLE(get_preset("nano", norm_first=False)).eval(), "int8")
+    assert not any(m in _UNPACKED for m in post.modules())
     assert kernel_step_supported(q, CPU)
     deq = dequantized(model, q)
     tokens = [5, 700, 31, 1023, 2, 64]
@@ -90,3 +93,26 @@ def test_int8_kernel_codes_of_a_batch_equal_one_by_one():
         # bit for bit on the Zen 5 EPYC; the vectorised sums of 1, 2 and 4 rows may round apart elsewhere
         diff = (together.step_logits[i] - alone[i].step_logits[0])[:, :1024].abs().max()
         assert diff <= 1e-5 * alone[i].step_logits[0][:, :1024].abs().max()
+
+
+def test_kernel_products_scale_each_weight_row_and_add_the_bias_once():
+    """``step_kernels.linear`` on int8 weights with a different scale per output row (per-channel quantization;
+    quantize_dynamic's default is one scale for all rows), with and without bias and accumulation, for every
+    row-block size (1, 2, 4 and remainders)."""
+    import numpy as np
+
+    from valle.models import step_kernels
+
+    g = np.random.default_rng(0)
+    w = g.integers(-127, 128, size=(13, 40)).astype(np.int8)
+    scale = g.uniform(0.001, 0.1, size=13).astype(np.float32)
+    bias = g.standard_normal(13).astype(np.float32)
+    none = np.empty(0, np.float32)
+    for rows in (1, 2, 3, 4, 7):
+        x = g.standard_normal((rows, 40)).astype(np.float32)
+        expected = (x.astype(np.float64) @ (w.astype(np.float64) * scale[:, None]).T)
+        for b, add in ((bias, False), (none, False), (bias, True)):
+            y = np.ones((rows, 13), np.float32)
+            step_kernels.linear(x, w, scale, b, y, add)
+            want = expected + (bias if b.size else 0.0) + (1.0 if add else 0.0)
+            np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-4)

@@ -113,7 +113,7 @@ class SentenceReport:
     prompt: str  # "voice" or "previous sentence"
     budget_frames: int
     guard_hit: bool
-    code_agreement: Optional[dict] = None  # streamed against one-shot NAR codes
+    code_agreement: Optional[dict] = None  # the codes streamed against the sentence's final NAR pass
 
 
 class Speech:
@@ -156,6 +156,7 @@ class Speech:
         if prompt_ids is None and prompt_text:
             self.prompt_ids = synth.text.encode(prompt_text, self.prompt_language, "--prompt-language")
         self.reports: List[SentenceReport] = []
+        self.sentence_codes: List[torch.Tensor] = []  # each finished sentence's codes [frames, Q], as decoded last
         self.first_audio_seconds: Optional[float] = None
         self.compute_seconds = 0.0
         self.samples = 0
@@ -197,6 +198,7 @@ class Speech:
                         agreement = code_agreement(piece.streamed_codes, piece.codes)
                     self.reports.append(SentenceReport(sentence, int(piece.codes.shape[0]), which, cap,
                                                        piece.guard_hit, agreement))
+                    self.sentence_codes.append(piece.codes)
                     prev_text, prev_codes = sentence, piece.codes
                 if wav.numel() or (piece.final and last_sentence):
                     elapsed = time.perf_counter() - start

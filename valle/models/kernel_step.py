@@ -53,9 +53,14 @@ def _int8_weights(module: nn.Module):
 
 
 def unpack_int8_weights(model: nn.Module) -> int:
-    """Unpack the int8 weights of ``model``'s dynamic-quantized linear maps for the kernel now (``quantize_for_synthesis``
-    calls it, so the first synthesis does not pay ~1 s at paper size); returns how many maps the kernel can run."""
-    return sum(_int8_weights(m) is not None for m in model.modules() if type(m) is QuantizedLinear)
+    """Unpack the int8 weights of the AR's dynamic-quantized linear maps for the kernel now (``quantize_for_synthesis``
+    calls it, so the first synthesis does not pay ~1 s at paper size), where the kernel can run the model's AR
+    (numba present, a pre-norm AR: a second copy of its int8 weights, 152 MB at paper size, is kept for it);
+    returns how many maps were unpacked."""
+    if not _numba_available() or not fused_step_supported(model):
+        return 0
+    parts = (model.ar_decoder, model.ar_predict_layer)
+    return sum(_int8_weights(m) is not None for part in parts for m in part.modules() if type(m) is QuantizedLinear)
 
 
 def _unpack(module: nn.Module):

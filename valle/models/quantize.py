@@ -40,6 +40,5 @@ def quantize_for_synthesis(model: nn.Module, mode: str) -> nn.Module:
     if hasattr(model, "ar_decoder"):
         from .kernel_step import unpack_int8_weights
 
-        unpack_int8_weights(model.ar_decoder)
-        unpack_int8_weights(model.ar_predict_layer)
+        unpack_int8_weights(model)
     return model
