@@ -64,9 +64,10 @@ def test_stream_yields_early_in_order_and_matches_one_shot_codes(codec2_synth):
         assert code_agreement(codes, ref_codes)["fraction_equal"] >= 0.85
 
     exact = _speech(codec2_synth, StreamOptions(nar_lookahead=-1), prompt)
-    list(exact)
+    exact_wav = torch.cat([c.wav for c in exact])
     assert len(exact.sentence_codes) == len(one.sentence_codes) == 2
     assert all(torch.equal(a, b) for a, b in zip(exact.sentence_codes, one.sentence_codes))
+    assert torch.equal(exact_wav, one_wav)  # the same codes decoded in windows: the one-shot samples
 
 
 def test_stream_computes_in_the_synthesizers_dtypes():
@@ -92,13 +93,49 @@ def test_stream_computes_in_the_synthesizers_dtypes():
             h.remove()
 
 
-def test_windowed_codec_decode_equals_whole_decode_frames(codec2_synth):
+def windowed(synth, codes, context, lookahead=2, step=16):
+    dec = WindowedDecoder(synth, context=context, lookahead=lookahead)
+    n = codes.shape[0]
+    return torch.cat([dec.push(codes[i:i + step], final=i + step >= n) for i in range(0, n, step)])
+
+
+def test_windowed_codec2_decode_equals_the_whole_decode(codec2_synth):
     codes = torch.randint(0, 256, (60, 8), generator=torch.Generator().manual_seed(2))
-    dec = WindowedDecoder(codec2_synth, context=0, lookahead=2)
-    parts = [dec.push(codes[i:i + 16], final=i + 16 >= 60) for i in range(0, 60, 16)]
-    assert sum(p.numel() for p in parts) == 60 * 160  # every frame's 20 ms, once
-    assert code_agreement(codes, codes)["fraction_equal"] == 1.0
+    whole = codec2_synth.decode(codes)
+    assert whole.numel() == 60 * 160 and whole.abs().max() > 0.05
+    codec2_synth.decode(torch.randint(0, 256, (30, 8), generator=torch.Generator().manual_seed(3)))
+    # the same codes, the same samples, whatever was decoded before (codec2_rand resets the random phases)
+    assert torch.equal(codec2_synth.decode(codes), whole)
+    assert codec2_synth.codec.stream_context_frames == 0
+    assert torch.equal(windowed(codec2_synth, codes, context=0), whole)
+    # a window that starts mid-sentence restarts codec2's state: why the stream decodes the whole sentence
+    assert not torch.equal(windowed(codec2_synth, codes, context=8), whole)
+
+
+def test_windowed_encodec_decode_equals_the_whole_decode_with_enough_context():
+    """The 24 kHz Encodec decoder (random weights: the architecture is what matters) with the stream's
+    default context: every window's samples are the one-shot decode's, up to float rounding."""
+    from types import SimpleNamespace
+
+    from valle.codec import load_codec
+
+    codec = load_codec("encodec:random")
+    synth = SimpleNamespace(codec=codec, decode=codec.decode)  # what WindowedDecoder reads of a Synthesizer
+    codes = torch.randint(0, 1024, (120, 8), generator=torch.Generator().manual_seed(4))
+    whole = codec.decode(codes)
+    stream = windowed(synth, codes, context=codec.stream_context_frames, step=30)
+    assert stream.numel() == whole.numel() == 120 * 320
+    assert audio_agreement(stream, whole)["snr_db"] > 60  # silence or a frame's shift: ~0 dB
+
+
+def test_code_and_audio_agreement_measure_the_difference():
+    codes = torch.randint(0, 256, (10, 8), generator=torch.Generator().manual_seed(5))
+    other = codes.clone()
+    other[4:, 3] = (other[4:, 3] + 1) % 256
+    agreement = code_agreement(other, codes)
+    assert agreement["codebook0_equal"] is True and agreement["fraction_equal"] == round(1 - 6 / 80, 4)
     assert audio_agreement(torch.ones(4), torch.ones(4))["snr_db"] == float("inf")
+    assert 19 < audio_agreement(torch.full((4,), 1.1), torch.ones(4))["snr_db"] < 21  # 10 % error: 20 dB
 
 
 def test_best_of_is_refused_for_streaming(codec2_synth):

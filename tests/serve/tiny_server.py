@@ -1,7 +1,7 @@
 """Helpers for the server tests (and a manual run): a tiny served model: a nano VALL-E X-style checkpoint on random Encodec weights, one voice.
 
-Random Encodec weights (``encodec:random``) decode deterministically, so streamed and one-shot
-audio can be compared sample by sample (codec2's decoder draws random phases). The checkpoint
+Random Encodec weights (``encodec:random``): the codec of the published layouts, whose windowed decode
+gives the one-shot samples within float rounding, so streamed and one-shot audio compare. The checkpoint
 records ``filter_max_duration`` 3 s as its training maximum, so every sentence runs into the
 prompt + output budget (the AR of random weights rarely says EOS) and requests stay short.
 The server runs in a thread of the test process on 127.0.0.1 on a free port; every wait loop is

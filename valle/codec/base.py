@@ -56,6 +56,8 @@ class Codec:
     num_quantizers: int = 0
     codebook_size: int = 0
     min_input_rate: int = 0  # audio below this rate is refused (it lacks the codec's band)
+    # left context (frames) of each streamed decode window; 0 = the whole sentence so far
+    stream_context_frames: int = 50
 
     @property
     def spec(self) -> str:

@@ -7,13 +7,16 @@ need Encodec (docs/codec.md).
 Each 20 ms frame (160 samples) becomes 8 bytes, re-packed coarse-to-fine into codes (see
 codec2_frame). codec2 keeps state between frames (pitch tracking, LSP interpolation), so every
 ``encode``/``decode`` call uses a fresh ``pycodec2.Codec2``: the codes of an utterance depend on
-that utterance only, and ``decode(encode(x))`` equals pycodec2's own decode of its bytes.
+that utterance only, and ``decode(encode(x))`` equals pycodec2's own decode of its bytes. Its decoder's
+random phases come from one library-wide state, which ``decode`` resets first (valle/codec/codec2_rand.py),
+so the same codes decode to the same samples.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from valle.codec import codec2_rand
 from valle.codec.base import Codec, CodecError
 from valle.codec.codec2_frame import BYTES_PER_FRAME, repack, unpack
 
@@ -42,9 +45,11 @@ def encode_bytes(samples: np.ndarray, mode: int = MODE, samples_per_frame: int =
 
 
 def decode_bytes(data: bytes, mode: int = MODE, bytes_per_frame: int = BYTES_PER_FRAME) -> np.ndarray:
-    """int16 8 kHz samples of codec2 bytes (one frame per call, as pycodec2 decodes one)."""
-    c2 = load_pycodec2(mode)
-    pieces = [c2.decode(data[i:i + bytes_per_frame]) for i in range(0, len(data), bytes_per_frame)]
+    """int16 8 kHz samples of codec2 bytes (one frame per call, as pycodec2 decodes one); the same bytes give
+    the same samples whatever was decoded before (``codec2_rand``)."""
+    with codec2_rand.locked():
+        c2 = load_pycodec2(mode)
+        pieces = [c2.decode(data[i:i + bytes_per_frame]) for i in range(0, len(data), bytes_per_frame)]
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
 
@@ -57,6 +62,9 @@ class Codec2Codec(Codec):
     num_quantizers = 8
     codebook_size = 256
     min_input_rate = 8000
+    # streamed windows decode the whole sentence so far: cheap here (~5 ms per second of audio), and a window
+    # that began mid-sentence would restart the decoder's state and random phases, so differ from one-shot
+    stream_context_frames = 0
     mode = MODE
     code_layout = ""  # named in codec_identity when a mode's codes change meaning
     samples_per_frame = SAMPLES_PER_FRAME

@@ -15,12 +15,12 @@ How, for one sentence (``stream_sentence``):
     newest ones back, and at the end of the sentence the NAR runs once more on the whole sentence
     for the frames not yet committed);
   * the codec decodes the committed frames with ``codec_context`` frames of left context (0 = the
-    whole sentence so far) and keeps ``codec_lookahead`` frames back (the 24 kHz Encodec decoder is
-    causal but its transposed convolutions spread a frame over the next one), so a chunk's samples
-    are those a one-shot decode of the same codes gives (measured on random Encodec weights, 300
-    frames in windows of 30: max |difference| 1e-7, float rounding, with 20 or more frames of
-    context; codec2's decoder draws random phases, so no two decodes of the same codes are
-    sample-identical, streamed or not).
+    whole sentence so far; default: the codec's ``stream_context_frames``, 50 for Encodec, 0 for
+    codec2) and keeps ``codec_lookahead`` frames back (the 24 kHz Encodec decoder is causal but its
+    transposed convolutions spread a frame over the next one), so a chunk's samples are those a
+    one-shot decode of the same codes gives (measured on random Encodec weights, 300 frames in
+    windows of 30: max |difference| 1e-7, float rounding, with 20 or more frames of context; codec2:
+    equal, tests/infer/test_streaming.py).
 So codebook 0 equals the one-shot result; codebooks 1-7 of frames committed before the end can
 differ where the NAR changed its mind; ``compare_with_one_shot`` measures both (docs/serving.md
 states the measured agreement). ``StreamOptions(nar_lookahead=-1)`` waits for the whole sentence
@@ -43,19 +43,22 @@ class StreamOptions:
     chunk_growth: float = 1.5  # each next chunk is this much longer ...
     max_chunk_frames: int = 0  # ... up to this many frames (0 = 3 s of frames)
     nar_lookahead: int = 10  # newest frames kept back from each NAR window; -1 = NAR once per sentence (exact)
-    codec_context: int = 50  # left context frames of each codec decode (0 = the whole sentence so far)
+    codec_context: Optional[int] = None  # left context frames of each codec decode (0 = the whole sentence so
+    # far; None = the codec's stream_context_frames)
     codec_lookahead: int = 2  # newest committed frames not yet decoded
 
-    def resolved(self, frame_rate: float) -> "StreamOptions":
+    def resolved(self, codec) -> "StreamOptions":
+        """These options with every default made concrete for ``codec`` (its frame rate, its window context)."""
+        frame_rate = codec.frame_rate
+        context = codec.stream_context_frames if self.codec_context is None else self.codec_context
         chunk = self.chunk_frames or max(1, int(round(frame_rate)))
         first = self.first_chunk_frames or max(1, chunk // 2)
         most = max(chunk, self.max_chunk_frames or int(round(3 * frame_rate)))
-        if min(chunk, first) < 1 or self.codec_context < 0 or self.codec_lookahead < 0 or self.nar_lookahead < -1 \
+        if min(chunk, first) < 1 or context < 0 or self.codec_lookahead < 0 or self.nar_lookahead < -1 \
                 or self.chunk_growth < 1:
             raise ValueError(f"bad stream options {self}: chunk sizes must be >= 1, context and lookahead >= 0 "
                              "(nar_lookahead -1 = exact), chunk_growth >= 1")
-        return StreamOptions(first, chunk, self.chunk_growth, most, self.nar_lookahead, self.codec_context,
-                             self.codec_lookahead)
+        return StreamOptions(first, chunk, self.chunk_growth, most, self.nar_lookahead, context, self.codec_lookahead)
 
 
 @dataclass
@@ -111,7 +114,7 @@ def stream_sentence(synth, inputs, options, generator: Optional[torch.Generator]
         raise ValueError(f"streaming cannot use --best-of {options.best_of}: best-of keeps the best of whole "
                          "candidates; use best_of 1 or the one-shot /synthesize")
     model = synth.model
-    stream = stream.resolved(synth.codec.frame_rate)
+    stream = stream.resolved(synth.codec)
     max_frames, min_frames = frame_limits(inputs.text_lens, inputs.prompt_text_lens, options.max_len_ratio,
                                           options.max_frames, options.min_len_ratio)
     was_training = model.training
