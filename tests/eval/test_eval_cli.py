@@ -93,8 +93,8 @@ def test_summary_corpus_wer_is_summed_edits(scored_folder):
         assert s["wer_utterances"] == len(recs)
     bad = summary["systems"]["bad"]
     assert bad["failed"] == 3 and bad["flags"] == {"silent": 1, "truncated": 1}
-    # the espeak-ng f4 voice is not the LJSpeech prompt speaker, while its ground truth (m3) is
-    # compared with the same prompt: both are distinct voices, so neither is near 1
+    # the ground-truth row scores each item's reference recording against itself (similarity 1): it fails if the
+    # row read another item's recording, or the prompt, in its place
     assert summary["systems"]["ground_truth"]["sim_reference"] == pytest.approx(1.0, abs=1e-3)
     md = (out / "summary.md").read_text()
     assert "| bad | 10 | 3 |" in md and "missing (failed)" in md
@@ -116,7 +116,8 @@ def test_compare_prints_a_delta_table(scored_folder, capsys):
     delta_row = next(line for line in table.splitlines() if line.startswith("| Δ other"))
     wer_delta = float(delta_row.split("|")[4])
     assert wer_delta == pytest.approx(100 * (summary["other"]["wer"] - summary["espeak"]["wer"]), abs=0.06)
-    # the other system's outputs are the references themselves: similarity to them is 1
+    # the other system's outputs are the references themselves: similarity 1 when each output is compared with
+    # its own item's reference (a shifted pairing of the three items would not give it)
     assert summary["other"]["sim_reference"] == pytest.approx(1.0, abs=1e-3)
     # two worker processes (--jobs 2) return the records in list order, each system's own
     recs = [json.loads(line) for line in (root / "exp" / "eval" / "cmp" / "utterances.jsonl").read_text().splitlines()]

@@ -80,4 +80,3 @@ def test_last_level_cache_from_sysfs(tmp_path):
         (d / "size").write_text(f"{size}\n")
     assert last_level_cache_bytes(tmp_path) == 16 << 20  # the highest level, instruction caches aside
     assert last_level_cache_bytes(tmp_path / "missing") == 32 << 20  # the default when sysfs says nothing
-    assert last_level_cache_bytes() > 0  # this machine's
