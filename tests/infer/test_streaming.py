@@ -35,9 +35,9 @@ def codec2_synth():
     return make_synth()
 
 
-def _speech(synth, stream, prompt, **long):
+def _speech(synth, stream, prompt, check=None, **long):
     return Speech(synth, TEXT, "Hello there.", prompt, "en-us", None, SamplingOptions(seed=7, top_k=20),
-                  LongTextOptions(max_seconds=2.0, **long), stream=stream)
+                  LongTextOptions(max_seconds=2.0, **long), stream=stream, check=check)
 
 
 def test_stream_yields_early_in_order_and_matches_one_shot_codes(codec2_synth):
@@ -48,13 +48,18 @@ def test_stream_yields_early_in_order_and_matches_one_shot_codes(codec2_synth):
     # 2 s training maximum - 0.8 s prompt: every sentence stops at 60 frames (random weights rarely stop)
     assert all(r.budget_frames == 60 and r.frames <= 60 for r in one.reports)
 
-    streamed = _speech(codec2_synth, StreamOptions(chunk_frames=15, nar_lookahead=6), prompt)
-    chunks = list(streamed)
+    ar_steps = []  # the stream calls check() after every AR step
+    streamed = _speech(codec2_synth, StreamOptions(chunk_frames=15, nar_lookahead=6), prompt,
+                       check=lambda: ar_steps.append(1))
+    chunks, steps_before = [], []
+    for chunk in streamed:
+        chunks.append(chunk)
+        steps_before.append(len(ar_steps))
     assert [c.index for c in chunks] == list(range(len(chunks)))
     assert [c.sentence for c in chunks] == sorted(c.sentence for c in chunks)
     assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
     assert len(chunks) >= 4  # several chunks per sentence
-    assert streamed.first_audio_seconds < streamed.compute_seconds / 2
+    assert steps_before[0] < len(ar_steps) / 4  # the first audio after a fraction of the AR's steps
     wav = torch.cat([c.wav for c in chunks])
     assert wav.numel() == one_wav.numel()  # same frames, same cross-fades
     for rep, ref, codes, ref_codes in zip(streamed.reports, one.reports, streamed.sentence_codes, one.sentence_codes):

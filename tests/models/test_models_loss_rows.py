@@ -40,10 +40,16 @@ def test_the_last_layer_runs_the_rows_the_loss_reads_and_gives_the_full_pass_los
         return out
 
     monkeypatch.setattr(decoder, "forward", recording)
-    loss, grads = loss_and_grads(model, batch, stage)
+    ffn_rows = []  # rows the last layer's FFN computes (per call): what the layer really does, not its output
+    hook = decoder.layers[-1].linear1.register_forward_pre_hook(lambda m, args: ffn_rows.append(args[0].shape[1]))
+    try:
+        loss, grads = loss_and_grads(model, batch, stage)
+    finally:
+        hook.remove()
     L, kept = rows[-1]
     audio_rows = L - batch["text_tokens"].shape[1]  # the rows after the text (the AR's begin with [BOS])
     assert kept == audio_rows if stage == 1 else kept <= audio_rows  # no text row; the NAR: no prompt either
+    assert ffn_rows and ffn_rows[-1] == kept < L
 
     def full_pass(x, mask, cond=None, cache=None, tail=0):  # every row, then the tail
         return decoder_forward(x, mask, cond, cache)[:, x.shape[1] - tail:]
