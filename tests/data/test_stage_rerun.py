@@ -3,6 +3,7 @@ SIGKILL at an exact point reruns to the same outputs: tests/robustness/test_robu
 from __future__ import annotations
 
 import gzip
+import logging
 
 from corpus_builders import write
 
@@ -14,13 +15,17 @@ def stage1(corpus, out, *extra):
 
 
 def test_stage1_skips_when_current_and_redoes_on_change(mixed_corpus, tmp_path, caplog, make_speech):
+    caplog.set_level(logging.INFO)  # whatever an earlier test in this worker left the loggers at
+    caplog.set_level(logging.INFO, logger="valle")
     out = tmp_path / "m"
     assert stage1(mixed_corpus, out) == 0
     sups = out / "custom_supervisions_all.jsonl.gz"
     mtime = sups.stat().st_mtime_ns
     caplog.clear()
     assert stage1(mixed_corpus, out) == 0
-    assert "up to date" in caplog.text and sups.stat().st_mtime_ns == mtime
+    stamp_log = logging.getLogger("valle.utils.stage_stamp")
+    assert "up to date" in caplog.text, (stamp_log.getEffectiveLevel(), stamp_log.disabled, logging.getLogger().handlers)
+    assert sups.stat().st_mtime_ns == mtime
     caplog.clear()
     # a changed option redoes the work
     assert stage1(mixed_corpus, out, "--speaker", "zoe") == 0
