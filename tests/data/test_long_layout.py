@@ -170,3 +170,25 @@ def test_long_layout_is_detected_and_reported(long_run, tmp_path):
     assert "hours in" in text and "hours kept" in text and summary["segments"] >= summary["kept"] > 0
     for png in ("long_segments.png", "long_confidence.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_long_scan_rejects_a_second_file_with_the_same_recording_id(tmp_path):
+    """Folder and file names joined by "_" can collide (a_b/c.wav and a/b_c.wav), as can x.wav and x.flac in one
+    folder: the second file is rejected as a duplicate id, not merged with the first one's transcript."""
+    from valle.data.long.scan import scan_long
+
+    tone = (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
+    for rel, text in (("a_b/c.wav", "Zebra one."), ("a/b_c.wav", "Apple two."), ("d/x.wav", "Three."),
+                      ("d/x.flac", "Four.")):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), tone, 16000)
+        path.with_suffix(".txt").write_text(text)
+    sources, rejects = scan_long(tmp_path, None)
+    ids = [s.rec_id for s in sources]
+    assert sorted(ids) == ["a_b_c", "d_x"] and len(set(ids)) == len(ids)
+    assert sorted(r.reason for r in rejects) == ["duplicate_id", "duplicate_id"]
+    kept = {s.rec_id: s.audio for s in sources}
+    for r in rejects:
+        other = kept["a_b_c" if "c.wav" in r.path else "d_x"]
+        assert str(other) in r.detail and r.path != str(other)  # names the file that kept the id

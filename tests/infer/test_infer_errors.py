@@ -1,6 +1,7 @@
 """valle.bin.infer refuses bad input with a message naming the file or option and the fix."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from cli_exit import exit_message
@@ -74,3 +75,28 @@ def test_bad_options_and_tsv(nano_checkpoints, tmp_path):
     assert "line 1" in msg and "4" in msg and str(tsv) in msg
     if not torch.cuda.is_available():
         assert "no CUDA device" in exit_message(main, _base(nano_checkpoints, tmp_path, **{"--device": "cuda"}))
+
+
+def test_tsv_rows_that_would_overwrite_each_other_or_a_prompt_are_refused_before_any_work(nano_checkpoints, tmp_path,
+                                                                                       espeak_wav):
+    from valle.bin.infer import check_output_rows, read_tsv
+
+    espeak_wav("Hi there.", tmp_path / "p1.wav")
+    p2 = espeak_wav("Hello.", tmp_path / "p2.wav")
+    before = p2.read_bytes()
+    cases = {  # row 1's output is row 2's prompt / two rows write one file / a wav that is another row's sidecar
+        "prompt": (["Hi there.\tp1.wav\tOne.\tp2.wav", "Hello.\tp2.wav\tTwo.\tout2.wav"], "is line 3's --audio-prompt"),
+        "same": (["Hi there.\tp1.wav\tOne.\tsame.wav", "\t\tTwo.\tsame.wav"], "is also the --output of line 2"),
+        "sidecar": (["\t\tOne.\tx.wav", "\t\tTwo.\tx.json"], "is also the --output's .json sidecar of line 2"),
+    }
+    for name, (lines, expected) in cases.items():
+        tsv = tmp_path / f"{name}.tsv"
+        tsv.write_text("\ufeffprompt_text\tprompt_audio\ttext\tout_wav\n" + "\n".join(lines) + "\n")  # a BOM too
+        rows = read_tsv(tsv)
+        assert len(rows) == 2  # the BOM'd header is a header, not a row
+        msg = exit_message(main, ["--checkpoint", str(nano_checkpoints["both"]), "--tsv", str(tsv),
+                                  "--codec", "encodec:random"])
+        assert expected in msg and "line 3" in msg, msg
+        with pytest.raises(ValueError):
+            check_output_rows(rows)
+    assert p2.read_bytes() == before and not list(tmp_path.glob("same*.wav")) and not (tmp_path / "x.wav").exists()

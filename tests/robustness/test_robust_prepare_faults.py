@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from robust_helpers import assert_killed, copy_tree, leftovers, read_jsonl_gz, run_module
+from robust_helpers import assert_killed, copy_tree, espeak, leftovers, read_jsonl_gz, run_module
 from valle.bin.prepare_manifests import main as prepare_main
 from valle.bin.split_and_report import main as split_main
 from valle.bin.tokenize_audio import main as audio_main
@@ -188,3 +188,30 @@ def test_read_only_output_folder_fails_before_any_work(prepared, tmp_path):
     assert str(out) in proc.stderr and "not writable" in proc.stderr
     assert "probing" not in proc.stderr, "the folder is checked before the audio is decoded"
     assert not os.listdir(out)
+
+
+def test_a_transcript_that_cannot_be_read_rejects_its_recording_only(tmp_path):
+    """A permission problem on one transcript (stage 1 as a user without root's file-permission override):
+    that recording is listed as unreadable_transcript; the others are kept, and no error blames --output-dir."""
+    from valle.data.corpora.rejects import read_rejects
+
+    corpus = tmp_path / "corpus" / "anna"
+    for i, text in enumerate(("The first sentence is fine.", "Nobody may read this one.")):
+        espeak(text, corpus / f"u{i}.wav")
+        (corpus / f"u{i}.txt").write_text(text)
+    locked = corpus / "u1.txt"
+    os.chmod(locked, 0)
+    out = tmp_path / "manifests"
+    try:
+        proc = run_module("valle.bin.prepare_manifests", ["--stage", "1", "--corpus", "custom", "--corpus-dir",
+                                                          str(corpus.parent), "--output-dir", str(out)],
+                          as_unprivileged=True)
+    finally:
+        os.chmod(locked, 0o644)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rejects = read_rejects(out / "rejects.tsv")
+    assert [(r.reason, os.path.basename(r.path)) for r in rejects] == [("unreadable_transcript", "u1.wav")]
+    assert "u1.txt cannot be read" in rejects[0].detail and "Permission denied" in rejects[0].detail
+    sups = read_jsonl_gz(out / "custom_supervisions_all.jsonl.gz")
+    assert [s["text"] for s in sups] == ["The first sentence is fine."]
+

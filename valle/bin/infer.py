@@ -116,7 +116,7 @@ def read_tsv(path: Path) -> List[dict]:
     if not path.is_file():
         raise ValueError(f"--tsv {path} does not exist")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):  # -sig: a leading BOM goes
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")
@@ -163,17 +163,36 @@ def load_checked_prompt(path, limit: float):
 
 
 def check_output_rows(rows: List[dict]) -> None:
-    """Refuse, before any work, outputs that are devices/FIFOs/folders or that would overwrite a prompt."""
+    """Refuse, before any work, outputs that are devices/FIFOs/folders, that would overwrite a prompt (any
+    row's), or that two rows (or a row's wav and another's .json sidecar) would both write."""
     from valle.utils.atomic import check_output_path
 
+    def where(row) -> str:
+        return f" (--tsv line {row['line']})" if row["line"] else ""
+
+    def same(a: Path, b: Path) -> bool:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+    prompts = [(Path(r["prompt_audio"]), r) for r in rows if r["prompt_audio"] is not None]
+    written = {}  # real path -> (what, row) of every file the rows write
     for row in rows:
-        where = f" (--tsv line {row['line']})" if row["line"] else ""
         out = check_output_path(row["output"], "--output")
-        check_output_path(Path(row["output"]).with_suffix(".json"), "--output's .json sidecar")
-        prompt = row["prompt_audio"]
-        if prompt is not None and Path(prompt).exists() and out.exists() and os.path.samefile(out, prompt):
-            raise ValueError(f"--output {row['output']}{where} is the --audio-prompt file: writing it would "
-                             "overwrite your recording; choose another output path")
+        sidecar = check_output_path(Path(row["output"]).with_suffix(".json"), "--output's .json sidecar")
+        named = ((out, "--output", row["output"]), (sidecar, "--output's .json sidecar", sidecar))
+        for path, what, shown in named:
+            for prompt, owner in prompts:
+                if same(path, prompt):
+                    whose = "the" if owner is row else f"line {owner['line']}'s"
+                    raise ValueError(f"{what} {shown}{where(row)} is {whose} --audio-prompt file: writing it would "
+                                     "overwrite your recording; choose another output path")
+            key = os.path.realpath(path)
+            if key in written:
+                other_what, other = written[key]
+                raise ValueError(f"{what} {shown}{where(row)} is also the {other_what} of line {other['line']}: "
+                                 "each row needs its own out_wav (the later row would replace the earlier one's audio)")
+            written[key] = (what, row)
 
 
 def load_cli_voice(args, rows: List[dict]):

@@ -93,7 +93,13 @@ def decode_utf8(raw: bytes, where: str) -> str:
 
 
 def read_transcript(path: Path) -> str:
-    return " ".join(decode_utf8(path.read_bytes(), str(path)).split())
+    """The words of a transcript file, whitespace collapsed; TranscriptProblem when it cannot be read or decoded
+    (the caller rejects that one recording as ``unreadable_transcript``)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise TranscriptProblem(f"{path} cannot be read ({e.strerror or e}): check that it is a readable file") from None
+    return " ".join(decode_utf8(raw, str(path)).split())
 
 
 def detect_layout(corpus_dir: Path, exclude: Iterable[Path] = (), long_after: float = 20.0) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from valle.data.corpora.audio_check import AUDIO_SUFFIXES, AudioProblem, header_info
-from valle.data.corpora.layouts import TRANSCRIPT_SUFFIXES, TranscriptProblem, decode_utf8, list_audio_files
+from valle.data.corpora.layouts import (TRANSCRIPT_SUFFIXES, TranscriptProblem, decode_utf8, list_audio_files,
+                                        read_transcript)
 from valle.data.corpora.rejects import Reject
 
 TRANSCRIPTS_TSV = "transcripts.tsv"
@@ -50,6 +51,7 @@ def scan_long(corpus_dir: Path, speaker: Optional[str],
     table = read_transcripts_tsv(tsv_path) if tsv_path.is_file() else {}
     root_name = corpus_dir.resolve().name
     sources, rejects = [], []
+    seen = {}  # recording id -> the file that took it (folder and file names joined by "_" can collide)
     for p in list_audio_files(corpus_dir, exclude):
         try:  # never open a FIFO (it would block) nor a truncated wav (it would read short)
             header_info(p)
@@ -59,12 +61,15 @@ def scan_long(corpus_dir: Path, speaker: Optional[str],
         rel = p.relative_to(corpus_dir)
         stem = p.name[: -len(p.suffix)]
         rec_id = "_".join(rel.parent.parts + (stem,))
+        if rec_id in seen:
+            rejects.append(Reject(str(p), "duplicate_id", f"recording id {rec_id} is already used by {seen[rec_id]}"))
+            continue
         spk = speaker or (p.parent.name if len(rel.parts) > 1 else root_name)
         text, where = None, ""
         beside = next((p.with_name(stem + s) for s in TRANSCRIPT_SUFFIXES if p.with_name(stem + s).is_file()), None)
         try:
             if beside is not None:
-                text, where = " ".join(decode_utf8(beside.read_bytes(), str(beside)).split()), str(beside)
+                text, where = read_transcript(beside), str(beside)
             else:
                 for key in (str(rel), p.name, stem):
                     if key in table:
@@ -77,6 +82,7 @@ def scan_long(corpus_dir: Path, speaker: Optional[str],
             rejects.append(Reject(str(p), "empty_transcript", f"{where} has no text (delete it to have the "
                                                               f"recording transcribed instead)"))
             continue
+        seen[rec_id] = p
         sources.append(LongSource(rec_id, p, spk, text, where))
     return sources, rejects
 
