@@ -57,6 +57,11 @@ def test_skipped_speaker_is_listed(codec2_corpus, tmp_path, capsys):
     with pytest.raises(SystemExit, match="speaker '1002' has no utterance of 3-10 s.*--min-seconds"):
         make_voice.main(["--tokenized-dir", str(tok), "--cuts", str(cuts), "--speaker", "1002", "--voices-dir",
                          str(tmp_path)])
+    # every speaker into one --output file would keep only the last one
+    with pytest.raises(SystemExit, match="--all-speakers writes one voice per speaker.*--output names one file"):
+        make_voice.main(["--tokenized-dir", str(tok), "--cuts", str(cuts), "--all-speakers", "--output",
+                         str(tmp_path / "one.voice.npz"), "--quality", "none", "--similarity", "none"])
+    assert not (tmp_path / "one.voice.npz").exists()
 
 
 def test_voice_synthesizes_the_same_codes_as_its_wav_and_text_by_hand(voices, codec2_corpus, tmp_path):

@@ -93,3 +93,15 @@ def test_bad_files_are_one_clear_error(tmp_path, codec2_voice):
     assert sorted(n for n, _ in errors) == ["empty", "pickled", "range", "text", "truncated"]
     with pytest.raises(VoiceError, match="does not exist or is not a folder"):
         list_voices(tmp_path / "nope")
+
+
+def test_speakers_whose_ids_map_to_one_name_get_distinct_voice_names():
+    from valle.voice import check_voice_name, voice_names_for
+
+    names = voice_names_for(["张三", "李四", "José", "Josè", "anna", "1001"])
+    assert names["anna"] == "anna" and names["1001"] == "1001"  # no collision: the plain name
+    assert len(set(names.values())) == 6
+    assert names["张三"].startswith("__-") and names["José"].startswith("Jos_-")
+    for name in names.values():
+        check_voice_name(name)
+    assert voice_names_for(["张三", "李四"]) == {k: names[k] for k in ("张三", "李四")}  # stable

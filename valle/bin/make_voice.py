@@ -195,7 +195,7 @@ def _clip_of_voice(args):
 
 
 def _corpus_speakers(args, target, codec, scorer) -> int:
-    from valle.voice import voice_name_for
+    from valle.voice import voice_names_for
     from valle.voice.clip_pick import pick_from_cuts, usable_cuts
     from valle.voice.voice_file import VoiceError
 
@@ -218,9 +218,13 @@ def _corpus_speakers(args, target, codec, scorer) -> int:
             raise ValueError(f"--speaker {args.speaker!r} has no usable utterance in {', '.join(map(str, files))} "
                              f"(speakers: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''})")
         speakers = [args.speaker]
+    if args.all_speakers and args.output is not None:
+        raise ValueError("--all-speakers writes one voice per speaker into --voices-dir; --output names one file "
+                         "(drop --output, or pick one speaker with --speaker)")
+    names = voice_names_for(speakers)  # distinct even where two speaker ids map to one file name
     written = skipped = 0
     for speaker in speakers:
-        name = args.name if (args.name and not args.all_speakers) else voice_name_for(speaker)
+        name = args.name if (args.name and not args.all_speakers) else names[speaker]
         try:
             clip = pick_from_cuts(by_speaker[speaker], scorer, args.min_seconds, args.max_seconds,
                                   args.max_candidates)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -43,6 +44,17 @@ def voice_name_for(speaker: str) -> str:
     """A valid voice name made from a speaker id (other characters become ``_``)."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(speaker)).lstrip(".-")[:128]
     return name or "voice"
+
+
+def voice_names_for(speakers) -> dict:
+    """{speaker: voice name} for several speakers: ``voice_name_for``, and where two speakers would get one name
+    (张三 and 李四 both "__"; José and Josè both "Jos_") each of those gets a suffix from its own id's digest."""
+    import hashlib
+
+    base = {spk: voice_name_for(spk) for spk in speakers}
+    counts = Counter(base.values())
+    return {spk: name if counts[name] == 1 else
+            f"{name[:120]}-{hashlib.sha1(str(spk).encode('utf-8')).hexdigest()[:6]}" for spk, name in base.items()}
 
 
 def voice_path(name: str, voices_dir) -> Path:
