@@ -154,3 +154,19 @@ def test_resume_auto_with_only_unreadable_checkpoints_refuses_to_start_over(refe
         train_main(train_args(train_dir, exp, *REF_OPTS))
     after = {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()}
     assert after == before, "nothing in the experiment dir is overwritten"
+
+
+def test_a_new_run_or_an_older_resume_among_later_checkpoints_is_refused(reference, train_dir, tmp_path):
+    """--resume none, or --resume PATH below checkpoints already in --exp-dir: keep-last-k keeps the highest
+    numbers, so it would delete each new save, and --resume auto would later continue the other run."""
+    exp = copy_tree(reference, tmp_path / "exp")
+    before = {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()}
+    batch = sorted((p for p in list_checkpoints(exp) if p.name.startswith("checkpoint-")),
+                   key=lambda p: int(p.stem.split("-")[1]))
+    assert len(batch) >= 2
+    with pytest.raises(ValueError, match=r"starts over \(--resume none\) in --exp-dir .*keep-last-k.*another --exp-dir"):
+        train_main(train_args(train_dir, exp, *REF_OPTS, "--resume", "none"))
+    with pytest.raises(ValueError, match=rf"resumes from {batch[0]} .*{batch[-1].name}"):
+        train_main(train_args(train_dir, exp, *REF_OPTS, "--resume", str(batch[0])))
+    assert {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()} == before
+

@@ -52,6 +52,26 @@ def find_resume(args, exp_dir: Path) -> Tuple[Optional[dict], Optional[Path]]:
     return ckpt, p
 
 
+def check_no_other_run(exp_dir: Path, ckpt: Optional[dict], resumed_from: Optional[Path]) -> None:
+    """Refuse to start where another run's checkpoints would outlive this run's: a fresh start (``--resume
+    none``) in a folder that holds checkpoints, or a resume from a step below checkpoints already there.
+    ``--keep-last-k`` keeps the highest-numbered files, so it would delete each new save at once, and a later
+    ``--resume auto`` would continue the other run (steps.jsonl would mix the two)."""
+    found = ckpt_io.list_checkpoints(exp_dir)
+    if ckpt is None:
+        later = found
+        start = "starts over (--resume none)"
+    else:
+        step = int(ckpt["step"])
+        later = [p for p in found if (m := ckpt_io._BATCH_RE.match(p.name)) and int(m.group(1)) > step]
+        start = f"resumes from {resumed_from} (step {step})"
+    if later:
+        names = ", ".join(p.name for p in sorted(later)[:6]) + (" ..." if len(later) > 6 else "")
+        raise ValueError(f"this run {start} in --exp-dir {exp_dir}, which holds checkpoint(s) of later steps "
+                         f"({names}): --keep-last-k would delete this run's saves in favour of them and --resume auto "
+                         "would continue from them. Pass another --exp-dir, or move those files away")
+
+
 def interrupted_hint(exp_dir: Path, step: int) -> str:
     """What Ctrl-C leaves behind: the checkpoint a rerun resumes from and the steps it loses."""
     steps = [(int(m["step"]), p) for p in ckpt_io.list_checkpoints(exp_dir)

@@ -44,7 +44,7 @@ from valle.train.optim import ScaledAdam
 from valle.train.options import save_effective_config
 from valle.train.schedulers import BudgetCosine
 from valle.train.trainable import select_trainable, trainable_report
-from valle.train.resume import find_resume, interrupted_hint
+from valle.train.resume import check_no_other_run, find_resume, interrupted_hint
 from valle.train.validation import validate
 from valle.utils.precision import resolve_dtype
 
@@ -127,9 +127,10 @@ class Trainer:
         trained the other stage, so only its weights carry over."""
         args = self.args
         ckpt, self.resumed_from = find_resume(args, self.exp_dir)
+        check_no_other_run(self.exp_dir, ckpt, self.resumed_from)
         if ckpt is not None and args.init_from is not None:
-            log.warning("resuming from %s: --init-from %s is ignored (pass --resume none to start from it)",
-                        self.resumed_from, args.init_from)
+            log.warning("resuming from %s: --init-from %s is ignored (pass --resume none and another --exp-dir to "
+                        "start from it)", self.resumed_from, args.init_from)
         self.switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
         self.new_run = ckpt is None or self.switching
         return ckpt
@@ -251,7 +252,7 @@ class Trainer:
             raise ValueError(
                 f"cannot resume from {self.resumed_from}: its optimizer state does not fit this run's trainable "
                 f"parameters or --optimizer ({e}); keep the run's --trainable/--freeze/--optimizer, or start "
-                f"anew from its weights with --resume none --init-from {self.resumed_from}"
+                f"anew from its weights with --resume none --init-from {self.resumed_from} and another --exp-dir"
             ) from e
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
