@@ -170,3 +170,22 @@ def test_a_new_run_or_an_older_resume_among_later_checkpoints_is_refused(referen
         train_main(train_args(train_dir, exp, *REF_OPTS, "--resume", str(batch[0])))
     assert {p.name: p.read_bytes() for p in exp.iterdir() if p.is_file()} == before
 
+
+def _valid_steps(exp):
+    return [json.loads(line)["step"] for line in (exp / "valid.jsonl").read_text().splitlines()]
+
+
+def test_validation_lines_after_the_resumed_checkpoint_are_not_written_twice(train_dir, tmp_path):
+    """Validating every step and saving every second one, killed as checkpoint-4 is committed: the run
+    resumes from step 2 and validates steps 3 and 4 again; valid.jsonl is cut back as steps.jsonl is."""
+    opts = ("--num-epochs", "1", "--save-every-n", "2", "--keep-last-k", "0", "--valid-interval", "1")
+    reference = tmp_path / "reference"
+    train_main(train_args(train_dir, reference, *opts))
+    exp = tmp_path / "exp"
+    args = train_args(train_dir, exp, *opts)
+    assert_killed(run_module("valle.bin.train", args, kill_before_commit=2, match=r"^checkpoint-\d+\.pt$"))
+    assert 3 in _valid_steps(exp), "the killed run had validated past its last checkpoint"
+    train_main(args)
+    assert _valid_steps(exp) == _valid_steps(reference) == sorted(set(_valid_steps(reference)))
+    # (step 4 ends the epoch and is a --valid-interval step: validated once, not twice)
+

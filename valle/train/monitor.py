@@ -56,6 +56,7 @@ class Monitor:
             except ImportError as e:  # tensorboard is in INSTALL_REQUIRES; say so if it is gone
                 log.warning("TensorBoard disabled: %s (pip install tensorboard)", e)
         self.steps_path = self.exp_dir / "steps.jsonl"
+        self.valid_path = self.exp_dir / "valid.jsonl"
         self.last_time = time.perf_counter()
         self.start_time = self.last_time
         self.start_cpu = time.process_time()
@@ -64,17 +65,18 @@ class Monitor:
         self.synth_failed = False
 
     def truncate_steps(self, step: int) -> None:
-        """Drop lines after ``step`` (a resumed run rewrites them)."""
-        if not self.steps_path.is_file():
-            return
-        keep = []
-        for line in self.steps_path.read_text().splitlines():
-            try:
-                if json.loads(line)["step"] <= step:
-                    keep.append(line)
-            except (ValueError, KeyError):
-                break  # a line cut by the kill: drop it and everything after
-        atomic_write_text(self.steps_path, "".join(l + "\n" for l in keep))
+        """Drop the lines of ``steps.jsonl`` and ``valid.jsonl`` after ``step`` (a resumed run rewrites them)."""
+        for path in (self.steps_path, self.valid_path):
+            if not path.is_file():
+                continue
+            keep = []
+            for line in path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= step:
+                        keep.append(line)
+                except (ValueError, KeyError):
+                    break  # a line cut by the kill: drop it and everything after
+            atomic_write_text(path, "".join(l + "\n" for l in keep))
 
     def log_step(self, step: int, epoch: int, stats: List[Tuple[dict, int]], grad_norm: float, lr: float,
                  device: torch.device) -> dict:
@@ -145,7 +147,7 @@ class Monitor:
             return
         log.info("validation epoch %d step %d: %s", epoch, step,
                  ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
-        with open(self.exp_dir / "valid.jsonl", "a") as f:
+        with open(self.valid_path, "a") as f:
             f.write(json_line({"step": step, "epoch": epoch, **res}) + "\n")
         if self.writer is not None:
             for k, v in res.items():

@@ -448,8 +448,12 @@ class Trainer:
     def run_validation(self, epoch_end: bool) -> Optional[Dict[str, float]]:
         if self.valid_loader is None:
             return None
+        last = getattr(self, "last_valid", None)
+        if last is not None and last[0] == self.step:  # --valid-interval and the epoch's end on one step: the same
+            return last[1]  # weights, validated once (a second record would count against --early-stop-patience)
         self.valid_step = self.step
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
+        self.last_valid = (self.step, res)
         self.monitor.log_valid(self.step, self.epoch, res)
         if not math.isfinite(res.get("loss", 0.0)):
             raise TrainingStopped(f"validation loss is {res['loss']} at step {self.step}: the model diverged "
