@@ -97,10 +97,10 @@ def stage1(args) -> None:
         "long": [args.segment_min, args.segment_max, args.min_confidence, args.loudness,
                  fingerprint_files([args.segments_tsv]) if args.segments_tsv else ""],
     }
-    outputs = [out / "rejects.tsv"] + [out / f"{prefix}_{kind}_{part}.jsonl.gz"
-                                       for part in parts for kind in ("recordings", "supervisions")]
+    outputs = [out / f"{prefix}_{kind}_{part}.jsonl.gz" for part in parts for kind in ("recordings", "supervisions")]
+    shared = [out / "rejects.tsv"]  # no prefix: another --prefix's stage 1 here rewrites it; digested, so a rerun redoes
     stamp = StageStamp(out, f"stage1_{prefix}", legacy=[out / f".stage1_{prefix}.params.json"])
-    if stamp.up_to_date(params, outputs, what=f"stage 1: manifests in {out}"):
+    if stamp.up_to_date(params, outputs, shared, what=f"stage 1: manifests in {out}"):
         return
     for stale in out.glob(".tmp-*"):  # left by a killed earlier run
         stale.unlink(missing_ok=True)
@@ -117,5 +117,5 @@ def stage1(args) -> None:
                        long_options=Options(args.segment_min, args.segment_max, args.min_confidence),
                        loudness=parse_loudness(args.loudness),
                        segments_tsv=Path(args.segments_tsv) if args.segments_tsv else None)
-    stamp.write(params)
-    log.info("stage 1: wrote %s", ", ".join(str(o) for o in outputs))
+    stamp.write(params, shared)
+    log.info("stage 1: wrote %s", ", ".join(str(o) for o in outputs + shared))

@@ -35,9 +35,12 @@ def split_and_report(args) -> None:
     params = {k: v for k, v in vars(args).items()}
     params["inputs"] = fingerprint_files(list(files.values()) + side_inputs)
     report_dir = tok / "report"
-    outputs = [tok / f"cuts_{s}.jsonl.gz" for s in SPLITS] + [report_dir / n for n in ("report.txt", "report.json", "durations.png")]
+    # the splits and the report carry no prefix: another --prefix's stage 4 in this folder replaces them, so the
+    # stamp records their digests and a rerun redoes the work instead of calling another corpus's files current
+    shared = [tok / f"cuts_{s}.jsonl.gz" for s in SPLITS] + [report_dir / n for n in ("report.txt", "report.json")]
+    outputs = [report_dir / "durations.png"]
     stamp = StageStamp(tok, f"stage4_{args.prefix}", legacy=[tok / f".stage4_{args.prefix}.params.json"])
-    if stamp.up_to_date(params, outputs, what=f"stage 4: splits and report in {tok}"):
+    if stamp.up_to_date(params, outputs, shared, what=f"stage 4: splits and report in {tok}"):
         return
     for stale in list(tok.glob(".tmp-*")) + list(report_dir.glob(".tmp-*")):  # left by a killed earlier run
         stale.unlink(missing_ok=True)
@@ -56,7 +59,7 @@ def split_and_report(args) -> None:
     counts = write_splits(files, assign, tok)
     by_split = {s: [c for c in kept if assign.get(c.id) == s] for s in SPLITS}
     write_report(report_dir, by_split, filtered, Path(args.manifests_dir), tok, notes)
-    stamp.write(params)
+    stamp.write(params, shared)
     log.info("stage 4: %s; %d removed by the duration filter; report in %s",
              ", ".join(f"{s} {counts[s]} cuts" for s in SPLITS), len(filtered), report_dir / "report.txt")
     if counts["train"] == 0:
