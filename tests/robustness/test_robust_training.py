@@ -189,3 +189,24 @@ def test_validation_lines_after_the_resumed_checkpoint_are_not_written_twice(tra
     assert _valid_steps(exp) == _valid_steps(reference) == sorted(set(_valid_steps(reference)))
     # (step 4 ends the epoch and is a --valid-interval step: validated once, not twice)
 
+
+def test_a_run_killed_inside_its_cpu_budget_resumes_with_what_is_left_of_it(train_dir, tmp_path, caplog):
+    """--max-cpu-seconds counts this process's CPU time; the checkpoint records the budget's seconds spent, so a
+    killed run resumed with the same budget goes on with what is left (here: almost nothing) instead of a new
+    full budget, while a run that ended by spending it starts a new one when resumed (a warm restart)."""
+    exp = tmp_path / "exp"
+    opts = ("--max-cpu-seconds", "1000", "--save-every-n", "1", "--keep-last-k", "0")
+    train_main(train_args(train_dir, exp, *opts, "--max-steps", "2"))
+    path = exp / "checkpoint-2.pt"
+    ckpt = load_checkpoint(path)
+    state = ckpt["train_state"]
+    assert state["cpu_budget"] == 1000 and state["budget_done"] is False and 0 < state["cpu_seconds"] < 1000
+    state["cpu_seconds"] = 999.99  # as if killed with a hundredth of a second of the budget left
+    torch.save(ckpt, path)
+    caplog.set_level(logging.INFO)
+    train_main(train_args(train_dir, exp, *opts, "--max-steps", "50"))
+    assert "budget with 1000.0 CPU-s already spent" in caplog.text and "--max-cpu-seconds 1000 reached" in caplog.text
+    final = max(int(p.stem.split("-")[1]) for p in exp.glob("checkpoint-*.pt"))
+    assert final < 10  # (a new full budget would have run to --max-steps 50)
+    assert load_checkpoint(exp / f"checkpoint-{final}.pt")["train_state"]["budget_done"] is True
+

@@ -87,6 +87,11 @@ class Trainer:
         args.dtype = resolve_dtype(args.dtype, self.device)  # "auto" -> the concrete dtype, logged with why
         self.is_main = self.rank == 0
         self.exp_dir = Path(args.exp_dir)
+        # --max-cpu-seconds: the process CPU time training started at (fit sets it), the seconds a killed run of
+        # the same budget had spent by the checkpoint this run resumes, and whether the budget ended the run
+        self.cpu_start: Optional[float] = None
+        self.cpu_carried = 0.0
+        self.budget_done = False
         self.prepare()
 
     # -- set-up: each step reads what the ones above it set ------------------------------------
@@ -262,6 +267,13 @@ class Trainer:
         extra = ckpt.get("train_state", {})
         self.best_valid = float(extra.get("best_valid", math.inf))
         self.bad_valids = int(extra.get("bad_valids", 0))
+        # a run killed before its --max-cpu-seconds ran out goes on with what is left of that budget (and the
+        # cosine over it); one that spent it, or a new budget, starts a budget of its own (docs/training.md)
+        if (self.args.max_cpu_seconds and extra.get("cpu_budget") == self.args.max_cpu_seconds
+                and not extra.get("budget_done", True)):
+            self.cpu_carried = float(extra.get("cpu_seconds", 0.0))
+            log.info("resuming the --max-cpu-seconds %g budget with %.1f CPU-s already spent",
+                     self.args.max_cpu_seconds, self.cpu_carried)
 
     # -- checkpoints ----------------------------------------------------------------------
     def save(self, name: str) -> None:
@@ -284,7 +296,9 @@ class Trainer:
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             scaler=self.scaler.state_dict(), sampler=self.sampler.state_dict(), rng=rng_all,
             step=self.step, epoch=self.epoch, args=ckpt_io.args_to_dict(self.args),
-            train_state={"best_valid": self.best_valid, "bad_valids": self.bad_valids},
+            train_state={"best_valid": self.best_valid, "bad_valids": self.bad_valids,
+                         "cpu_budget": self.args.max_cpu_seconds, "budget_done": self.budget_done,
+                         "cpu_seconds": self._cpu_seconds() if self.cpu_start is not None else self.cpu_carried},
         )
         ckpt_io.remove_old_checkpoints(self.exp_dir, self.args.keep_last_k)
 
@@ -310,6 +324,7 @@ class Trainer:
             self.dataset.set_epoch(self.epoch)
             stop = self.train_one_epoch()
             if stop is not None:
+                self.budget_done = stop is StopReason.CPU_BUDGET
                 if stop.saves_checkpoint:
                     self.validate_end()
                     self.save(f"checkpoint-{self.step}.pt")
@@ -400,8 +415,9 @@ class Trainer:
         return None
 
     def _cpu_seconds(self) -> float:
-        """CPU seconds (all threads of this process) this run has trained: what --max-cpu-seconds counts."""
-        return time.process_time() - self.cpu_start
+        """CPU seconds (all threads of this process) this run has trained, plus those a killed run of the same
+        budget had spent by its checkpoint: what --max-cpu-seconds counts."""
+        return time.process_time() - self.cpu_start + self.cpu_carried
 
     def _budget_spent(self) -> float:
         """The share of --max-cpu-seconds this run has used, 0..1 (the mean over ranks, so every rank
