@@ -175,3 +175,18 @@ def test_console_and_tensorboard_log_the_same_loss(data, caplog):
         mean = (steps[step - 2]["loss"] + steps[step - 1]["loss"]) / 2
         assert tb[step] == pytest.approx(mean, rel=1e-6)
         assert f"step {step} | loss {mean:.4f}" in caplog.text
+
+
+def test_a_stage_switch_in_one_exp_dir_keeps_the_other_stage_best(data, caplog):
+    """Stage 1 then stage 2 in one --exp-dir: stage 2's validation writes best-valid-loss.pt, so stage 1's best
+    is kept first as best-valid-loss-stage1.pt (before, stage 2's first validation replaced it)."""
+    exp = data / "exp"
+    train_main(_args(data, exp, "--max-steps", "2", "--train-stage", "1"))
+    stage1_best = (exp / "best-valid-loss.pt").read_bytes()
+    assert torch.load(exp / "best-valid-loss.pt", weights_only=True)["train_stage"] == 1
+    with caplog.at_level(logging.INFO):
+        train_main(_args(data, exp, "--max-steps", "4", "--train-stage", "2"))
+    assert (exp / "best-valid-loss-stage1.pt").read_bytes() == stage1_best
+    assert torch.load(exp / "best-valid-loss.pt", weights_only=True)["train_stage"] == 2
+    assert "stage 1's best checkpoint kept as" in caplog.text
+

@@ -17,7 +17,9 @@ import contextlib
 import enum
 import logging
 import math
+import os
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -138,7 +140,25 @@ class Trainer:
                         "start from it)", self.resumed_from, args.init_from)
         self.switching = ckpt is not None and int(ckpt.get("train_stage", args.train_stage)) != args.train_stage
         self.new_run = ckpt is None or self.switching
+        if self.switching and self.is_main:
+            self._keep_other_stage_best()
         return ckpt
+
+    def _keep_other_stage_best(self) -> None:
+        """A stage switch in one --exp-dir: this stage's validation rewrites best-valid-loss.pt, so the other
+        stage's best is kept first as best-valid-loss-stage<N>.pt (a hard link: no copy of the weights)."""
+        best = self.exp_dir / "best-valid-loss.pt"
+        stage = provenance.read_meta(best).get("train_stage") if best.is_file() else None
+        if stage is None or int(stage) == self.args.train_stage:
+            return
+        kept = self.exp_dir / f"best-valid-loss-stage{int(stage)}.pt"
+        if kept.exists():
+            return
+        try:
+            os.link(best, kept)
+        except OSError:
+            shutil.copy2(best, kept)
+        log.info("stage %d's best checkpoint kept as %s (this stage's validation writes %s)", int(stage), kept, best)
 
     def _setup_model(self, ckpt: Optional[dict]) -> None:
         """Config, text symbols and weights (resume, --init-from or fresh), then the trainable parameters."""
