@@ -84,10 +84,10 @@ def test_tsv_rows_that_would_overwrite_each_other_or_a_prompt_are_refused_before
     espeak_wav("Hi there.", tmp_path / "p1.wav")
     p2 = espeak_wav("Hello.", tmp_path / "p2.wav")
     before = p2.read_bytes()
-    cases = {  # row 1's output is row 2's prompt / two rows write one file / a wav that is another row's sidecar
+    cases = {  # row 1's output is row 2's prompt / two rows write one file / a wav named as a sidecar
         "prompt": (["Hi there.\tp1.wav\tOne.\tp2.wav", "Hello.\tp2.wav\tTwo.\tout2.wav"], "is line 3's --audio-prompt"),
-        "same": (["Hi there.\tp1.wav\tOne.\tsame.wav", "\t\tTwo.\tsame.wav"], "is also the --output of line 2"),
-        "sidecar": (["\t\tOne.\tx.wav", "\t\tTwo.\tx.json"], "is also the --output's .json sidecar of line 2"),
+        "same": (["Hi there.\tp1.wav\tOne.\tsame.wav", "\t\tTwo.\tsame.wav"], "is also the out_wav of line 2"),
+        "sidecar": (["\t\tOne.\tx.wav", "\t\tTwo.\tx.json"], "ends in .json, the name of its own metadata sidecar"),
     }
     for name, (lines, expected) in cases.items():
         tsv = tmp_path / f"{name}.tsv"

@@ -141,4 +141,6 @@ def test_output_equal_to_audio_prompt_is_refused_before_overwriting_it(checkpoin
     for out in (prompt, link):
         msg = exit_message(infer_main, _argv(checkpoint, out, SENTENCES[0], "--audio-prompt", str(prompt), "--text-prompt", "Hi there."))
         assert f"--output {out} is the --audio-prompt file" in msg and "overwrite your recording" in msg
+    msg = exit_message(infer_main, _argv(checkpoint, tmp_path / "o.json", SENTENCES[0]))
+    assert "ends in .json, the name of its own metadata sidecar" in msg and "line None" not in msg
     assert prompt.read_bytes() == before and not (tmp_path / "my voice.json").exists()

@@ -120,6 +120,14 @@ def test_truncated_checkpoint_is_named_and_resume_falls_back(reference, train_di
     path, ckpt = load_latest(exp)
     assert path == previous and "step" in ckpt
     assert str(newest) in caplog.text and "falling back" in caplog.text
+    # training itself resumes from the newest readable step: truncated files of later steps (every file of the
+    # last step here, so the resume goes back to an earlier checkpoint-<n>.pt) are not another run's checkpoints
+    steps = {p: load_checkpoint(p)["step"] for p in list_checkpoints(exp) if p != newest}
+    for p, step in steps.items():
+        if step == max(steps.values()):
+            p.write_bytes(p.read_bytes()[:1000])
+    train_main(train_args(train_dir, exp, *REF_OPTS))
+    assert _steps(exp).keys() == _steps(reference).keys()
 
 
 @pytest.mark.parametrize("commit,truncate", [(2, True), (3, False)], ids=["mid-write", "epoch-2"])

@@ -56,3 +56,17 @@ def test_a_legacy_stamp_for_other_parameters_redoes_and_clear_removes_it(tmp_pat
     # an unreadable stamp (a torn write from a tool other than ours) is no stamp
     stamp.path.write_text("{not json")
     assert stamp.stale_reason(PARAMS) == "no stamp from an earlier complete run"
+
+
+def test_a_stamp_from_before_its_outputs_were_digested_is_current_and_gains_the_digests(tmp_path):
+    """Stages 1 and 4 began digesting their unprefixed outputs later: a stamp with the same parameters and no
+    digests yet is accepted once (no needless redo after upgrading) and rewritten with them."""
+    table = tmp_path / "table.txt"
+    table.write_text("one corpus")
+    stamp = StageStamp(tmp_path, "stage9_toy")
+    stamp.write(PARAMS)  # what the earlier release wrote: {"params": ..., "outputs": {}}
+    assert stamp.stale_reason(PARAMS, digested=[table]) == ""
+    assert json.loads(stamp.path.read_text())["outputs"] == {"table.txt": stamp._record(PARAMS, [table])["outputs"]["table.txt"]}
+    table.write_text("another corpus")  # from now on a replaced output is noticed
+    assert stamp.stale_reason(PARAMS, digested=[table]) == "an output changed since (another corpus's run replaced it?)"
+    assert stamp.stale_reason({**PARAMS, "inputs": "x"}, digested=[table]) == "parameters or inputs changed"

@@ -170,23 +170,34 @@ def check_output_rows(rows: List[dict]) -> None:
     def where(row) -> str:
         return f" (--tsv line {row['line']})" if row["line"] else ""
 
-    def same(a: Path, b: Path) -> bool:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return os.path.realpath(a) == os.path.realpath(b)
+    def keys(path: Path) -> set:
+        """What identifies a file: its real path, and (device, inode) when it exists (hard links)."""
+        found = {os.path.realpath(path)}
+        if path.exists():
+            st = path.stat()
+            found.add((st.st_dev, st.st_ino))
+        return found
 
-    prompts = [(Path(r["prompt_audio"]), r) for r in rows if r["prompt_audio"] is not None]
+    prompt_of = {}  # key -> the row whose prompt it is (built once: a big TSV is checked in linear time)
+    for r in rows:
+        if r["prompt_audio"] is not None:
+            for k in keys(Path(r["prompt_audio"])):
+                prompt_of.setdefault(k, r)
     written = {}  # real path -> (what, row) of every file the rows write
+    column = "out_wav" if any(r["line"] for r in rows) else "--output"
     for row in rows:
         out = check_output_path(row["output"], "--output")
         sidecar = check_output_path(Path(row["output"]).with_suffix(".json"), "--output's .json sidecar")
-        named = ((out, "--output", row["output"]), (sidecar, "--output's .json sidecar", sidecar))
+        if os.path.realpath(out) == os.path.realpath(sidecar):
+            raise ValueError(f"{column} {row['output']}{where(row)} ends in .json, the name of its own metadata "
+                             "sidecar: choose an output name ending in .wav")
+        named = ((out, column, row["output"]), (sidecar, f"{column}'s .json sidecar", sidecar))
         for path, what, shown in named:
-            for prompt, owner in prompts:
-                if same(path, prompt):
-                    whose = "the" if owner is row else f"line {owner['line']}'s"
-                    raise ValueError(f"{what} {shown}{where(row)} is {whose} --audio-prompt file: writing it would "
-                                     "overwrite your recording; choose another output path")
+            owner = next((prompt_of[k] for k in keys(path) if k in prompt_of), None)
+            if owner is not None:
+                whose = "the" if owner is row else f"line {owner['line']}'s"
+                raise ValueError(f"{what} {shown}{where(row)} is {whose} --audio-prompt file: writing it would "
+                                 "overwrite your recording; choose another output path")
             key = os.path.realpath(path)
             if key in written:
                 other_what, other = written[key]

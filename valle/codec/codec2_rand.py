@@ -86,21 +86,22 @@ def _state_address() -> Optional[int]:
         if got != FIRST_VALUES:
             raise ValueError(f"codec2_rand gave {got} after the reset, not {FIRST_VALUES}")
         return address
-    except (OSError, ValueError, AttributeError, struct.error, ImportError) as e:
+    except (OSError, ValueError, AttributeError, IndexError, struct.error, ImportError) as e:
         log.warning("codec2 decoding is not reproducible here (its random-number state cannot be reset: %s)", e)
         return None
 
 
 def available() -> bool:
     """Whether codec2 decodes are reproducible in this process (the state reset works)."""
-    return _state_address() is not None
+    with _LOCK:
+        return _state_address() is not None
 
 
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
     """Hold the decode lock with codec2's random-number state reset to its initial value."""
-    address = _state_address()
-    with _LOCK:
+    with _LOCK:  # the first call's self-check writes the state and calls codec2_rand: inside the lock too
+        address = _state_address()
         if address is not None:
             ctypes.c_ulong.from_address(address).value = SEED
         yield

@@ -48,6 +48,7 @@ from valle.train.schedulers import BudgetCosine
 from valle.train.trainable import select_trainable, trainable_report
 from valle.train.resume import check_no_other_run, find_resume, interrupted_hint
 from valle.train.validation import validate
+from valle.utils.atomic import atomic_path
 from valle.utils.precision import resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -152,12 +153,14 @@ class Trainer:
         if stage is None or int(stage) == self.args.train_stage:
             return
         kept = self.exp_dir / f"best-valid-loss-stage{int(stage)}.pt"
-        if kept.exists():
+        if kept.exists() and os.path.samefile(kept, best):
             return
-        try:
-            os.link(best, kept)
-        except OSError:
-            shutil.copy2(best, kept)
+        with atomic_path(kept) as tmp:  # replaces an older kept best (stages 1, 2, then 1 and 2 again)
+            tmp.unlink()
+            try:
+                os.link(best, tmp)
+            except OSError:
+                shutil.copy2(best, tmp)
         log.info("stage %d's best checkpoint kept as %s (this stage's validation writes %s)", int(stage), kept, best)
 
     def _setup_model(self, ckpt: Optional[dict]) -> None:

@@ -88,7 +88,13 @@ class StageStamp:
         if missing:
             return f"output {missing[0]} is missing"
         wanted = self._record(params, digested)
-        legacy_ok = source != self.path and not digested and recorded == wanted["params"]  # old bare-params stamps
+        legacy_ok = source != self.path and recorded in (wanted["params"], {"params": wanted["params"]})  # bare
+        # params (old name), or a stamp of a release that did not yet digest these outputs: the same params and
+        # none of the digests; accepted once and rewritten with them
+        undigested = recorded.get("params") == wanted["params"] and not recorded.get("outputs")
+        if undigested and digested:
+            self.write(params, digested)
+            return ""
         if recorded != wanted and not legacy_ok:
             if recorded.get("params", recorded) == wanted["params"]:
                 return "an output changed since (another corpus's run replaced it?)"

@@ -26,7 +26,7 @@ REJECT_REASONS: Dict[str, str] = {
     "missing_transcript": "no transcript for this audio; add a same-stem .txt/.lab (pairs), a metadata.csv row "
     "(ljspeech) or a .normalized.txt/.original.txt (libritts)",
     "empty_transcript": "the transcript is empty; write the spoken text into it",
-    "unreadable_transcript": "the transcript is not UTF-8 text; convert it (e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`)",
+    "unreadable_transcript": "the transcript cannot be read as UTF-8 text: the detail says why (convert it, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`, or make it readable)",
     "duplicate_id": "another file already uses this utterance id; rename one of them",
     "missing_audio": "a transcript names audio that does not exist; add the audio or drop the line",
     "not_a_regular_file": "a FIFO, device or socket named like audio; only regular files are read",
