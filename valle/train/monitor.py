@@ -64,7 +64,7 @@ class Monitor:
         self.window: List[Dict[str, float]] = []
         self.synth_failed = False
 
-    def truncate_steps(self, step: int) -> None:
+    def truncate_history(self, step: int) -> None:
         """Drop the lines of ``steps.jsonl`` and ``valid.jsonl`` after ``step`` (a resumed run rewrites them)."""
         for path in (self.steps_path, self.valid_path):
             if not path.is_file():

@@ -205,6 +205,7 @@ class Trainer:
         self.trained_stages = sorted({args.train_stage})
         self._start_history(ckpt, self.switching)
         self.best_valid, self.bad_valids = math.inf, 0
+        self.last_valid: Optional[tuple] = None  # (step, result) of the newest validation: a step is validated once
         self.recent_losses = []  # --stop-at-loss
         if ckpt is None:
             return
@@ -239,7 +240,7 @@ class Trainer:
             log.info("removing %s, left by an interrupted write", stale)
             stale.unlink(missing_ok=True)
         save_effective_config(self.args, self.exp_dir)
-        self.monitor.truncate_steps(self.step)
+        self.monitor.truncate_history(self.step)
 
     def _start_history(self, ckpt, switching: bool) -> None:
         """What trained each half before this run (``valle.train.provenance``); warns when the NAR
@@ -475,22 +476,23 @@ class Trainer:
         if self.is_main:
             log.info("validation before the first step (the starting model): loss %.4f", res.get("loss", math.nan))
         self.monitor.log_valid(self.step, self.epoch, res)
-        self.valid_step = self.step
+        self.last_valid = (self.step, res)
 
     def validate_end(self) -> None:
         """Validate the final weights unless the last validation already saw them, so a run that
         ends at --max-steps, early stop or the last epoch always has best-valid-loss.pt on record."""
-        if self.valid_loader is not None and getattr(self, "valid_step", None) != self.step and self.step > 0:
+        validated = self.last_valid is not None and self.last_valid[0] == self.step
+        if self.valid_loader is not None and self.step > 0 and not validated:
             log.info("validation at the end of training (step %d)", self.step)
             self.run_validation(epoch_end=True)
 
     def run_validation(self, epoch_end: bool) -> Optional[Dict[str, float]]:
         if self.valid_loader is None:
             return None
-        last = getattr(self, "last_valid", None)
-        if last is not None and last[0] == self.step:  # --valid-interval and the epoch's end on one step: the same
-            return last[1]  # weights, validated once (a second record would count against --early-stop-patience)
-        self.valid_step = self.step
+        if self.last_valid is not None and self.last_valid[0] == self.step:
+            # --valid-interval and the epoch's end on one step: the same weights, validated once (a second
+            # record would count against --early-stop-patience)
+            return self.last_valid[1]
         res = validate(self.model_ddp, self.valid_loader, self.args, self.device, self.world_size)
         self.last_valid = (self.step, res)
         self.monitor.log_valid(self.step, self.epoch, res)

@@ -88,18 +88,14 @@ class StageStamp:
         if missing:
             return f"output {missing[0]} is missing"
         wanted = self._record(params, digested)
-        legacy_ok = source != self.path and recorded in (wanted["params"], {"params": wanted["params"]})  # bare
-        # params (old name), or a stamp of a release that did not yet digest these outputs: the same params and
-        # none of the digests; accepted once and rewritten with them
+        legacy_ok = source != self.path and recorded == wanted["params"]  # bare params under an old name
+        # a stamp of a release that did not yet digest these outputs: the same params, none of the digests
         undigested = recorded.get("params") == wanted["params"] and not recorded.get("outputs")
-        if undigested and digested:
-            self.write(params, digested)
-            return ""
-        if recorded != wanted and not legacy_ok:
+        if recorded != wanted and not (legacy_ok or undigested):
             if recorded.get("params", recorded) == wanted["params"]:
                 return "an output changed since (another corpus's run replaced it?)"
             return "parameters or inputs changed"
-        if source != self.path:  # a current stamp of an earlier release: carry it over to the new name
+        if source != self.path or recorded != wanted:  # an earlier release's current stamp: rewritten in this form
             self.write(params, digested)
         return ""
 
