@@ -9,7 +9,9 @@ process (the second is what a busy shared machine disturbs least). The CPU model
 torch's dispatch level and the load average at the start and end are printed with the figures.
 Weights are random; EOS is forbidden so every run makes the requested frames: fp32 models through
 their weights (``suppress_eos``, so the output layer runs as in synthesis, inside the "kernel" step),
-int8 ones by a forward hook on the output layer (an EOS weight of -100 would crush the int8 scale).
+int8 ones through ``ar_decode``'s ``min_frames`` (an EOS weight of -100 would crush the int8 scale; a forward
+hook on the output layer, used before, took it out of the kernel into torch's int8 product, whose activations
+are quantized over the batch: the batch-mates changed each other's codes, which the kernel's do not).
 
 - ``d256_l4``: the ``small`` size (d256 / 4 heads / 4 layers), 150 frames after a 225-frame
   prompt and 60 text tokens, greedy, in every step mode the device runs (``kernel``, the default
@@ -60,20 +62,13 @@ def log(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def forbid_eos(model) -> None:
-    eos = torch.tensor([model.config.eos_id])
-    model.ar_predict_layer.register_forward_hook(lambda m, i, out: out.index_fill(-1, eos, float("-inf")))
-
-
 def build(preset: str, quantize: str = "none", **over) -> VALLE:
     torch.manual_seed(0)
     model = VALLE(get_preset(preset, **over)).eval()
     if quantize == "none":
         suppress_eos(model)
         return model
-    model = quantize_for_synthesis(model, quantize)
-    forbid_eos(model)
-    return model
+    return quantize_for_synthesis(model, quantize)  # EOS: min_frames (timed_decode)
 
 
 def inputs(model, text_lens, prompt_lens, seed=0):
@@ -85,11 +80,14 @@ def inputs(model, text_lens, prompt_lens, seed=0):
 
 
 def timed_decode(model, x, new_frames, step_mode="auto"):
-    """(codes, wall s, CPU s) of one greedy ar_decode call."""
+    """(codes, wall s, CPU s) of one greedy ar_decode call. EOS is forbidden by the weights of an fp32 output
+    layer (``build``), and by ``min_frames`` for a quantized one."""
+    n = torch.tensor(new_frames)
+    quantized = type(model.ar_predict_layer) is not torch.nn.Linear
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
         r = ar_decode(model, x["text"], x["text_lens"], None, x["prompt"], x["prompt_lens"],
-                      torch.tensor(new_frames), top_k=1, step_mode=step_mode)
+                      n, top_k=1, step_mode=step_mode, min_frames=n if quantized else None)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     got = [len(c) for c in r.codes]
     if got != list(new_frames):
@@ -318,6 +316,8 @@ def main(argv=None) -> int:
     if parts & {"paper", "paper_batch8", "paper_batches", "paper_dtype"}:
         paper_models = {"fp32": build("vallex"), "int8": build("vallex", "int8")}
         res["paper_parameters"] = sum(p.numel() for p in paper_models["fp32"].parameters())
+        for m in paper_models.values():  # warm-up: load (or, after a change to the kernels, compile) them
+            timed_decode(m, inputs(m, [5], [5]), [2])
     if "paper" in parts:
         xp = inputs(paper_models["fp32"], [60], [225])
         sides = {k: single(m, xp, 40) for k, m in paper_models.items()}  # int8: the kernel step ("auto")

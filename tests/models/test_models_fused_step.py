@@ -7,6 +7,7 @@ import torch
 from reference_case import case_inputs
 from model_batches import make_inputs
 from test_models_kv_cache import make_model
+from valle.models import step_kernels
 from valle.models.decoding import ar_decode
 from valle.models.kernel_step import greedy_choice, kernel_step_supported
 from valle.models.quantize import quantize_for_synthesis
@@ -30,12 +31,16 @@ def test_fused_step_equals_module_step_on_reference_case(vallex_small):
         assert (runs[mode].step_logits[0] - out["ar_step_logits"][:n]).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("bos", [True, False])
-def test_fused_step_batched_padding_and_stopping(bos):
+@pytest.mark.parametrize("bos,tiles", [(True, False), (False, False), (False, True)])
+def test_fused_step_batched_padding_and_stopping(bos, tiles, monkeypatch):
     """Items with different text / prompt lengths (left-padded audio, right-padded text) and
-    different frame budgets, so items leave the batch mid-way: every item equals the module path."""
+    different frame budgets, so items leave the batch one by one (6 rows, then fewer as items finish):
+    every item equals the module path. ``tiles``: the kernel's products of 4+ rows take its 4 x 4 tiles (as
+    paper-size matrices do; this model's are small)."""
+    if tiles:
+        monkeypatch.setattr(step_kernels, "TILE_MIN_BYTES", 0)
     model = make_model(prepend_bos=bos)
-    lens = ([11, 4, 8], [1 if bos else 2, 17, 40], [20, 6, 13])
+    lens = ([11, 4, 8, 6, 13, 2], [1 if bos else 2, 17, 40, 9, 25, 3], [20, 6, 13, 9, 16, 3])
     x = make_inputs(*lens[:2])
     with torch.no_grad():
         plain, fused, static, kernel = (
@@ -43,7 +48,7 @@ def test_fused_step_batched_padding_and_stopping(bos):
                       x["prompt_lens"], torch.tensor(lens[2]), top_k=1, keep_logits=True, step_mode=mode)
             for mode in ("modules", "fused", "static", "kernel"))
     for run in (fused, static, kernel):  # "static": the fixed-shape step that CUDA graphs capture
-        for i in range(3):
+        for i in range(len(lens[2])):
             assert len(run.codes[i]) == lens[2][i]
             assert torch.equal(run.codes[i], plain.codes[i])
             assert (run.step_logits[i] - plain.step_logits[i])[:, :1024].abs().max() < 1e-5  # EOS: -inf

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pytest
 import torch
 
 from model_batches import make_inputs
-from valle.models import VALLE, get_preset
+from valle.models import VALLE, get_preset, step_kernels
 from valle.models.decoding import ar_decode
 from valle.models.fused_step import preallocated_cache
 from valle.models.kernel_step import _UNPACKED, KernelARStep, kernel_step_supported
@@ -69,11 +71,15 @@ def test_the_int8_kernel_step_is_the_fp32_step_of_the_dequantized_weights():
     assert torch.equal(int8.argmax(-1), fp32_of_deq.argmax(-1))
 
 
-def test_int8_kernel_codes_of_a_batch_equal_one_by_one():
+@pytest.mark.parametrize("tiles", [False, True])
+def test_int8_kernel_codes_of_a_batch_equal_one_by_one(tiles, monkeypatch):
     """Activations stay fp32 per row, so (unlike torch's int8 step, which quantizes each step's activations
-    over the batch) an item's codes do not depend on its batch-mates, and its logits only by float rounding."""
+    over the batch) an item's codes do not depend on its batch-mates, and its logits only by float rounding;
+    ``tiles``: every product of 4+ rows takes the kernel's 4 x 4 tiles (paper-size matrices do; nano's are small)."""
+    if tiles:
+        monkeypatch.setattr(step_kernels, "TILE_MIN_BYTES", 0)
     q = quantize_for_synthesis(nano(), "int8")
-    lens = ([11, 4, 8], [1, 17, 30], [14, 6, 10])
+    lens = ([11, 4, 8, 5, 9], [1, 17, 30, 6, 12], [14, 6, 10, 3, 8])  # 5 rows: a 4 x 4 tile and one more
     x = make_inputs(*lens[:2])
 
     def decode(rows, width):
@@ -84,10 +90,10 @@ def test_int8_kernel_codes_of_a_batch_equal_one_by_one():
                          keep_logits=True)
 
     with torch.no_grad():
-        together = decode([0, 1, 2], None)  # products over 2 rows + 1 row, then fewer as items finish
+        together = decode(list(range(5)), None)  # products over 4 + 1 rows, then fewer as items finish
         # alone without text padding: torch's int8 prompt pass would quantize the padding's activations too
-        alone = [decode([i], lens[0][i]) for i in range(3)]
-    for i in range(3):
+        alone = [decode([i], lens[0][i]) for i in range(5)]
+    for i in range(5):
         assert len(together.codes[i]) == lens[2][i]
         assert torch.equal(together.codes[i], alone[i].codes[0])
         # bit for bit on the Zen 5 EPYC; the vectorised sums of 1, 2 and 4 rows may round apart elsewhere
@@ -97,22 +103,23 @@ def test_int8_kernel_codes_of_a_batch_equal_one_by_one():
 
 def test_kernel_products_scale_each_weight_row_and_add_the_bias_once():
     """``step_kernels.linear`` on int8 weights with a different scale per output row (per-channel quantization;
-    quantize_dynamic's default is one scale for all rows), with and without bias and accumulation, for every
-    row-block size (1, 2, 4 and remainders)."""
-    import numpy as np
-
-    from valle.models import step_kernels
-
+    quantize_dynamic's default is one scale for all rows) and on fp32 weights, with and without bias and
+    accumulation, for every row-block size (1, 2, 4 and remainders; 4 x 4 tiles from 4 rows on, with outputs
+    left over when there are not a multiple of 4, or fewer than 4)."""
     g = np.random.default_rng(0)
-    w = g.integers(-127, 128, size=(13, 40)).astype(np.int8)
-    scale = g.uniform(0.001, 0.1, size=13).astype(np.float32)
-    bias = g.standard_normal(13).astype(np.float32)
     none = np.empty(0, np.float32)
-    for rows in (1, 2, 3, 4, 7):
-        x = g.standard_normal((rows, 40)).astype(np.float32)
-        expected = (x.astype(np.float64) @ (w.astype(np.float64) * scale[:, None]).T)
-        for b, add in ((bias, False), (none, False), (bias, True)):
-            y = np.ones((rows, 13), np.float32)
-            step_kernels.linear(x, w, scale, b, y, add)
-            want = expected + (bias if b.size else 0.0) + (1.0 if add else 0.0)
-            np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-4)
+    for n_out in (13, 3):
+        w8 = g.integers(-127, 128, size=(n_out, 40)).astype(np.int8)
+        scale = g.uniform(0.001, 0.1, size=n_out).astype(np.float32)
+        bias = g.standard_normal(n_out).astype(np.float32)
+        for w, s in ((w8, scale), (g.standard_normal((n_out, 40)).astype(np.float32), none)):
+            w_real = w.astype(np.float64) * (s[:, None] if s.size else 1.0)
+            for rows in (1, 2, 3, 4, 7, 8, 9):
+                x = g.standard_normal((rows, 40)).astype(np.float32)
+                expected = x.astype(np.float64) @ w_real.T
+                for b, add in ((bias, False), (none, False), (bias, True)):
+                    for tile_bytes in (0, w.nbytes + 1):  # 4 x 4 tiles from 4 rows on, or none
+                        y = np.ones((rows, n_out), np.float32)
+                        step_kernels.linear(x, w, s, b, y, add, tile_bytes)
+                        want = expected + (bias if b.size else 0.0) + (1.0 if add else 0.0)
+                        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-4)

@@ -7,27 +7,92 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from llvmlite.binding import llvm_version_info
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# LLVM names its prefetch by pointer type: ``p0`` with opaque pointers (LLVM 15 on), ``p0i8`` before
+_PREFETCH = "llvm.prefetch.p0" if llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
+_AHEAD = 8  # weight rows between the tile being summed and the one being prefetched (two tiles on)
+# ``linear``'s ``tile_bytes`` in the step (kernel_step.py reads it per step): the smallest weight matrix that takes
+# 4 x 4 tiles. They paid for paper-size matrices streamed from memory (int8, 3-4 MiB each: 8 rows 2x, 4 rows 1.4x
+# the one-weight-row loop), not for the d256 ones (<= 1 MiB, read from the L3: 4 rows 1.2-1.4x slower, 8 rows
+# even; docs/benchmarks.md)
+TILE_MIN_BYTES = 2 << 20
+
+
+@intrinsic
+def _prefetch(typingctx, arr, row, col):
+    """Ask the CPU to start loading ``arr[row, col]``'s cache line (``llvm.prefetch``: a read, kept in every
+    cache level); it returns nothing and never faults."""
+    sig = types.void(arr, row, col)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], args[2]])
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+                                            _PREFETCH)
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return sig, codegen
 
 
 @njit(cache=True, fastmath=True)
-def linear(x, w, scale, bias, y, add):
-    """y[r] (+)= (x[r] @ w.T) * scale + bias for every row r; w is [out, in], fp32 or int8, ``scale``
-    [out] (empty: none, fp32 weights) and ``bias`` [out] (empty: none). Each weight row is read once
-    for all rows of x, and converted once (int8 -> fp32, in registers) for up to four rows at a time;
-    a row's sum is the same loop in any batch, so its result depends on its batch-mates at most by float
-    rounding (the vectorised sums of 1, 2 and 4 rows may round apart; on the Zen 5 EPYC they were equal)."""
-    n_out, n_in = w.shape
-    B = x.shape[0]
+def _tile(x, w, o, r, scale, bias, y, add):
+    """Outputs o..o+3 of batch rows r..r+3: 16 sums side by side, so each weight element is converted once
+    for four rows and each activation read once for four weight rows (in cache ~2x the one-weight-row loop)."""
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = np.float32(0.0)
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = np.float32(0.0)
+    for i in range(w.shape[1]):
+        w0, w1, w2, w3 = np.float32(w[o, i]), np.float32(w[o + 1, i]), np.float32(w[o + 2, i]), np.float32(w[o + 3, i])
+        x0, x1, x2, x3 = x[r, i], x[r + 1, i], x[r + 2, i], x[r + 3, i]
+        s00 += w0 * x0
+        s01 += w0 * x1
+        s02 += w0 * x2
+        s03 += w0 * x3
+        s10 += w1 * x0
+        s11 += w1 * x1
+        s12 += w1 * x2
+        s13 += w1 * x3
+        s20 += w2 * x0
+        s21 += w2 * x1
+        s22 += w2 * x2
+        s23 += w2 * x3
+        s30 += w3 * x0
+        s31 += w3 * x1
+        s32 += w3 * x2
+        s33 += w3 * x3
+    sums = ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33))
+    for j in range(4):
+        f = scale[o + j] if scale.shape[0] > 0 else np.float32(1.0)
+        b = bias[o + j] if bias.shape[0] > 0 else np.float32(0.0)
+        for k in range(4):
+            v = sums[j][k] * f + b
+            if add:
+                y[r + k, o + j] += v
+            else:
+                y[r + k, o + j] = v
+
+
+@njit(cache=True, fastmath=True)
+def _rows(x, w, scale, bias, y, add, o_from, o_to, r_from, r_to):
+    """Outputs o_from..o_to-1 of batch rows r_from..r_to-1, one weight row at a time: each weight row is read
+    once and converted once (int8 -> fp32, in registers) for up to four batch rows."""
+    n_in = w.shape[1]
     has_bias = bias.shape[0] > 0
     has_scale = scale.shape[0] > 0
     sums = np.empty(4, np.float32)
-    for o in range(n_out):
+    for o in range(o_from, o_to):
         b = bias[o] if has_bias else np.float32(0.0)
         f = scale[o] if has_scale else np.float32(1.0)
-        r = 0
-        while r < B:
-            n = 4 if B - r >= 4 else (2 if B - r >= 2 else 1)  # rows summed together this pass
+        r = r_from
+        while r < r_to:
+            n = 4 if r_to - r >= 4 else (2 if r_to - r >= 2 else 1)  # rows summed together this pass
             if n == 4:
                 s0 = np.float32(0.0)
                 s1 = np.float32(0.0)
@@ -62,6 +127,30 @@ def linear(x, w, scale, bias, y, add):
 
 
 @njit(cache=True, fastmath=True)
+def linear(x, w, scale, bias, y, add, tile_bytes):
+    """y[r] (+)= (x[r] @ w.T) * scale + bias for every row r; w is [out, in], fp32 or int8, ``scale``
+    [out] (empty: none, fp32 weights) and ``bias`` [out] (empty: none). Each weight row is read from memory
+    once for all rows of x. With four or more rows and a matrix of ``tile_bytes`` or more, groups of four
+    rows take 4 x 4 tiles (``_tile``) while the weight rows ``_AHEAD`` further on are prefetched (four weight
+    rows read side by side are four short streams, which the CPU's own prefetcher follows poorly); the other
+    rows (and the last ``n_out % 4`` outputs) take the one-weight-row loop. A row's sum is a vectorised loop whose order the compiler picks per loop, so
+    its result may depend on its batch-mates by float rounding."""
+    n_out, n_in = w.shape
+    B = x.shape[0]
+    tiled_rows = B - B % 4 if w.nbytes >= tile_bytes else 0
+    tiled_outs = n_out - n_out % 4 if tiled_rows > 0 else 0
+    line = max(1, 64 // w.itemsize)  # elements per 64-byte cache line
+    for o in range(0, tiled_outs, 4):
+        for p in range(o + _AHEAD, min(o + _AHEAD + 4, n_out)):
+            for i in range(0, n_in, line):
+                _prefetch(w, p, i)
+        for r in range(0, tiled_rows, 4):
+            _tile(x, w, o, r, scale, bias, y, add)
+        _rows(x, w, scale, bias, y, add, o, o + 4, tiled_rows, B)  # the rest, while these weight rows are in cache
+    _rows(x, w, scale, bias, y, add, tiled_outs, n_out, 0, B)
+
+
+@njit(cache=True, fastmath=True)
 def layer_norm(x, w, b, eps, y):
     n = x.shape[1]
     for r in range(x.shape[0]):
@@ -79,9 +168,9 @@ def layer_norm(x, w, b, eps, y):
 
 
 @njit(cache=True, fastmath=True)
-def attend(qkv, kv, key_ok, t, n_heads, out):
-    """One query per item over cached keys 0..t (column t just written); keys with
-    ``key_ok`` false (padding) get zero weight, as SDPA's -inf mask gives them."""
+def attend(qkv, kv, key_ok, rows, t, n_heads, out):
+    """One query per item over cached keys 0..t (column t just written); item r's keys are cache row
+    ``rows[r]``; keys with ``key_ok`` false (padding) get zero weight, as SDPA's -inf mask gives them."""
     D = out.shape[1]
     dh = D // n_heads
     scale = np.float32(1.0 / math.sqrt(dh))
@@ -89,11 +178,12 @@ def attend(qkv, kv, key_ok, t, n_heads, out):
     for r in range(qkv.shape[0]):
         for h in range(n_heads):
             q = qkv[r, h * dh: (h + 1) * dh]
-            k = kv[0, r, h]
-            v = kv[1, r, h]
+            k = kv[0, rows[r], h]
+            v = kv[1, rows[r], h]
+            ok = key_ok[rows[r]]
             top = np.float32(-3.0e38)
             for j in range(t + 1):
-                if key_ok[r, j]:
+                if ok[j]:
                     s = np.float32(0.0)
                     for d in range(dh):
                         s += q[d] * k[j, d]
@@ -107,7 +197,7 @@ def attend(qkv, kv, key_ok, t, n_heads, out):
             for j in range(t + 1):
                 # below e^-87 a weight is subnormal in fp32, below the resolution of the sum: skipped,
                 # so no subnormal arithmetic (~100x slower on x86) can reach the accumulator
-                if key_ok[r, j] and scores[j] - top > -87.0:
+                if ok[j] and scores[j] - top > -87.0:
                     p = np.exp(scores[j] - top)
                     total += p
                     for d in range(dh):
@@ -127,42 +217,43 @@ def embed(tokens, positions, emb, pe):
 
 
 @njit(cache=True)
-def layer_step(x, t, n_heads, kv, key_ok, n1w, n1b, eps1, qkv_w, qkv_s, qkv_b, out_w, out_s, out_b, n2w, n2b, eps2,
-               ff1_w, ff1_s, ff1_b, ff2_w, ff2_s, ff2_b):
+def layer_step(x, t, n_heads, kv, key_ok, rows, tile_bytes, n1w, n1b, eps1, qkv_w, qkv_s, qkv_b, out_w, out_s, out_b,
+               n2w, n2b, eps2, ff1_w, ff1_s, ff1_b, ff2_w, ff2_s, ff2_b):
     """One pre-norm layer for one new position per item, ``x`` [B, D] updated in place; the new
-    key and value go to column ``t`` of this layer's cache ``kv`` [2, B, H, capacity, Dh]. Each
-    product's weights come as (w, scale, bias), as ``linear`` takes them."""
+    key and value go to column ``t`` of this layer's cache ``kv`` [2, batch, H, capacity, Dh], item r's in
+    its row ``rows[r]`` (items that finished keep their rows: nothing is copied when the batch shrinks). Each
+    product's weights come as (w, scale, bias), as ``linear`` takes them (with ``tile_bytes``)."""
     B, D = x.shape
     h = np.empty((B, D), np.float32)
     qkv = np.empty((B, 3 * D), np.float32)
     att = np.empty((B, D), np.float32)
     ff = np.empty((B, ff1_w.shape[0]), np.float32)
     layer_norm(x, n1w, n1b, eps1, h)
-    linear(h, qkv_w, qkv_s, qkv_b, qkv, False)
+    linear(h, qkv_w, qkv_s, qkv_b, qkv, False, tile_bytes)
     dh = D // n_heads
     for r in range(B):
         for hh in range(n_heads):
             for d in range(dh):
-                kv[0, r, hh, t, d] = qkv[r, D + hh * dh + d]
-                kv[1, r, hh, t, d] = qkv[r, 2 * D + hh * dh + d]
-    attend(qkv, kv, key_ok, t, n_heads, att)
-    linear(att, out_w, out_s, out_b, x, True)
+                kv[0, rows[r], hh, t, d] = qkv[r, D + hh * dh + d]
+                kv[1, rows[r], hh, t, d] = qkv[r, 2 * D + hh * dh + d]
+    attend(qkv, kv, key_ok, rows, t, n_heads, att)
+    linear(att, out_w, out_s, out_b, x, True, tile_bytes)
     layer_norm(x, n2w, n2b, eps2, h)
-    linear(h, ff1_w, ff1_s, ff1_b, ff, False)
+    linear(h, ff1_w, ff1_s, ff1_b, ff, False, tile_bytes)
     for r in range(B):
         for i in range(ff.shape[1]):
             if ff[r, i] < 0:
                 ff[r, i] = 0.0
-    linear(ff, ff2_w, ff2_s, ff2_b, x, True)
+    linear(ff, ff2_w, ff2_s, ff2_b, x, True, tile_bytes)
 
 
 @njit(cache=True)
-def output(x, norm_w, norm_b, eps, head_w, head_s, head_b, logits):
+def output(x, norm_w, norm_b, eps, head_w, head_s, head_b, logits, tile_bytes):
     """The final norm of ``x``, returned, and with ``head_w`` [V, D] non-empty the logits [B, V]."""
     h = np.empty(x.shape, np.float32)
     layer_norm(x, norm_w, norm_b, eps, h)
     if head_w.shape[0] > 0:
-        linear(h, head_w, head_s, head_b, logits, False)
+        linear(h, head_w, head_s, head_b, logits, False, tile_bytes)
     return h
 
 
