@@ -35,10 +35,10 @@ def test_fused_step_equals_module_step_on_reference_case(vallex_small):
 def test_fused_step_batched_padding_and_stopping(bos, tiles, monkeypatch):
     """Items with different text / prompt lengths (left-padded audio, right-padded text) and
     different frame budgets, so items leave the batch one by one (6 rows, then fewer as items finish):
-    every item equals the module path. ``tiles``: the kernel's products of 4+ rows take its 4 x 4 tiles (as
-    paper-size matrices do; this model's are small)."""
+    every item equals the module path. ``tiles``: the kernel's products of 4+ rows take its 4 x 4 tiles (as a
+    paper-size step's do; this model's weights are too small for them)."""
     if tiles:
-        monkeypatch.setattr(step_kernels, "TILE_MIN_BYTES", 0)
+        monkeypatch.setattr(step_kernels, "TILE_MIN_STEP_BYTES", 0)
     model = make_model(prepend_bos=bos)
     lens = ([11, 4, 8, 6, 13, 2], [1 if bos else 2, 17, 40, 9, 25, 3], [20, 6, 13, 9, 16, 3])
     x = make_inputs(*lens[:2])

@@ -9,9 +9,10 @@ nothing is transposed or copied per call), so a step costs about one read of its
 
 Sums run in a different order than MKL's, so logits differ by float rounding (~1e-6 relative);
 greedy codes equal the module path's on the published VALL-E X case and the batched cases
-(tests/models/test_models_fused_step.py). The cache, masks and batch selection are
-``FusedARStep``'s. Needs numba (a dependency of librosa, listed in setup.py); without it, or for
-any model the kernel does not cover (``kernel_step_supported``), "auto" uses the torch fused step.
+(tests/models/test_models_fused_step.py). The cache and masks are ``FusedARStep``'s; an item that
+finishes only leaves the kernel's list of batch rows (``KernelARStep.select``). Needs numba (a dependency
+of librosa, listed in setup.py); without it, or for any model the kernel does not cover
+(``kernel_step_supported``), "auto" uses the torch fused step.
 
 int8 (``--quantize int8``, valle/models/quantize.py): the kernel reads the quantized maps' int8 weights
 and per-row scales and keeps activations and sums in fp32, so its step is the fp32 step of the model whose
@@ -143,7 +144,9 @@ def _np(t: Tensor) -> np.ndarray:
 class KernelARStep(FusedARStep):
     """``FusedARStep`` (same cache and masks) whose ``step`` is the numba kernel. ``select`` copies nothing:
     the kernel reads each item's keys and values in its original batch row (``rows``), so an item finishing
-    does not copy the others' caches (at paper size 8 items' ~330 MB, ~80 ms per finished item)."""
+    does not copy the others' caches (at paper size 8 items' ~330 MB, ~80 ms per finished item). After a
+    ``select`` the inherited torch views (``kv``, ``pad_mask``, ``mask``) still hold every batch row: only
+    this class's ``step`` reads the cache, so the torch step of ``FusedARStep`` is closed to it."""
 
     transpose_weights = False  # the kernel reads [out, in]
 
@@ -153,7 +156,7 @@ class KernelARStep(FusedARStep):
         self.kernels = step_kernels
         super().__init__(model, prefill, key_valid, capacity)
         dec = model.ar_decoder
-        # per layer, after (x, t, n_heads, kv, key_ok, rows, tile_bytes): layer_step's weights (zero-copy views of fp32
+        # per layer, after (x, t, n_heads, kv, key_ok, rows, tiles): layer_step's weights (zero-copy views of fp32
         # parameters; int8 maps: their int8 weights and row scales, unpacked once per model: _UNPACKED)
         self.layer_args = [
             (_np(layer.norm1.weight), _np(layer.norm1.bias), np.float32(layer.norm1.eps),
@@ -169,12 +172,19 @@ class KernelARStep(FusedARStep):
         self.head_args = ((np.empty((0, self.D), np.float32), none, none) if self.head_hooked
                           else _product(self.head, need_bias=False))
         self.n_out = self.head.out_features
+        weight_bytes = sum(a.nbytes for args in (*self.layer_args, self.head_args) for a in args
+                           if isinstance(a, np.ndarray))
+        self.tiles = weight_bytes >= step_kernels.TILE_MIN_STEP_BYTES  # weights streamed from memory every step
         self.rows = np.arange(self.B, dtype=np.int64)  # the cache's batch row of each item still decoding
         self.key_ok = (self.pad_mask.view(self.B, -1) == 0).numpy()  # [batch, capacity] bool, in cache rows
 
     def select(self, index: Tensor) -> None:
         self.rows = self.rows[index.cpu().numpy()]
         self.B = len(self.rows)
+
+    def step_static(self, *args):
+        raise NotImplementedError("KernelARStep has no fixed-shape torch step (the static and cuda_graph "
+                                  "step modes wrap FusedARStep)")
 
     def _views(self) -> None:
         super()._views()
@@ -187,9 +197,9 @@ class KernelARStep(FusedARStep):
         k = self.kernels
         x = k.embed(_np(tokens), _np(positions), self.emb_np, self.pe_np)
         for kv, args in zip(self.kv_layers, self.layer_args):
-            k.layer_step(x, t, self.H, kv, self.key_ok, self.rows, k.TILE_MIN_BYTES, *args)
+            k.layer_step(x, t, self.H, kv, self.key_ok, self.rows, self.tiles, *args)
         logits = np.empty((self.B, 0 if self.head_hooked else self.n_out), np.float32)
-        h = k.output(x, *self.norm_args, *self.head_args, logits, k.TILE_MIN_BYTES)
+        h = k.output(x, *self.norm_args, *self.head_args, logits, self.tiles)
         self.length = t + 1
         if self.head_hooked:
             return self.head(torch.from_numpy(h))

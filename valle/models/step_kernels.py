@@ -16,11 +16,11 @@ from numba.extending import intrinsic
 # LLVM names its prefetch by pointer type: ``p0`` with opaque pointers (LLVM 15 on), ``p0i8`` before
 _PREFETCH = "llvm.prefetch.p0" if llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
 _AHEAD = 8  # weight rows between the tile being summed and the one being prefetched (two tiles on)
-# ``linear``'s ``tile_bytes`` in the step (kernel_step.py reads it per step): the smallest weight matrix that takes
-# 4 x 4 tiles. They paid for paper-size matrices streamed from memory (int8, 3-4 MiB each: 8 rows 2x, 4 rows 1.4x
-# the one-weight-row loop), not for the d256 ones (<= 1 MiB, read from the L3: 4 rows 1.2-1.4x slower, 8 rows
-# even; docs/benchmarks.md)
-TILE_MIN_BYTES = 2 << 20
+# the smallest step (bytes of its weights, all products) whose products take 4 x 4 tiles (``linear``'s ``tiles``;
+# kernel_step.py decides once per stepper). They paid where the weights stream from memory (paper size, int8: 152 MB
+# a step; 8 rows 2x, 4 rows 1.4x the one-weight-row loop), not where they stay in the L3 (d256: 13.6 MB fp32; 4 rows
+# 1.2-1.4x slower, 8 rows even; docs/benchmarks.md). Above the 32 MiB L3 of the CPUs measured.
+TILE_MIN_STEP_BYTES = 64 << 20
 
 
 @intrinsic
@@ -127,17 +127,17 @@ def _rows(x, w, scale, bias, y, add, o_from, o_to, r_from, r_to):
 
 
 @njit(cache=True, fastmath=True)
-def linear(x, w, scale, bias, y, add, tile_bytes):
+def linear(x, w, scale, bias, y, add, tiles):
     """y[r] (+)= (x[r] @ w.T) * scale + bias for every row r; w is [out, in], fp32 or int8, ``scale``
     [out] (empty: none, fp32 weights) and ``bias`` [out] (empty: none). Each weight row is read from memory
-    once for all rows of x. With four or more rows and a matrix of ``tile_bytes`` or more, groups of four
-    rows take 4 x 4 tiles (``_tile``) while the weight rows ``_AHEAD`` further on are prefetched (four weight
-    rows read side by side are four short streams, which the CPU's own prefetcher follows poorly); the other
-    rows (and the last ``n_out % 4`` outputs) take the one-weight-row loop. A row's sum is a vectorised loop whose order the compiler picks per loop, so
-    its result may depend on its batch-mates by float rounding."""
+    once for all rows of x. With ``tiles`` and four or more rows, groups of four rows take 4 x 4 tiles
+    (``_tile``) while the weight rows ``_AHEAD`` further on are prefetched (four weight rows read side by side
+    are four short streams, which the CPU's own prefetcher follows poorly); the other rows (and the last
+    ``n_out % 4`` outputs) take the one-weight-row loop. A row's sum is a vectorised loop whose order the
+    compiler picks per loop, so its result may depend on its batch-mates by float rounding."""
     n_out, n_in = w.shape
     B = x.shape[0]
-    tiled_rows = B - B % 4 if w.nbytes >= tile_bytes else 0
+    tiled_rows = B - B % 4 if tiles else 0
     tiled_outs = n_out - n_out % 4 if tiled_rows > 0 else 0
     line = max(1, 64 // w.itemsize)  # elements per 64-byte cache line
     for o in range(0, tiled_outs, 4):
@@ -217,19 +217,19 @@ def embed(tokens, positions, emb, pe):
 
 
 @njit(cache=True)
-def layer_step(x, t, n_heads, kv, key_ok, rows, tile_bytes, n1w, n1b, eps1, qkv_w, qkv_s, qkv_b, out_w, out_s, out_b,
+def layer_step(x, t, n_heads, kv, key_ok, rows, tiles, n1w, n1b, eps1, qkv_w, qkv_s, qkv_b, out_w, out_s, out_b,
                n2w, n2b, eps2, ff1_w, ff1_s, ff1_b, ff2_w, ff2_s, ff2_b):
     """One pre-norm layer for one new position per item, ``x`` [B, D] updated in place; the new
     key and value go to column ``t`` of this layer's cache ``kv`` [2, batch, H, capacity, Dh], item r's in
     its row ``rows[r]`` (items that finished keep their rows: nothing is copied when the batch shrinks). Each
-    product's weights come as (w, scale, bias), as ``linear`` takes them (with ``tile_bytes``)."""
+    product's weights come as (w, scale, bias), as ``linear`` takes them (with ``tiles``)."""
     B, D = x.shape
     h = np.empty((B, D), np.float32)
     qkv = np.empty((B, 3 * D), np.float32)
     att = np.empty((B, D), np.float32)
     ff = np.empty((B, ff1_w.shape[0]), np.float32)
     layer_norm(x, n1w, n1b, eps1, h)
-    linear(h, qkv_w, qkv_s, qkv_b, qkv, False, tile_bytes)
+    linear(h, qkv_w, qkv_s, qkv_b, qkv, False, tiles)
     dh = D // n_heads
     for r in range(B):
         for hh in range(n_heads):
@@ -237,23 +237,23 @@ def layer_step(x, t, n_heads, kv, key_ok, rows, tile_bytes, n1w, n1b, eps1, qkv_
                 kv[0, rows[r], hh, t, d] = qkv[r, D + hh * dh + d]
                 kv[1, rows[r], hh, t, d] = qkv[r, 2 * D + hh * dh + d]
     attend(qkv, kv, key_ok, rows, t, n_heads, att)
-    linear(att, out_w, out_s, out_b, x, True, tile_bytes)
+    linear(att, out_w, out_s, out_b, x, True, tiles)
     layer_norm(x, n2w, n2b, eps2, h)
-    linear(h, ff1_w, ff1_s, ff1_b, ff, False, tile_bytes)
+    linear(h, ff1_w, ff1_s, ff1_b, ff, False, tiles)
     for r in range(B):
         for i in range(ff.shape[1]):
             if ff[r, i] < 0:
                 ff[r, i] = 0.0
-    linear(ff, ff2_w, ff2_s, ff2_b, x, True, tile_bytes)
+    linear(ff, ff2_w, ff2_s, ff2_b, x, True, tiles)
 
 
 @njit(cache=True)
-def output(x, norm_w, norm_b, eps, head_w, head_s, head_b, logits, tile_bytes):
+def output(x, norm_w, norm_b, eps, head_w, head_s, head_b, logits, tiles):
     """The final norm of ``x``, returned, and with ``head_w`` [V, D] non-empty the logits [B, V]."""
     h = np.empty(x.shape, np.float32)
     layer_norm(x, norm_w, norm_b, eps, h)
     if head_w.shape[0] > 0:
-        linear(h, head_w, head_s, head_b, logits, False, tile_bytes)
+        linear(h, head_w, head_s, head_b, logits, False, tiles)
     return h
 
 
