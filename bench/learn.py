@@ -6,7 +6,8 @@ too but kept out of training.  The corpus goes through the real stages (egs/cust
 with ``--codec codec2:1200`` by default, then ``valle.bin.train`` with ``--concat-prompt``), the model trains
 for a CPU budget measured in **process CPU seconds** (all threads; ``--max-cpu-seconds``), and
 after each budget step every held-out sentence is synthesized with a prompt of the same voice
-(an utterance of the corpus with its text, a different one for each held-out sentence: ``--prompts``),
+(an utterance of the corpus with its text, a different one for each held-out sentence: ``--prompts``;
+with the model's weights as they are, and with ``--quantize none int8`` also in int8, scored beside them),
 decoded by codec2 and transcribed by pocketsphinx constrained by the grammar (JSGF). The same
 held-out audio's own codebook 0 through the model's NAR (``nar_alone``) tells the NAR's share of the
 errors from the AR's.
@@ -84,6 +85,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "seventh session: one prompt moved a model's WER by 3-4 points either way; docs/benchmarks.md, "
                         "'One prompt per held-out utterance')")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quantize", nargs="+", default=["none"], choices=["none", "int8"],
+                   help="say the held-out sentences with the model in each of these weight formats (valle.bin.infer "
+                        "--quantize); the first gives the budget's figures, the others are scored beside it under "
+                        "'quantized' with their agreement with its codes (what int8 costs in words and voice)")
     p.add_argument("--one-at-a-time", action="store_true",
                    help="train the AR and then the NAR of each budget (default: side by side, one process each, as "
                         "the demo does; the budget counts each process's own CPU seconds either way)")
@@ -165,6 +170,42 @@ def voice_matcher(corpus: Path, items, args):
 def wav_of(corpus: Path, utt_id: str) -> Path:
     spk, chapter, _ = utt_id.split("_")
     return corpus / spk / chapter / f"{utt_id}.wav"
+
+
+def say_heldout(synth, items, true_codes, corpus: Path, heldout_dir: Path, args, with_nar_alone: bool):
+    """Every held-out sentence said by ``synth`` with its prompt: (wavs and rates, the NAR-alone wavs (empty
+    without ``with_nar_alone``), (generated, espeak-ng) frame counts, the generated codes)."""
+    import soundfile as sf
+
+    from valle.infer.synthesizer import SamplingOptions
+
+    outs, nar_outs, frames, codes = [], [], [], []
+    rate = synth.codec.sample_rate
+    for it, true in zip(items, true_codes):
+        prompt_id = prompt_of(it, args.prompts, args.num_sentences)
+        prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
+        prompt = synth.prompt_codes(str(wav_of(corpus, prompt_id)))  # encoded once, for both passes
+        res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=prompt,
+                               options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
+        outs.append((res.wav.numpy(), rate))
+        codes.append(res.codes)
+        if with_nar_alone:
+            nar_outs.append((nar_alone(synth, it["text"], prompt_text, prompt, true), rate))
+        espeak_seconds = sf.info(str(wav_of(heldout_dir, it["id"]))).duration
+        frames.append((res.generated_frames, round(espeak_seconds * synth.codec.frame_rate)))
+    return outs, nar_outs, frames, codes
+
+
+def code_agreement(codes, reference) -> dict:
+    """How far ``codes`` (per item [frames, Q]) follow ``reference``: the items whose codes are all equal, and
+    the share of frames whose codebook 0 equals the reference's at the same place (over the longer length)."""
+    import torch
+
+    same = sum(1 for a, b in zip(codes, reference) if a.shape == b.shape and torch.equal(a, b))
+    equal = sum(int((a[: min(len(a), len(b)), 0] == b[: min(len(a), len(b)), 0]).sum()) for a, b in zip(codes, reference))
+    frames = sum(max(len(a), len(b)) for a, b in zip(codes, reference))
+    return {"items_with_equal_codes": same, "items": len(codes),
+            "codebook0_frames_equal": round(equal / max(frames, 1), 4)}
 
 
 def score(asr, items, wavs_and_rates) -> dict:
@@ -289,7 +330,7 @@ def main(argv=None) -> int:
     from valle.demo import make_corpus
     from valle.demo.grammar import jsgf
     from valle.eval.asr import load_asr
-    from valle.infer.synthesizer import SamplingOptions, Synthesizer
+    from valle.infer.synthesizer import Synthesizer
 
     work = args.work_dir.resolve()
     corpus, heldout_dir, data, exp = work / "corpus", work / "corpus_heldout", work / "data", work / "exp"
@@ -328,18 +369,13 @@ def main(argv=None) -> int:
         jobs = [(exp / STAGE_NAMES[stage], stage, share) for stage, share in stage_budgets(minutes * 60, args.ar_fraction)]
         for stage, (checkpoints[stage], used) in train_stages(jobs, args, side_by_side=not args.one_at_a_time).items():
             spent += used
-        synth = Synthesizer.from_checkpoints(checkpoint=checkpoints.get(0), ar_checkpoint=checkpoints.get(1),
-                                             nar_checkpoint=checkpoints.get(2), device="cpu")
-        outs, nar_outs, frames = [], [], []
-        for it, true in zip(items, true_codes):
-            prompt_id = prompt_of(it, args.prompts, args.num_sentences)
-            prompt_text = (corpus / it["speaker"] / "1" / f"{prompt_id}.normalized.txt").read_text().strip()
-            prompt = synth.prompt_codes(str(wav_of(corpus, prompt_id)))  # encoded once, for both passes
-            res = synth.synthesize(it["text"], prompt_text=prompt_text, prompt_audio=prompt,
-                                   options=SamplingOptions(top_k=args.top_k, seed=args.seed, max_len_ratio=8))
-            outs.append((res.wav.numpy(), synth.codec.sample_rate))
-            nar_outs.append((nar_alone(synth, it["text"], prompt_text, prompt, true), codec.sample_rate))
-            frames.append((res.generated_frames, round(sf.info(str(wav_of(heldout_dir, it["id"]))).duration * codec.frame_rate)))
+        said = {}
+        for mode in args.quantize:
+            synth = Synthesizer.from_checkpoints(checkpoint=checkpoints.get(0), ar_checkpoint=checkpoints.get(1),
+                                                 nar_checkpoint=checkpoints.get(2), device="cpu", quantize=mode)
+            said[mode] = say_heldout(synth, items, true_codes, corpus, heldout_dir, args,
+                                     with_nar_alone=mode == args.quantize[0])
+        outs, nar_outs, frames, codes = said[args.quantize[0]]
         step = {"cpu_minutes": round(spent / 60, 2),
                 "steps": {STAGE_NAMES[st]: int(Path(c).stem.split("-")[1]) for st, c in checkpoints.items()},
                 "train_wall_minutes": round((time.time() - w0) / 60, 2),
@@ -348,6 +384,10 @@ def main(argv=None) -> int:
                 **score(asr, items, outs), "voice": matcher.score(outs, voices, prompt_embs)}
         step["nar_alone"] = {k: v for k, v in score(asr, items, nar_outs).items() if k != "examples"}
         step["wer_over_resynthesis"] = round(step["wer"] / max(result["codec2_resynthesis"]["wer"], 1e-9), 2)
+        step["quantized"] = {mode: {**{k: v for k, v in score(asr, items, said[mode][0]).items() if k != "examples"},
+                                    "voice": matcher.score(said[mode][0], voices, prompt_embs),
+                                    **code_agreement(said[mode][3], codes)}
+                             for mode in args.quantize[1:]}
         result["model"].append(step)
         print(json.dumps(step), file=sys.stderr, flush=True)
 

@@ -143,3 +143,14 @@ def test_voice_scores_of_the_heldout_recordings_identify_their_voices(tmp_path):
     scores = matcher.score(wavs, [it["speaker"] for it in items], prompts)
     assert scores["voice_identified"] == 1.0 and scores["not_embedded"] == 0
     assert scores["sim_own_voice"] > scores["sim_other_voices"]
+
+
+def test_code_agreement_counts_equal_items_and_equal_codebook0_frames():
+    import torch
+
+    learn = _learn()
+    ref = [torch.zeros(4, 2, dtype=torch.long), torch.arange(6).view(3, 2), torch.ones(2, 2, dtype=torch.long)]
+    other = [ref[0].clone(), torch.tensor([[0, 1], [9, 3], [4, 5]]), torch.ones(3, 2, dtype=torch.long)]
+    got = learn.code_agreement(other, ref)
+    # item 0 equal; item 1: frame 1's codebook 0 differs; item 2: one frame longer (counted as unequal)
+    assert got == {"items_with_equal_codes": 1, "items": 3, "codebook0_frames_equal": round((4 + 2 + 2) / 10, 4)}
