@@ -202,7 +202,7 @@ def code_agreement(codes, reference) -> dict:
     import torch
 
     same = sum(1 for a, b in zip(codes, reference) if a.shape == b.shape and torch.equal(a, b))
-    equal = sum(int((a[: min(len(a), len(b)), 0] == b[: min(len(a), len(b)), 0]).sum()) for a, b in zip(codes, reference))
+    equal = sum(int((a[: len(b), 0] == b[: len(a), 0]).sum()) for a, b in zip(codes, reference))
     frames = sum(max(len(a), len(b)) for a, b in zip(codes, reference))
     return {"items_with_equal_codes": same, "items": len(codes),
             "codebook0_frames_equal": round(equal / max(frames, 1), 4)}
