@@ -34,6 +34,8 @@ are quantized over the batch: the batch-mates changed each other's codes, which 
 - ``dtype`` / ``paper_dtype`` (CPUs with native bf16 only): AR + NAR (``model.inference``) at d256 (150
   frames) / paper size (20 frames) in fp32, in bf16 autocast, and in bf16 with the AR in fp32 (``ar_fp32``),
   with the AR dtype ``--dtype auto`` picks for that model (``valle.infer.ar_dtype``).
+- ``products`` (not with ``--quick``): the paper-size step's 48 int8 weight products alone for 1, 4 and 8 batch
+  rows, with the kernel's 4 x 4 tiles and with its one-weight-row loop only (``product_times``).
 - ``int8_agreement``: greedy codes of the published VALL-E X reference model
   (tests/assets/reference/vallex_small.pt) with int8 weights vs fp32: AR codebook 0 and all 8.
 """
@@ -272,7 +274,41 @@ def same_length_batches(models, sizes, new, text_len=60, prompt_len=225) -> dict
     return out
 
 
-PARTS = ("d256", "batch8", "int8_agreement", "dtype", "paper", "paper_batches", "paper_batch8", "paper_dtype")
+def product_times(d_model=1024, ff=4096, layers=12, rows=(1, 4, 8), repeats=3, seed=0) -> dict:
+    """The compiled step's weight products alone (``step_kernels.linear``) on the int8 maps of a model of this size
+    (per layer the packed q/k/v, attention output and two FFN maps; random weights, one scale per output row),
+    cycled so that at paper size they come from memory as in a step: ms per step and GMAC/s for each number of
+    batch rows, with the 4 x 4 tiles (what a paper-size stepper uses) and with the one-weight-row loop only."""
+    import numpy as np
+
+    from valle.models import step_kernels
+
+    g = np.random.default_rng(seed)
+    shapes = [(3 * d_model, d_model), (d_model, d_model), (ff, d_model), (d_model, ff)] * layers
+    maps = [(g.integers(-127, 128, size=s, dtype=np.int8), g.uniform(0.001, 0.01, s[0]).astype(np.float32),
+             np.zeros(s[0], np.float32)) for s in shapes]
+    macs = sum(a * b for a, b in shapes)
+    out = {"weights_mb": round(macs / 1e6, 1)}
+    for n in rows:
+        xs = {d: g.standard_normal((n, d)).astype(np.float32) for d in (d_model, ff)}
+        ys = [np.empty((n, w.shape[0]), np.float32) for w, _, _ in maps]
+        res = {}
+        for name, tiles in (("tiles", True), ("one_row_loop", False)):
+            best = float("inf")
+            for _ in range(repeats + 1):  # the first run compiles (or loads) the kernel
+                t0 = time.perf_counter()
+                for (w, scale, bias), y in zip(maps, ys):
+                    step_kernels.linear(xs[w.shape[1]], w, scale, bias, y, False, tiles)
+                best = min(best, time.perf_counter() - t0)
+            res[f"{name}_ms"] = round(best * 1e3, 2)
+            res[f"{name}_gmac_per_s"] = round(n * macs / best / 1e9, 1)
+        out[f"rows{n}"] = res
+        log("products", n, "rows", res)
+    return out
+
+
+PARTS = ("d256", "batch8", "int8_agreement", "dtype", "paper", "paper_batches", "paper_batch8", "paper_dtype",
+         "products")
 
 
 def main(argv=None) -> int:
@@ -284,7 +320,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     parts = set(args.parts.split(","))
     if args.quick:
-        parts -= {"paper", "paper_batch8", "paper_batches", "paper_dtype"}
+        parts -= {"paper", "paper_batch8", "paper_batches", "paper_dtype", "products"}
     if parts & {"dtype", "paper_dtype"} and not cpu_info()["native_bf16"]:  # bf16 runs ~19x slower there
         parts -= {"dtype", "paper_dtype"}
         log("dtype, paper_dtype: skipped (this CPU has no native bf16; --dtype auto is float32 here)")
@@ -331,6 +367,8 @@ def main(argv=None) -> int:
         res["paper_batches_prompt225_new40"] = same_length_batches(paper_models, (1, 2, 4), 40)
     if "paper_batch8" in parts:
         res["paper_batch8_int8"] = batch_curve(paper_models["int8"], 1)
+    if "products" in parts:
+        res["paper_int8_products"] = product_times()
     if "paper_dtype" in parts:
         res["dtype_paper_prompt225_new20"] = dtype_phases(paper_models["fp32"], 20, max(1, args.repeats - 1))
     res["load_average_end"] = [round(v, 2) for v in os.getloadavg()]

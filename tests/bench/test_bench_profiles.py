@@ -85,3 +85,13 @@ def test_decode_batch_curve_bounds_the_speedup_by_its_prompt_passes():
     assert 0 < res["first_frame_share_one_by_one"] < 1
     assert res["speedup_bound_if_steps_were_free"] > 1
     assert res["speedup"] > 0
+
+
+def test_decode_product_times_both_product_loops():
+    decode = load("decode")
+    res = decode.product_times(d_model=32, ff=64, layers=2, rows=(1, 4), repeats=1)
+    assert res["weights_mb"] == round(2 * (3 * 32 * 32 + 32 * 32 + 2 * 64 * 32) / 1e6, 1)
+    for n in (1, 4):
+        got = res[f"rows{n}"]
+        assert got["tiles_ms"] > 0 and got["one_row_loop_ms"] > 0
+        assert got["tiles_gmac_per_s"] > 0 and got["one_row_loop_gmac_per_s"] > 0
