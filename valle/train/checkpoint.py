@@ -143,6 +143,12 @@ def list_checkpoints(exp_dir: Path) -> List[Path]:
     return [p for _, _, p in found]
 
 
+def batch_number(path: Path) -> Optional[int]:
+    """The <batch> of a ``checkpoint-<batch>.pt`` file name; None for any other name (``epoch-<n>.pt``, bests)."""
+    m = _BATCH_RE.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
 def stored_step(path: Path) -> Optional[int]:
     """The optimizer step recorded inside a checkpoint (read memory-mapped), or None if unreadable/absent."""
     try:

@@ -63,7 +63,7 @@ def check_no_other_run(exp_dir: Path, ckpt: Optional[dict], resumed_from: Option
         start = "starts over (--resume none)"
     else:
         step = int(ckpt["step"])
-        later = [p for p in found if (m := ckpt_io._BATCH_RE.match(p.name)) and int(m.group(1)) > step
+        later = [p for p in found if (ckpt_io.batch_number(p) or 0) > step
                  and "step" in provenance.read_meta(p)]  # a truncated newer file is what auto skipped, not a run
         start = f"resumes from {resumed_from} (step {step})"
     if later:
