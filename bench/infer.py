@@ -53,11 +53,17 @@ BATCH_TEXTS = [  # 8 sentences of different lengths (greedy, end of speech suppr
 BATCH_PROMPT_FRAMES = [75, 225, 150, 100, 200, 125, 175, 90]
 
 
-def no_eos_ratio(quantize: str) -> float:
-    """``min_len_ratio`` that forbids EOS up to the frame limit for a quantized model. An fp32 model's EOS is
-    suppressed through its weights (``suppress_eos``), but an EOS weight of -100 in the output layer would set
-    its int8 scale and round every other weight of it to 0 (all logits 0: greedy picks code 0 every frame)."""
-    return 0.0 if quantize == "none" else 1e6
+def forbid_eos(model, quantize: str) -> float:
+    """Make ``model``'s AR run to its frame limit; returns the ``min_len_ratio`` its SamplingOptions need for
+    that. An fp32 model's EOS is suppressed through its weights (``suppress_eos``; ratio 0), but an EOS weight
+    of -100 in the output layer would set its int8 scale and round every other weight of it to 0 (all logits
+    0: greedy picks code 0 every frame), so a model to be quantized forbids EOS by a ratio no text reaches."""
+    from valle.models.eos_suppression import suppress_eos
+
+    if quantize == "none":
+        suppress_eos(model)
+        return 0.0
+    return 1e6
 
 
 def batch_results(args, prompt_wav, codec, espeak_table) -> dict:
@@ -65,7 +71,6 @@ def batch_results(args, prompt_wav, codec, espeak_table) -> dict:
     from valle.infer import SamplingOptions, Synthesizer
     from valle.infer.batch_synthesis import synthesize_batched
     from valle.models import VALLE, get_preset
-    from valle.models.eos_suppression import suppress_eos
 
     from valle.models import decoding
 
@@ -85,8 +90,7 @@ def batch_results(args, prompt_wav, codec, espeak_table) -> dict:
         preset, over = MODELS[name]
         torch.manual_seed(0)
         model = VALLE(get_preset(preset, **over)).eval()
-        if quantize == "none":
-            suppress_eos(model)
+        min_len_ratio = forbid_eos(model, quantize)
         from valle.infer.text_ids import vallex_symbols
 
         synth = Synthesizer(model, vallex_symbols() if preset == "vallex" else espeak_table, codec, quantize=quantize)
@@ -94,7 +98,7 @@ def batch_results(args, prompt_wav, codec, espeak_table) -> dict:
         if full.shape[0] < max(BATCH_PROMPT_FRAMES):
             full = torch.cat([full] * (-(-max(BATCH_PROMPT_FRAMES) // full.shape[0])))
         reqs = [dict(text=t, prompt_text=PROMPT_TEXT, prompt_audio=full[:n]) for t, n in zip(BATCH_TEXTS, BATCH_PROMPT_FRAMES)]
-        opts = SamplingOptions(top_k=1, max_len_ratio=args.batch_len_ratio, min_len_ratio=no_eos_ratio(quantize))
+        opts = SamplingOptions(top_k=1, max_len_ratio=args.batch_len_ratio, min_len_ratio=min_len_ratio)
         sizes = [int(v) for v in args.batch_sizes.split(",")]
         runs = {n: [] for n in sizes}
         codes = {}
@@ -161,7 +165,6 @@ def main(argv=None) -> int:
     from valle.codec import load_codec
     from valle.infer import SamplingOptions, Synthesizer
     from valle.models import VALLE, get_preset
-    from valle.models.eos_suppression import suppress_eos
     from valle.text.symbol_table import SymbolTable
     from valle.text.tokenizer import get_text_tokenizer
     from valle.utils.precision import cpu_info
@@ -185,15 +188,14 @@ def main(argv=None) -> int:
             torch.manual_seed(0)
             config = get_preset(preset, **over)
             model = VALLE(config).eval()
-            if quantize == "none":
-                suppress_eos(model)
+            min_len_ratio = forbid_eos(model, quantize)
             symbols = vallex_symbols() if preset == "vallex" else espeak_table
             params = sum(p.numel() for p in model.parameters())
             synth = Synthesizer(model, symbols, codec, quantize=quantize, dtype=dtype)
             prompt_codes = synth.prompt_codes(str(prompt), max_seconds=3.0)
             for kv in (True,) if args.no_kv_baseline else (True, False):
                 opts = SamplingOptions(top_k=50, seed=1, use_kv_cache=kv, max_frames=args.frames,
-                                       min_len_ratio=no_eos_ratio(quantize))
+                                       min_len_ratio=min_len_ratio)
                 warm = SamplingOptions(top_k=50, seed=1, use_kv_cache=kv, max_frames=10)
                 synth.synthesize(TEXT, PROMPT_TEXT, prompt_codes, options=warm)  # warm-up (allocations, caches)
                 best = best_cpu = None
